@@ -1,0 +1,48 @@
+"""`smallcut` command line: one module per verb, imported only when that verb runs.
+
+Producer verbs never import the engine (no onnxruntime/OpenCV on producer hosts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# verb -> module with add_arguments(parser) and run(args) -> exit code; heavy imports live in run()
+VERBS: dict[str, tuple[str, str]] = {
+    "cutout": ("workers.engine.cli", "cut out local image files into PNGs (no servers needed)"),
+    "models": ("workers.engine.cli_models", "fetch, verify and list models"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smallcut", description="Background removal that keeps small objects.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
+    sub.required = True
+    for verb, (module, help_text) in VERBS.items():
+        p = sub.add_parser(verb, help=help_text, description=help_text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

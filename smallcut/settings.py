@@ -1,0 +1,88 @@
+"""Typed settings for every smallcut process, read once from the environment (prefix SMALLCUT_) or .env.
+
+One model for producer, worker, API and engine so a fleet is configured by env vars alone.
+Secrets are SecretStr: they never appear in repr() or logs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# Comma-separated in the environment ("a,b"), a list in code.
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMALLCUT_", env_file=".env", extra="ignore")
+
+    # --- Redis (status store) and Celery broker -------------------------------------------------
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    broker_url: SecretStr | None = None  # defaults to redis_url; amqp:// works too
+
+    # --- S3-compatible storage -----------------------------------------------------------------
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: str = "path"
+    allowed_buckets: CsvList = Field(default_factory=list)  # empty: any bucket
+    out_prefix: str = "cutouts"
+    output_bucket: str | None = None  # default: same bucket as the input
+
+    # --- queues and workers --------------------------------------------------------------------
+    gpu_queue: str = "gpu"
+    cpu_queue: str = "cpu"
+    queue: str = "cpu"  # where producers send work by default
+    concurrency: int = 1
+    chunk_size: int = 8  # keys per bulk task
+    soft_time_limit: int = 300
+    time_limit: int = 360
+    visibility_timeout: int = 900  # > queue wait + longest task + retry countdown
+    max_retries: int = 5
+    status_ttl: int = 7 * 24 * 3600
+
+    # --- model and runtime ---------------------------------------------------------------------
+    model: str = "u2netp"
+    model_path: Path | None = None  # explicit .onnx, skips the registry
+    model_dir: Path = Path.home() / ".cache" / "smallcut" / "models"
+    providers: CsvList = Field(
+        default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    )
+    intra_op_threads: int = 0  # 0: all cores of this process's share
+    trt_cache_dir: Path = Path.home() / ".cache" / "smallcut" / "trt"
+
+    # --- engine defaults -----------------------------------------------------------------------
+    roi: bool = True
+    postprocess: bool = True
+    png_encoder: str = "fpng"  # fpng (fast, larger) | opencv | pil (small, slow)
+    max_pixels: int = 120_000_000  # decompression-bomb guard
+    max_input_bytes: int = 200 * 1024 * 1024
+
+    # --- event receiver and API ----------------------------------------------------------------
+    events_token: SecretStr | None = None
+    events_max_body: int = 1024 * 1024
+    api_token: SecretStr | None = None
+    metrics_port: int = 0  # 0: no worker metrics endpoint
+
+    @property
+    def broker(self) -> str:
+        return (self.broker_url or self.redis_url).get_secret_value()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this process; cached so every module sees one object."""
+    return Settings()

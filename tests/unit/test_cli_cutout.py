@@ -1,0 +1,66 @@
+"""`smallcut cutout` on real photos and broken files, through the real entry point."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import ecssd_image, ecssd_mask
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "smallcut.cli", "cutout", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cutout_folder_writes_rgba_and_reports_bad_files(tmp_path):
+    src = tmp_path / "in"
+    (src / "nested").mkdir(parents=True)
+    shutil.copy(ecssd_image(801), src / "a.jpg")
+    shutil.copy(ecssd_image(802), src / "nested" / "b.jpg")
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "trunc.jpg").write_bytes(ecssd_image(803).read_bytes()[:300])
+    (src / "page.png").write_bytes(b"<html><body>not an image</body></html>")
+    out = tmp_path / "out"
+    proc = _run(str(src), "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    for name in ("a.png", "b.png"):
+        im = Image.open(out / name)
+        assert im.mode == "RGBA"
+    failures = [line for line in proc.stderr.splitlines() if line.startswith("FAILED")]
+    assert len(failures) == 3
+    assert any("empty.jpg" in l and "empty file" in l for l in failures)
+    assert any("page.png" in l and "not a recognised image" in l for l in failures)
+    assert any("trunc.jpg" in l for l in failures)
+
+
+def test_mask_only_matches_ground_truth(tmp_path):
+    out = tmp_path / "out"
+    proc = _run(str(ecssd_image(805)), "--out", str(out), "--mask-only")
+    assert proc.returncode == 0, proc.stderr
+    mask = np.asarray(Image.open(out / "0805.png"))
+    assert mask.ndim == 2 and mask.dtype == np.uint8
+    gt = np.asarray(Image.open(ecssd_mask(805)).convert("L")) > 127
+    pred = mask > 127
+    iou = (pred & gt).sum() / max(1, (pred | gt).sum())
+    assert iou > 0.7, iou
+
+
+def test_bg_color_flattens(tmp_path):
+    out = tmp_path / "out"
+    proc = _run(str(ecssd_image(806)), "--out", str(out), "--bg-color", "#ff0000")
+    assert proc.returncode == 0, proc.stderr
+    im = np.asarray(Image.open(out / "0806.png"))
+    assert im.shape[2] == 4 and (im[..., 3] == 255).all()
+    assert (np.all(im[..., :3] == [255, 0, 0], axis=-1)).mean() > 0.2
+
+
+def test_bad_colour_is_a_usage_error(tmp_path):
+    proc = _run(str(ecssd_image(806)), "--out", str(tmp_path), "--bg-color", "purple-ish")
+    assert proc.returncode == 2
+    assert "bad colour" in proc.stderr

@@ -1,0 +1,303 @@
+"""The cutout engine: image bytes in, RGBA (or mask) PNG out. No Celery, no S3, no globals.
+
+Plan per image (a cascade: extra passes only where the coarse map says an object is small, faint or
+absent):
+  coarse pass on the whole frame (320², the trained size: large objects keep rembg's exact path)
+  -> detection: candidates from the coarse map, plus a tiled pass when the frame is huge or the coarse
+     map holds nothing confident
+  -> zoomed fine passes on square crops around small candidates, batched by input size, each scored
+     (confident, compact, consistent) so texture noise is rejected
+  -> fusion into one full-resolution probability map
+  -> post-processing (edges guided by the photo, size-aware morphology, holes, specks, colour bleed)
+  -> PNG.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import codec, postprocess, roi, tiling
+from .net import SaliencyNet, resize
+
+ENGINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class CutoutOptions:
+    """Per-request switches. Their fingerprint (with the model's) identifies an output for idempotency."""
+
+    roi: bool = True
+    postprocess: bool = True
+    mask_only: bool = False
+    bg_color: tuple[int, int, int, int] | None = None  # RGBA to composite on; None keeps transparency
+
+    def fingerprint(self, model_id: str) -> str:
+        payload = json.dumps({"v": ENGINE_VERSION, "model": model_id, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "CutoutOptions":
+        data = dict(data or {})
+        bg = data.get("bg_color")
+        if isinstance(bg, str):
+            bg = parse_color(bg)
+        elif bg is not None:
+            bg = tuple(int(c) for c in bg)
+            if len(bg) == 3:
+                bg = (*bg, 255)
+        return cls(
+            roi=bool(data.get("roi", True)),
+            postprocess=bool(data.get("postprocess", True)),
+            mask_only=bool(data.get("mask_only", False)),
+            bg_color=bg,
+        )
+
+
+def parse_color(text: str) -> tuple[int, int, int, int]:
+    """'#rrggbb', '#rrggbbaa' or 'r,g,b[,a]' -> RGBA."""
+    text = text.strip()
+    try:
+        if text.startswith("#") and len(text) in (7, 9):
+            vals = [int(text[i : i + 2], 16) for i in range(1, len(text), 2)]
+        else:
+            vals = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"bad colour {text!r}: use #rrggbb or r,g,b") from None
+    if len(vals) == 3:
+        vals.append(255)
+    if len(vals) != 4 or not all(0 <= v <= 255 for v in vals):
+        raise ValueError(f"bad colour {text!r}: use #rrggbb or r,g,b")
+    return tuple(vals)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Tuning knobs of the inference plan (defaults chosen on ECSSD 0001-0800 and synthetic sets)."""
+
+    coarse_size: int = 320
+    candidate_threshold: float = 0.15  # raw probability that makes a blob a candidate
+    small_box_frac: float = 0.12  # candidate boxes below this share of the frame get a zoomed pass
+    max_rois: int = 6
+    roi_margin: float = 0.45
+    zoom_sizes: tuple[int, ...] = (160, 224)
+    accept_score: float = 0.35
+    tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
+    detect_if_peak_below: float = 0.5  # no confident coarse blob: look harder (tiled detection)
+    tile_grid_max: int = 3
+    png_encoder: str = "fpng"
+    max_pixels: int = 120_000_000
+
+
+@dataclass
+class Matte:
+    alpha: np.ndarray  # uint8 HxW
+    rois: list[roi.Box] = field(default_factory=list)
+    rejected: list[roi.Box] = field(default_factory=list)
+    passes: int = 0
+
+
+@dataclass
+class CutoutResult:
+    png: bytes
+    width: int
+    height: int
+    timings: dict[str, float]  # milliseconds per stage
+    rois: int
+    passes: int
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000.0
+
+
+class Engine:
+    """Holds one network; call `cutout` (bytes) or `matte` (pixels). Safe to share across threads."""
+
+    def __init__(self, net: SaliencyNet, config: EngineConfig | None = None, model_id: str = "u2netp") -> None:
+        self.net = net
+        self.config = config or EngineConfig()
+        self.model_id = model_id
+
+    @classmethod
+    def from_settings(cls, settings=None) -> "Engine":
+        """Build from Settings (model resolution, providers, threads). Loads the model: call once."""
+        from smallcut.settings import get_settings
+
+        from .models import md5sum, resolve
+        from .session import create_session
+
+        s = settings or get_settings()
+        spec, path = resolve(s.model, s.model_dir, s.model_path)
+        session = create_session(path, s.providers, s.intra_op_threads, s.trt_cache_dir)
+        model_id = f"{spec.name}:{spec.md5 or md5sum(Path(path))[:12]}"
+        config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels)
+        return cls(SaliencyNet(session, spec), config, model_id=model_id)
+
+    # ------------------------------------------------------------------ bytes -> PNG
+    def cutout(self, data: bytes, options: CutoutOptions | None = None) -> CutoutResult:
+        options = options or CutoutOptions()
+        timer = Timer()
+        with timer.stage("decode"):
+            rgb = codec.decode(data, self.config.max_pixels)
+        passes_before = self.net.passes
+        matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer)
+        with timer.stage("compose"):
+            out = compose(rgb, matte.alpha, options, bleed=options.postprocess)
+        with timer.stage("encode"):
+            png = codec.encode_png(out, self.config.png_encoder)
+        return CutoutResult(
+            png=png,
+            width=rgb.shape[1],
+            height=rgb.shape[0],
+            timings=timer.ms,
+            rois=len(matte.rois),
+            passes=self.net.passes - passes_before,
+        )
+
+    # ------------------------------------------------------------------ pixels -> alpha
+    def matte(self, rgb: np.ndarray, roi_on: bool = True, postprocess_on: bool = True, timer: Timer | None = None) -> Matte:
+        timer = timer or Timer()
+        cfg = self.config
+        h, w = rgb.shape[:2]
+        passes0 = self.net.passes
+        with timer.stage("coarse"):
+            small = resize(rgb, (cfg.coarse_size, cfg.coarse_size))
+            coarse = self.net.predict([small])[0]
+        result = Matte(alpha=np.zeros((h, w), np.uint8))
+        prob_small = minmax(coarse)
+        if roi_on:
+            with timer.stage("detect"):
+                detect = coarse
+                extra_detect = max(h, w) > cfg.tile_above_px or float(coarse.max()) < cfg.detect_if_peak_below
+                if extra_detect:
+                    detect = np.maximum(coarse, self._tiled_detection(rgb, coarse.shape))
+                candidates, labels = roi.find_candidates(detect, (w, h), cfg.candidate_threshold)
+            with timer.stage("roi"):
+                prob = resize(prob_small if not extra_detect else np.maximum(prob_small, detect), (w, h))
+                self._zoom(rgb, prob, candidates, labels, result)
+        else:
+            prob = resize(prob_small, (w, h))
+        if postprocess_on:
+            with timer.stage("postprocess"):
+                prob = self._postprocess(rgb, prob, result)
+        result.alpha = to_alpha(prob)
+        result.passes = self.net.passes - passes0
+        return result
+
+    def _tiled_detection(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """A grid of 320² passes over the frame, stitched with overlap blending, at the coarse map's size."""
+        h, w = rgb.shape[:2]
+        grid = min(self.config.tile_grid_max, max(2, int(np.ceil(max(h, w) / 1500))))
+        full = tiling.tiled_predict(self.net, rgb, grid=grid, size=self.config.coarse_size, out_scale=max(shape) / max(h, w))
+        return cv2.resize(full, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+
+    def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte) -> None:
+        cfg = self.config
+        h, w = rgb.shape[:2]
+        frame_area = float(h * w)
+        small = [c for c in candidates if c.box.area / frame_area < cfg.small_box_frac]
+        small.sort(key=lambda c: c.peak * np.sqrt(c.area_frac), reverse=True)
+        small = small[: cfg.max_rois]
+        if not small:
+            return
+        crops = roi.merge_boxes([roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in small])
+        inputs = []
+        for box in crops:
+            side = roi.zoom_size(max(box.w, box.h), cfg.zoom_sizes)
+            inputs.append(resize(rgb[box.slices()], (side, side)))
+        zooms = self.net.predict(inputs)
+        lab_h, lab_w = labels.shape
+        for box, zoom in zip(crops, zooms):
+            # where the detection map saw something inside this crop, at zoom resolution
+            ly0, ly1 = int(box.y0 * lab_h / h), max(int(box.y0 * lab_h / h) + 1, int(np.ceil(box.y1 * lab_h / h)))
+            lx0, lx1 = int(box.x0 * lab_w / w), max(int(box.x0 * lab_w / w) + 1, int(np.ceil(box.x1 * lab_w / w)))
+            seed_small = (labels[ly0:ly1, lx0:lx1] > 0).astype(np.uint8)
+            seed = cv2.resize(seed_small, zoom.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            score = roi.zoom_score(zoom, seed)
+            patch = cv2.resize(zoom, (box.w, box.h), interpolation=cv2.INTER_LINEAR)
+            if score >= cfg.accept_score:
+                roi.paste(prob, patch, box)
+                result.rois.append(box)
+            else:
+                # texture or nothing: trust neither map here, keep only what both agree on
+                region = prob[box.slices()]
+                np.minimum(region, patch, out=region)
+                result.rejected.append(box)
+
+    def _postprocess(self, rgb: np.ndarray, prob: np.ndarray, result: Matte) -> np.ndarray:
+        mask = prob > 0.5
+        if not mask.any():
+            return prob
+        ys, xs = np.nonzero(prob > 0.02)
+        h, w = prob.shape
+        pad = max(8, int(0.02 * max(h, w)))
+        y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+        x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+        sub = (slice(y0, y1), slice(x0, x1))
+        p = prob[sub]
+        img = rgb[sub]
+        p = postprocess.refine_edges(img, p)
+        p = postprocess.open_background_holes(p, img)
+        binary = (p > 0.5).astype(np.uint8) * 255
+        diam = postprocess.equivalent_diameter(binary)
+        kernel = postprocess.size_aware_kernel(diam)
+        cleaned = postprocess.smooth_morphology(binary, kernel)
+        keep = np.zeros(binary.shape, bool)
+        for box in result.rois:
+            bx = roi.Box(max(box.x0 - x0, 0), max(box.y0 - y0, 0), max(box.x1 - x0, 0), max(box.y1 - y0, 0))
+            keep[bx.slices()] = True
+        cleaned = postprocess.remove_specks(cleaned, keep=keep & (cleaned > 0))
+        cleaned = postprocess.fill_small_holes(cleaned, img)
+        # binary decisions (specks removed, holes filled/opened) override; soft edges stay soft
+        added = (cleaned > 0) & (binary == 0)
+        removed = (cleaned == 0) & (binary > 0)
+        p = p.copy()
+        p[added] = np.maximum(p[added], 0.9)
+        if removed.any():
+            # fade the removed parts including their soft rims
+            rm = cv2.dilate(removed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            p[rm & (cleaned == 0)] = 0.0
+        out = np.zeros_like(prob)
+        out[sub] = p
+        return out
+
+
+def minmax(p: np.ndarray) -> np.ndarray:
+    """rembg's normalisation of a saliency map, kept for the whole-frame pass (no regression)."""
+    lo, hi = float(p.min()), float(p.max())
+    return (p - lo) / max(hi - lo, 1e-6)
+
+
+def to_alpha(prob: np.ndarray) -> np.ndarray:
+    return np.clip(prob * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool = True) -> np.ndarray:
+    """Final pixels: L mask, RGBA cutout (colours bled under soft edges), or flattened on a colour."""
+    if options.mask_only:
+        return alpha
+    colours = postprocess.colour_bleed(rgb, alpha) if bleed else np.where(alpha[..., None] > 0, rgb, 0).astype(np.uint8)
+    if options.bg_color is None:
+        return np.dstack([colours, alpha])
+    bg = np.asarray(options.bg_color, np.float32)
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    rgb_out = colours.astype(np.float32) * a + bg[:3] * (1.0 - a)
+    a_out = alpha.astype(np.float32) + bg[3] * (1.0 - a[..., 0])
+    return np.dstack([np.clip(rgb_out + 0.5, 0, 255).astype(np.uint8), np.clip(a_out + 0.5, 0, 255).astype(np.uint8)])

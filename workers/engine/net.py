@@ -1,0 +1,72 @@
+"""The saliency network as a function: RGB crops in, probability maps out, batched."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .models import ModelSpec
+
+
+@dataclass
+class SaliencyNet:
+    """One loaded network. `predict` is thread-safe (ORT sessions are) and batches same-size inputs."""
+
+    session: object  # onnxruntime.InferenceSession
+    spec: ModelSpec
+    max_batch: int = 8
+
+    def __post_init__(self) -> None:
+        self._input = self.session.get_inputs()[0].name
+        self._output = self.session.get_outputs()[0].name
+        self._mean = np.asarray(self.spec.mean, np.float32).reshape(1, 1, 3)
+        self._std = np.asarray(self.spec.std, np.float32).reshape(1, 1, 3)
+        self.passes = 0  # network runs, for stats
+        self._lock = threading.Lock()
+
+    def normalise(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 -> float32 3xHxW the way the weights were trained (and rembg feeds them)."""
+        x = rgb.astype(np.float32)
+        if self.spec.scale_by_max:
+            x *= 1.0 / max(float(x.max()), 1e-6)
+        else:
+            x *= 1.0 / 255.0
+        x -= self._mean
+        x /= self._std
+        return x.transpose(2, 0, 1)
+
+    def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Probability maps (float32, same HxW as each input) for uint8 RGB inputs of any sizes.
+
+        Inputs of equal size run as one batch (up to max_batch); different sizes run separately.
+        """
+        out: list[np.ndarray | None] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, img in enumerate(images):
+            groups.setdefault(img.shape[:2], []).append(i)
+        for idx in groups.values():
+            for start in range(0, len(idx), self.max_batch):
+                chunk = idx[start : start + self.max_batch]
+                batch = np.stack([self.normalise(images[i]) for i in chunk])
+                pred = self.session.run([self._output], {self._input: batch})[0]
+                with self._lock:
+                    self.passes += 1
+                for j, i in enumerate(chunk):
+                    out[i] = np.ascontiguousarray(pred[j, 0], dtype=np.float32)
+        return out  # type: ignore[return-value]
+
+    def predict_resized(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Probability map of `rgb` seen at `size` (w, h), returned at that size."""
+        return self.predict([resize(rgb, size)])[0]
+
+
+def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize to (w, h): area averaging when shrinking (no aliasing), linear when growing."""
+    h, w = img.shape[:2]
+    if (w, h) == tuple(size):
+        return img
+    interp = cv2.INTER_AREA if size[0] < w and size[1] < h else cv2.INTER_LINEAR
+    return cv2.resize(img, size, interpolation=interp)

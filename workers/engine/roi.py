@@ -1,0 +1,173 @@
+"""Region-of-interest proposals: where in the frame to look again, closer.
+
+Pure functions on numpy arrays. The network is good enough once it looks in the right place; the
+hard part is proposing one tight box per object, finding faint ones, and rejecting texture noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """Half-open pixel box [x0, x1) x [y0, y1)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def area(self) -> int:
+        return max(0, self.w) * max(0, self.h)
+
+    def intersection(self, other: "Box") -> int:
+        w = min(self.x1, other.x1) - max(self.x0, other.x0)
+        h = min(self.y1, other.y1) - max(self.y0, other.y0)
+        return max(0, w) * max(0, h)
+
+    def union(self, other: "Box") -> "Box":
+        return Box(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
+
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A connected blob of the detection map, in full-frame pixel coordinates."""
+
+    box: Box  # tight box of the blob
+    area_frac: float  # blob pixels / frame pixels
+    peak: float  # max probability inside
+    mean: float  # mean probability inside
+
+
+def find_candidates(
+    prob: np.ndarray, frame: tuple[int, int], threshold: float = 0.15, min_pixels: int = 2
+) -> tuple[list[Candidate], np.ndarray]:
+    """Connected components of `prob > threshold`, boxes scaled from map to frame (w, h) coordinates.
+
+    Also returns the label image (map-sized; 0 = none) so callers can tell blob pixels from crop pixels.
+    """
+    mh, mw = prob.shape
+    fw, fh = frame
+    sx, sy = fw / mw, fh / mh
+    binary = (prob > threshold).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    out: list[Candidate] = []
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if area < min_pixels:
+            continue
+        region = prob[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i]
+        box = Box(
+            int(np.floor(x * sx)), int(np.floor(y * sy)), int(np.ceil((x + w) * sx)), int(np.ceil((y + h) * sy))
+        )
+        out.append(Candidate(box=box, area_frac=float(area) / (mh * mw), peak=float(region.max()), mean=float(region.mean())))
+    return out, labels
+
+
+def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: int = 48) -> Box:
+    """A square crop around `box` with `margin` of its size on each side, shifted to stay in frame.
+
+    Square because the network input is square: a stretched crop distorts thin parts.
+    """
+    fw, fh = frame
+    side = int(round(max(box.w, box.h) * (1.0 + 2.0 * margin)))
+    side = min(max(side, min_side), fw, fh) if min(fw, fh) >= min_side else min(fw, fh)
+    cx, cy = (box.x0 + box.x1) / 2.0, (box.y0 + box.y1) / 2.0
+    x0 = int(round(cx - side / 2.0))
+    y0 = int(round(cy - side / 2.0))
+    x0 = min(max(0, x0), fw - side)
+    y0 = min(max(0, y0), fh - side)
+    return Box(x0, y0, x0 + side, y0 + side)
+
+
+def merge_boxes(boxes: list[Box], overlap: float = 0.3) -> list[Box]:
+    """Union boxes that overlap by more than `overlap` of the smaller one, until none do."""
+    boxes = list(boxes)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a.intersection(b) > overlap * min(a.area, b.area):
+                    boxes[i] = a.union(b)
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def zoom_size(crop_side: int, sizes: tuple[int, ...] = (160, 224, 320)) -> int:
+    """Network input side for a crop: the smallest listed size not below the crop, capped at the largest.
+
+    Measured: tiny crops are as good at 160 as at 320 for a quarter of the cost.
+    """
+    for s in sizes:
+        if crop_side <= s:
+            return s
+    return sizes[-1]
+
+
+def zoom_score(zoom: np.ndarray, seed: np.ndarray | None = None) -> float:
+    """How much a zoomed map looks like one real object: confident, compact, away from the crop edge.
+
+    0 for empty or texture-like maps; near 1 for a crisp blob in the middle. `seed` (same shape, bool)
+    is where the coarse pass saw the blob; a zoomed object that does not overlap it is someone else.
+    """
+    fg = zoom > 0.5
+    n = int(fg.sum())
+    if n == 0:
+        return 0.0
+    confidence = float(zoom[fg].mean())  # ~1 for a crisp object
+    # uncertain band: pixels neither clearly in nor out, relative to the object's size
+    unsure = float(((zoom > 0.15) & (zoom < 0.85)).sum()) / n
+    crispness = 1.0 / (1.0 + unsure)
+    h, w = zoom.shape
+    edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
+    border = float(edge.mean())  # texture fills the crop and touches every edge
+    fill = n / float(h * w)
+    compact = (1.0 - border) * (1.0 if fill < 0.6 else max(0.0, (0.9 - fill) / 0.3))
+    score = confidence * crispness * compact
+    if seed is not None and seed.any():
+        score *= 1.0 if (fg & seed).any() else 0.3
+    return float(score)
+
+
+def feather(h: int, w: int, ramp: float = 0.12) -> np.ndarray:
+    """Weight map 1 in the middle falling linearly to 0 at the border, for seamless pasting."""
+    ry = max(1.0, h * ramp)
+    rx = max(1.0, w * ramp)
+    y = np.minimum(np.arange(h) + 0.5, h - np.arange(h) - 0.5) / ry
+    x = np.minimum(np.arange(w) + 0.5, w - np.arange(w) - 0.5) / rx
+    return np.clip(np.minimum.outer(y, x), 0.0, 1.0).astype(np.float32)
+
+
+def paste(base: np.ndarray, patch: np.ndarray, box: Box, ramp: float = 0.12, mode: str = "feather") -> None:
+    """Fuse `patch` (already at box size) into `base` in place.
+
+    feather: blend towards the patch in the middle of the box; max: keep the larger probability.
+    """
+    region = base[box.slices()]
+    if mode == "max":
+        np.maximum(region, patch, out=region)
+        return
+    wgt = feather(box.h, box.w, ramp)
+    region += wgt * (patch - region)
