@@ -253,8 +253,8 @@ class Engine:
         sub = (slice(y0, y1), slice(x0, x1))
         p = prob[sub]
         img = rgb[sub]
-        p = postprocess.refine_edges(img, p)
         p = postprocess.open_background_holes(p, img)
+        p = postprocess.refine_edges(img, p)
         binary = (p > 0.5).astype(np.uint8) * 255
         diam = postprocess.equivalent_diameter(binary)
         kernel = postprocess.size_aware_kernel(diam)
@@ -293,7 +293,8 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: b
     """Final pixels: L mask, RGBA cutout (colours bled under soft edges), or flattened on a colour."""
     if options.mask_only:
         return alpha
-    colours = postprocess.colour_bleed(rgb, alpha) if bleed else np.where(alpha[..., None] > 0, rgb, 0).astype(np.uint8)
+    band = int(np.clip(0.015 * max(alpha.shape), 6, 48))
+    colours = postprocess.colour_bleed(rgb, alpha, band) if bleed else np.where(alpha[..., None] > 0, rgb, 0).astype(np.uint8)
     if options.bg_color is None:
         return np.dstack([colours, alpha])
     bg = np.asarray(options.bg_color, np.float32)

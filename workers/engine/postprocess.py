@@ -143,44 +143,52 @@ def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.01, 
     return out
 
 
-def open_background_holes(prob: np.ndarray, rgb: np.ndarray, bg_distance: float = 12.0, min_frac: float = 0.01) -> np.ndarray:
-    """Open regions the network kept inside a ring/bracelet/chain that show the background.
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """The mask with every enclosed background region filled (the object's silhouette)."""
+    labels, _ = enclosed_holes(mask)
+    out = mask.copy()
+    out[labels > 0] = 255 if mask.dtype == np.uint8 else 1
+    return out
 
-    Candidate holes are the object's interior parts that are less certain than its body (the
-    network's own doubt) and whose colour matches the background around the object.
+
+def open_background_holes(prob: np.ndarray, rgb: np.ndarray, bg_distance: float = 12.0, min_frac: float = 0.01) -> np.ndarray:
+    """Open regions inside a ring/bracelet/chain's silhouette that show the background.
+
+    The network often keeps a ring's hole as foreground (or half-sure). Inside the silhouette, away
+    from its outer edge, regions whose colour matches the background just outside the object are
+    set to 0. Only on calm backgrounds: on busy ones colour says nothing reliable.
     """
     mask = (prob > 0.5).astype(np.uint8)
     if not mask.any():
         return prob
-    obj_area = float(mask.sum())
-    diam = equivalent_diameter(mask)
+    silhouette = fill_holes(mask)
+    obj_area = float(np.count_nonzero(silhouette))
+    diam = equivalent_diameter(silhouette)
     ring = max(2, int(diam * 0.04))
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
-    outer = (cv2.dilate(mask, se) > 0) & (mask == 0)
+    outer = (cv2.dilate(silhouette, se) > 0) & (silhouette == 0)
     if outer.sum() < 10:
         return prob
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     bg = lab[outer]
     bg_mean = bg.mean(axis=0)
     bg_spread = float(np.sqrt(((bg - bg_mean) ** 2).sum(axis=1).mean()))
-    if bg_spread > 25.0:  # busy background: colour says nothing reliable
+    if bg_spread > 25.0:
         return prob
+    inner = cv2.erode(silhouette, se) > 0
     dist = np.sqrt(((lab - bg_mean) ** 2).sum(axis=2))
-    inner = cv2.erode(mask, se) > 0  # away from the outer edge
     looks_bg = inner & (dist < max(bg_distance, 2.0 * bg_spread))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(looks_bg.astype(np.uint8), connectivity=8)
-    out = prob
-    for i in range(1, n):
-        if stats[i, cv2.CC_STAT_AREA] < min_frac * obj_area:
-            continue
-        region = labels == i
-        if out is prob:
-            out = prob.copy()
-        out[region] = 0.0
+    big = np.zeros(n, bool)
+    big[1:] = stats[1:, cv2.CC_STAT_AREA] >= max(4.0, min_frac * obj_area)
+    if not big.any():
+        return prob
+    out = prob.copy()
+    out[big[labels]] = 0.0
     return out
 
 
-def push_pull_fill(rgb: np.ndarray, weight: np.ndarray, min_side: int = 4) -> np.ndarray:
+def push_pull_fill(rgb: np.ndarray, weight: np.ndarray, min_side: int = 1) -> np.ndarray:
     """Fill every pixel with the colours of nearby pixels where `weight` is 1 (push-pull pyramid).
 
     O(pixels): average down (colour premultiplied by weight), then fill up coarse-to-fine.

@@ -1,0 +1,83 @@
+"""The engine end to end on pixels: small objects found, large ones unchanged, options honoured."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ecssd_image, ecssd_mask
+from workers.engine import CutoutOptions, DecodeError
+
+
+def _iou(alpha: np.ndarray, gt: np.ndarray) -> float:
+    p, g = alpha > 127, gt > 127
+    return float((p & g).sum() / max(1, (p | g).sum()))
+
+
+def _ring_on_texture(h=1200, w=1600, r=28, seed=0):
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(rng.integers(90, 170, (h, w, 3)).astype(np.uint8), (0, 0), 3)
+    gt = np.zeros((h, w), np.uint8)
+    cx, cy = int(w * 0.7), int(h * 0.3)
+    cv2.circle(gt, (cx, cy), r, 255, -1)
+    cv2.circle(gt, (cx, cy), int(r * 0.55), 0, -1)
+    img[gt > 0] = (200, 150, 30)
+    return img, gt, (cx, cy)
+
+
+def test_small_ring_is_found_and_keeps_its_hole(engine):
+    img, gt, (cx, cy) = _ring_on_texture()
+    assert gt.mean() / 255 < 0.002
+    plain = engine.matte(img, roi_on=False)
+    zoomed = engine.matte(img, roi_on=True)
+    assert len(zoomed.rois) >= 1 and zoomed.passes >= 2 and plain.passes == 1
+    assert _iou(zoomed.alpha, gt) > 0.9
+    assert _iou(zoomed.alpha, gt) >= _iou(plain.alpha, gt)
+    assert zoomed.alpha[cy, cx] < 64, "the ring's hole shows the background"
+
+
+def test_large_object_matches_the_plain_path(engine):
+    rgb = np.asarray(Image.open(ecssd_image(812)).convert("RGB"))
+    gt = np.asarray(Image.open(ecssd_mask(812)).convert("L"))
+    plain = _iou(engine.matte(rgb, roi_on=False, postprocess_on=False).alpha, gt)
+    full = _iou(engine.matte(rgb).alpha, gt)
+    assert plain > 0.8
+    assert full >= plain - 0.02
+
+
+def test_cutout_bytes_to_rgba_png_with_stage_timings(engine):
+    data = ecssd_image(815).read_bytes()
+    res = engine.cutout(data)
+    im = Image.open(io.BytesIO(res.png))
+    assert im.mode == "RGBA" and im.size == (res.width, res.height)
+    rgba = np.asarray(im)
+    far = cv2.distanceTransform((rgba[..., 3] == 0).astype(np.uint8), cv2.DIST_L2, 3) > 10
+    assert far.any() and (rgba[far][:, :3] == 0).all()  # nothing kept far under alpha=0
+    assert {"decode", "coarse", "postprocess", "encode"} <= set(res.timings)
+    assert res.passes >= 1
+
+
+def test_mask_only_and_bg_color(engine):
+    data = ecssd_image(815).read_bytes()
+    mask = np.asarray(Image.open(io.BytesIO(engine.cutout(data, CutoutOptions(mask_only=True)).png)))
+    assert mask.ndim == 2
+    flat = np.asarray(Image.open(io.BytesIO(engine.cutout(data, CutoutOptions(bg_color=(0, 255, 0, 255))).png)))
+    assert (flat[..., 3] == 255).all()
+    assert (flat[mask == 0][:, :3] == [0, 255, 0]).all()
+
+
+def test_bad_bytes_raise_decode_error(engine):
+    with pytest.raises(DecodeError):
+        engine.cutout(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+
+
+def test_fingerprint_changes_with_options_and_model():
+    a = CutoutOptions()
+    assert a.fingerprint("m1") == CutoutOptions.from_dict({}).fingerprint("m1")
+    assert a.fingerprint("m1") != a.fingerprint("m2")
+    assert a.fingerprint("m1") != CutoutOptions(roi=False).fingerprint("m1")
+    assert CutoutOptions.from_dict({"bg_color": "#102030"}).bg_color == (16, 32, 48, 255)

@@ -1,0 +1,51 @@
+"""Model acquisition: checksum, symbolic dims, resolution order."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from workers.engine import models
+
+
+def test_cached_u2netp_has_symbolic_dims_and_right_checksum():
+    from smallcut.settings import Settings
+
+    s = Settings()
+    spec, path = models.resolve("u2netp", s.model_dir)
+    assert models.md5sum(s.model_dir / spec.filename) == "8e83ca70e441ab06c318d82300c84806"
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    shape = sess.get_inputs()[0].shape
+    assert shape[0] == "N" and shape[2] == "H" and shape[3] == "W"
+    out = sess.run(None, {sess.get_inputs()[0].name: np.zeros((2, 3, 96, 128), np.float32)})[0]
+    assert out.shape == (2, 1, 96, 128)
+
+
+def test_fetch_refuses_a_wrong_checksum(tmp_path):
+    src = tmp_path / "fake.onnx"
+    src.write_bytes(b"not a model")
+    spec = models.ModelSpec(name="fake", filename="fake.onnx", md5="0" * 32, source=f"file://{src}")
+    with pytest.raises(models.ModelError, match="checksum mismatch"):
+        models.fetch(spec, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "fake.onnx").exists()
+
+
+def test_fetch_from_file_source_verifies_and_makes_symbolic(tmp_path):
+    from smallcut.settings import Settings
+
+    original = Settings().model_dir / "u2netp.onnx"
+    spec = models.ModelSpec(name="copy", filename="copy.onnx", md5=models.md5sum(original), source=f"file://{original}")
+    path = models.fetch(spec, tmp_path)
+    assert path.name == "copy.dyn.onnx" and path.exists()
+    spec2, path2 = models.resolve("copy", tmp_path)
+    assert path2 == path
+
+
+def test_resolve_prefers_explicit_path_and_reports_missing(tmp_path):
+    with pytest.raises(models.ModelError, match="does not exist"):
+        models.resolve("u2netp", tmp_path, model_path=tmp_path / "nope.onnx")
+    with pytest.raises(models.ModelError, match="smallcut models fetch"):
+        models.resolve("u2netp", tmp_path, auto_fetch=False)
+    with pytest.raises(models.ModelError, match="no download source"):
+        models.resolve("u2net", tmp_path)

@@ -1,0 +1,115 @@
+"""Post-processing steps: each a pure function with an observable effect."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from workers.engine import postprocess as pp
+
+
+def _ring_scene(size=200, r_out=60, r_in=35, obj=(200, 160, 40), bg=(230, 230, 235)):
+    img = np.empty((size, size, 3), np.uint8)
+    img[:] = bg
+    mask = np.zeros((size, size), np.uint8)
+    c = size // 2
+    cv2.circle(mask, (c, c), r_out, 255, -1)
+    cv2.circle(mask, (c, c), r_in, 0, -1)
+    img[mask > 0] = obj
+    return img, mask
+
+
+def test_guided_filter_keeps_constants_and_snaps_edges_to_the_guide():
+    guide = np.zeros((60, 60), np.float32)
+    guide[:, 30:] = 1.0
+    flat = np.full((60, 60), 0.4, np.float32)
+    assert np.allclose(pp.guided_filter(guide, flat, 4, 1e-3), 0.4, atol=1e-4)
+    blurry = cv2.GaussianBlur(guide, (0, 0), 4)
+    sharp = pp.guided_filter(guide, blurry, 4, 1e-4)
+    assert abs(sharp[30, 27] - 0) < abs(blurry[30, 27] - 0)
+    assert abs(sharp[30, 32] - 1) < abs(blurry[30, 32] - 1)
+
+
+def test_refine_edges_leaves_confident_regions_alone():
+    img, mask = _ring_scene()
+    prob = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 3)
+    prob[:20, :20] = 0.0
+    out = pp.refine_edges(img, prob)
+    assert (out[:10, :10] == 0).all()
+    truth = mask > 0
+    assert ((out > 0.5) == truth).mean() >= ((prob > 0.5) == truth).mean()
+
+
+def test_size_aware_kernel_skips_tiny_objects():
+    assert pp.size_aware_kernel(20) == 0
+    assert pp.size_aware_kernel(300) % 2 == 1 and pp.size_aware_kernel(300) >= 3
+    assert pp.size_aware_kernel(10_000) == 7
+
+
+def test_morphology_with_tiny_kernel_keeps_a_thin_chain():
+    m = np.zeros((100, 100), np.uint8)
+    m[50:52, 10:90] = 255  # 2 px chain
+    kept = pp.smooth_morphology(m, pp.size_aware_kernel(pp.equivalent_diameter(m)))
+    assert (kept > 0).sum() == (m > 0).sum()
+    erased = pp.smooth_morphology(m, 5)
+    assert (erased > 0).sum() < (m > 0).sum() // 2
+
+
+def test_remove_specks_respects_keep():
+    m = np.zeros((200, 200), np.uint8)
+    m[20:120, 20:120] = 255
+    m[180:182, 180:182] = 255  # speck
+    m[150:153, 20:23] = 255  # tiny but verified
+    keep = np.zeros_like(m, bool)
+    keep[148:156, 18:26] = True
+    out = pp.remove_specks(m, keep=keep)
+    assert out[181, 181] == 0 and out[151, 21] == 255 and out[50, 50] == 255
+
+
+def test_small_hole_filled_but_ring_hole_kept():
+    img, mask = _ring_scene()
+    noisy = mask.copy()
+    cv2.circle(noisy, (100, 148), 3, 0, -1)  # a pinhole in the ring body (object colour)
+    out = pp.fill_small_holes(noisy, img)
+    assert out[148, 100] == 255, "pinhole in the body is filled"
+    assert out[100, 100] == 0, "the ring's real hole stays open"
+
+
+def test_open_background_holes_opens_a_ring_kept_as_a_disc():
+    img, mask = _ring_scene()
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)  # the network saw a disc
+    out = pp.open_background_holes(disc, img)
+    assert out[100, 100] == 0.0
+    assert out[100, 100 + 48] == 1.0  # ring body stays
+
+
+def test_open_background_holes_leaves_busy_backgrounds_alone():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    disc = np.zeros((200, 200), np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    assert pp.open_background_holes(disc, img) is disc
+
+
+def test_colour_bleed_removes_halo_and_zeroes_far_background():
+    img, mask = _ring_scene()
+    alpha = cv2.GaussianBlur(mask, (0, 0), 2)
+    out = pp.colour_bleed(img, alpha, band_px=10)
+    edge = (alpha > 20) & (alpha < 200)
+    obj = np.array([200, 160, 40], np.float32)
+    bgc = np.array([230, 230, 235], np.float32)
+    d_obj = np.linalg.norm(out[edge].astype(np.float32) - obj, axis=1).mean()
+    d_bg_before = np.linalg.norm(img[edge].astype(np.float32) - obj, axis=1).mean()
+    assert d_obj < d_bg_before
+    assert (out[0, 0] == 0).all() and (out[alpha == 255] == img[alpha == 255]).all()
+    assert not np.allclose(out[edge].astype(np.float32).mean(0), bgc, atol=10)
+
+
+def test_push_pull_fill_extends_colours():
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, :32] = (255, 0, 0)
+    w = np.zeros((64, 64), np.float32)
+    w[:, :32] = 1
+    filled = pp.push_pull_fill(img, w)
+    assert filled[32, 60, 0] > 200 and filled[32, 60, 1] < 30

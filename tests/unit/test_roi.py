@@ -1,0 +1,88 @@
+"""ROI proposals and fusion: pure functions on arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workers.engine import roi
+
+
+def _disc(h, w, cy, cx, r, value=1.0):
+    yy, xx = np.mgrid[:h, :w]
+    return np.where((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r, value, 0.0).astype(np.float32)
+
+
+def test_find_candidates_scales_boxes_to_frame():
+    prob = _disc(100, 100, 20, 30, 4) + _disc(100, 100, 70, 80, 6, 0.6)
+    cands, labels = roi.find_candidates(prob, (1000, 500), threshold=0.15)
+    assert len(cands) == 2
+    assert labels.shape == prob.shape and labels.max() == 2
+    a, b = sorted(cands, key=lambda c: c.box.x0)
+    # disc 1: x 26..34, y 16..24 in map -> x*10, y*5 in frame
+    assert (a.box.x0, a.box.x1) == (260, 350)
+    assert (a.box.y0, a.box.y1) == (80, 125)
+    assert a.peak == pytest.approx(1.0) and b.peak == pytest.approx(0.6)
+    assert b.area_frac > a.area_frac
+
+
+def test_find_candidates_ignores_below_threshold_and_single_pixels():
+    prob = _disc(50, 50, 25, 25, 5, 0.1)
+    prob[2, 2] = 0.9
+    cands, _ = roi.find_candidates(prob, (50, 50), threshold=0.15, min_pixels=2)
+    assert cands == []
+
+
+def test_expand_box_is_square_contains_box_and_stays_in_frame():
+    box = roi.Box(5, 10, 25, 20)
+    crop = roi.expand_box(box, (200, 100), margin=0.5, min_side=16)
+    assert crop.w == crop.h == 40
+    assert roi.expand_box(box, (200, 100), margin=0.5, min_side=48).w == 48
+    assert crop.x0 >= 0 and crop.y0 >= 0 and crop.x1 <= 200 and crop.y1 <= 100
+    assert crop.x0 <= box.x0 and crop.x1 >= box.x1 and crop.y0 <= box.y0 and crop.y1 >= box.y1
+    edge = roi.expand_box(roi.Box(190, 90, 200, 100), (200, 100), margin=0.5, min_side=48)
+    assert (edge.x1, edge.y1) == (200, 100) and edge.w == 48
+
+
+def test_expand_box_in_a_frame_smaller_than_min_side():
+    crop = roi.expand_box(roi.Box(1, 1, 3, 3), (20, 10), min_side=48)
+    assert crop.w == crop.h == 10 and crop.x1 <= 20 and crop.y1 <= 10
+
+
+def test_merge_boxes_merges_overlaps_only():
+    a, b, c = roi.Box(0, 0, 10, 10), roi.Box(3, 3, 13, 13), roi.Box(50, 50, 60, 60)
+    merged = roi.merge_boxes([a, b, c])
+    assert sorted((m.x0, m.y0, m.x1, m.y1) for m in merged) == [(0, 0, 13, 13), (50, 50, 60, 60)]
+    assert len(roi.merge_boxes([a, c])) == 2
+
+
+def test_zoom_size_follows_crop():
+    assert roi.zoom_size(90) == 160
+    assert roi.zoom_size(200) == 224
+    assert roi.zoom_size(5000, (160, 224)) == 224
+
+
+def test_zoom_score_prefers_a_crisp_central_object_over_texture():
+    crisp = _disc(160, 160, 80, 80, 30)
+    rng = np.random.default_rng(0)
+    texture = rng.uniform(0.3, 0.9, (160, 160)).astype(np.float32)
+    touching = _disc(160, 160, 0, 80, 60)
+    assert roi.zoom_score(crisp) > 0.8
+    assert roi.zoom_score(texture) < 0.3
+    assert roi.zoom_score(touching) < roi.zoom_score(crisp)
+    assert roi.zoom_score(np.zeros((50, 50), np.float32)) == 0.0
+    seed_elsewhere = np.zeros((160, 160), bool)
+    seed_elsewhere[:10, :10] = True
+    assert roi.zoom_score(crisp, seed_elsewhere) < roi.zoom_score(crisp, crisp > 0)
+
+
+def test_paste_feathers_into_base():
+    base = np.zeros((100, 100), np.float32)
+    patch = np.ones((40, 40), np.float32)
+    roi.paste(base, patch, roi.Box(30, 30, 70, 70))
+    assert base[50, 50] == pytest.approx(1.0)
+    assert 0.0 < base[30, 50] < 0.2  # border of the box blends
+    assert base[10, 10] == 0.0
+    base2 = np.full((10, 10), 0.5, np.float32)
+    roi.paste(base2, np.zeros((4, 4), np.float32), roi.Box(0, 0, 4, 4), mode="max")
+    assert (base2 == 0.5).all()
