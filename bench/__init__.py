@@ -1,0 +1,1 @@
+"""Quality and speed benchmarks for smallcut (not part of the installed package)."""
