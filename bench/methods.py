@@ -1,0 +1,107 @@
+"""The methods under test, each `(rgb, set, name) -> alpha`: smallcut in-process (with ablations)
+and rembg with the same u2netp weights. rembg never changes, so its masks are cached on disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .paths import OUT
+
+METHODS = ("smallcut", "smallcut-noroi", "smallcut-nopost", "rembg")
+_SMALLCUT_FLAGS = {"smallcut": (True, True), "smallcut-noroi": (False, True), "smallcut-nopost": (True, False)}
+
+
+@dataclass
+class Prediction:
+    alpha: np.ndarray  # uint8 H x W
+    seconds: float  # time spent computing it (0 when read from the cache)
+    cached: bool
+
+
+class Smallcut:
+    _engine = None  # one model per process, shared by the ablations
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.roi_on, self.post_on = _SMALLCUT_FLAGS[name]
+
+    @classmethod
+    def engine(cls):
+        if cls._engine is None:
+            from smallcut.settings import Settings
+            from workers.engine import Engine
+
+            cls._engine = Engine.from_settings(Settings())
+            cls._engine.matte(np.zeros((480, 640, 3), np.uint8))  # warm-up: keep it out of the timings
+        return cls._engine
+
+    def __call__(self, rgb: np.ndarray, set_name: str, name: str) -> Prediction:
+        eng = self.engine()
+        t0 = time.perf_counter()
+        alpha = eng.matte(rgb, roi_on=self.roi_on, postprocess_on=self.post_on).alpha
+        return Prediction(alpha, time.perf_counter() - t0, False)
+
+
+class Rembg:
+    """`rembg.remove(..., only_mask=True)` with u2netp, read from a local copy: it never downloads."""
+
+    name = "rembg"
+
+    def __init__(self, cache_root: Path | None = None) -> None:
+        self.cache_root = cache_root or OUT / "cache" / "rembg"
+        self._session = None
+
+    def _ensure_session(self):
+        if self._session is None:
+            home = Path(os.environ.setdefault("U2NET_HOME", str(Path.home() / ".u2net")))
+            model = home / "u2netp.onnx"
+            if not model.exists():
+                from smallcut.settings import Settings
+
+                src = Path(Settings().model_dir) / "u2netp.onnx"
+                if not src.exists():
+                    raise SystemExit(f"rembg needs {model}: run `smallcut models fetch` first (looked for {src})")
+                home.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, model)
+            import rembg
+
+            self._session = rembg.new_session("u2netp")
+            from PIL import Image
+
+            rembg.remove(Image.new("RGB", (640, 480)), session=self._session, only_mask=True)  # warm-up
+        return self._session
+
+    def __call__(self, rgb: np.ndarray, set_name: str, name: str) -> Prediction:
+        path = self.cache_root / set_name / f"{name}.png"
+        if path.exists():
+            alpha = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+            if alpha is not None and alpha.shape == rgb.shape[:2]:
+                return Prediction(alpha, 0.0, True)
+        from PIL import Image
+        import rembg
+
+        session = self._ensure_session()
+        t0 = time.perf_counter()
+        mask = rembg.remove(Image.fromarray(rgb), session=session, only_mask=True)
+        seconds = time.perf_counter() - t0
+        alpha = np.asarray(mask.convert("L"), dtype=np.uint8)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.png")
+        cv2.imwrite(str(tmp), alpha)
+        os.replace(tmp, path)
+        return Prediction(alpha, seconds, False)
+
+
+def make(name: str):
+    if name in _SMALLCUT_FLAGS:
+        return Smallcut(name)
+    if name == "rembg":
+        return Rembg()
+    raise SystemExit(f"unknown method {name!r}: one of {', '.join(METHODS)}")
