@@ -3,9 +3,11 @@
     python -m bench.quality --set synth-dev [--limit N] [--methods smallcut,rembg] [--out bench/out/quality]
 
 Every object is scored in its own window and bucketed by its area (<0.2 %, 0.2-1 %, 1-5 %, >5 % of
-the frame): mean IoU, hit rate (IoU > 0.5), MAE, boundary F, and for objects with holes the share
+the frame): mean IoU, hit rate (IoU > 0.5), MAE, boundary F, the share missed outright (recall
+< 0.1: localisation) and the IoU/precision of the rest (mask quality), and for objects with holes the share
 of hole pixels predicted as foreground. Per image: IoU, MAE and false-positive blobs away from every
-object. Writes results.json, summary.md, chart.png and worst_<method>.png under --out/<set>/.
+object. Writes results.json, summary.md, chart.png, worst_<method>.png (lowest IoU) and
+worst_found_<method>.png (lowest IoU among objects at least partly found) under --out/<set>/.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: r
                 }
                 objects.append(rec)
                 label = f"{name}#{obj['id']} {rec['kind']} on {item.background} {100 * obj['area_frac']:.2f}%"
-                worst.offer(run.name, s["iou"], label, item.rgb, item.alpha, pred.alpha, (win.x0, win.y0, win.x1, win.y1))
+                box = (win.x0, win.y0, win.x1, win.y1)
+                worst.offer(run.name, s["iou"], label, item.rgb, item.alpha, pred.alpha, box)
+                if s["recall"] >= report.MISS_RECALL:  # mask quality, apart from localisation
+                    worst.offer(f"{run.name}:found", s["iou"], label, item.rgb, item.alpha, pred.alpha, box)
         if progress:
             progress(idx + 1, len(names))
     return objects, images
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     report.bar_chart(summary, out / "chart.png", title)
     for m in method_names:
         worst.save(m, out / f"worst_{m}.png")
+        worst.save(f"{m}:found", out / f"worst_found_{m}.png")
     print(f"wrote {out}/results.json, summary.md, chart.png, worst_*.png")
     return 0
 

@@ -12,6 +12,7 @@ import numpy as np
 from .metrics import BUCKETS
 
 HIT_IOU = 0.5
+MISS_RECALL = 0.1  # an object with less of its area found than this was not localised at all
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -31,10 +32,15 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
             if not sel:
                 continue
             holes = [o["hole_fg"] for o in sel if o["hole_fg"] is not None]
+            found = [o for o in sel if o["recall"] >= MISS_RECALL]
             by_bucket[label] = {
                 "n": len(sel),
                 "iou": _mean([o["iou"] for o in sel]),
                 "hit": _mean([float(o["iou"] > HIT_IOU) for o in sel]),
+                # localisation vs mask quality: how many were missed, how good the found ones are
+                "miss": _mean([float(o["recall"] < MISS_RECALL) for o in sel]),
+                "iou_found": _mean([o["iou"] for o in found]),
+                "precision_found": _mean([o["precision"] for o in found]),
                 "mae": _mean([o["mae"] for o in sel]),
                 "bf": _mean([o["bf"] for o in sel]),
                 "recall": _mean([o["recall"] for o in sel]),
@@ -84,11 +90,13 @@ def _f(x: float | None, digits: int = 3) -> str:
 def tables(summary: dict, title: str) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) for the object-bucket, image, background and kind tables."""
     out = []
-    head = ["method", "bucket", "n", "IoU", "hit", "MAE", "BF", "recall", "hole fg (n)"]
+    head = ["method", "bucket", "n", "IoU", "hit", "MAE", "BF", "missed", "IoU found", "prec found", "hole fg (n)"]
     rows = []
     for m, s in summary.items():
         for b, v in s["buckets"].items():
-            rows.append([m, b, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["mae"], 4), _f(v["bf"]), _f(v["recall"]), f"{_f(v['hole_fg'], 2)} ({v['n_holes']})"])
+            rows.append(
+                [m, b, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["mae"], 4), _f(v["bf"]), _f(v["miss"], 2), _f(v["iou_found"]), _f(v["precision_found"], 2), f"{_f(v['hole_fg'], 2)} ({v['n_holes']})"]
+            )
     out.append((f"{title}: per object, by size (object area / frame)", head, rows))
     head = ["method", "images", "IoU", "MAE", "FP area %", "FP blobs/img", "imgs with FP", "s/img", "computed/cached"]
     rows = []
@@ -216,7 +224,8 @@ class WorstCases:
         n_r = (len(rows) + cols - 1) // cols
         sheet = Image.new("RGB", (cols * (rw + 8), top + n_r * (self.cell + pad + 6)), (30, 30, 30))
         draw = ImageDraw.Draw(sheet)
-        draw.text((4, 5), f"{method}: worst objects. image | ground truth | prediction | errors (grey ok, red false fg, blue missed)", fill=(255, 255, 255))
+        what = "worst objects found (recall >= 0.1)" if method.endswith(":found") else "worst objects"
+        draw.text((4, 5), f"{method.split(':')[0]}: {what}. image | ground truth | prediction | errors (grey ok, red false fg, blue missed)", fill=(255, 255, 255))
         for i, (neg, _, label, crops) in enumerate(rows):
             x = (i % cols) * (rw + 8)
             y = top + (i // cols) * (self.cell + pad + 6)
