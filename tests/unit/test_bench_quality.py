@@ -1,0 +1,57 @@
+"""The quality bench end to end on two real photos, and its aggregation on hand-made records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import quality, report
+
+
+def _obj(method, bucket, iou, recall=1.0, hole_fg=None, bg="wood", kind="ring"):
+    return {"method": method, "bucket": bucket, "iou": iou, "mae": 1 - iou, "bf": iou, "recall": recall, "precision": 1.0, "hole_fg": hole_fg, "background": bg, "kind": kind}
+
+
+def test_summary_separates_misses_from_mask_quality():
+    objects = [
+        _obj("a", "<0.2%", 0.0, recall=0.0),  # missed outright
+        _obj("a", "<0.2%", 0.9, hole_fg=0.5),
+        _obj("a", "1-5%", 0.4, hole_fg=1.0),
+    ]
+    images = [{"method": "a", "background": "wood", "iou": 0.5, "mae": 0.1, "fp_frac": 0.01, "fp_blobs": 2, "seconds": 0.5, "cached": False}]
+    s = report.summarize(objects, images, ["a"])["a"]
+    small = s["buckets"]["<0.2%"]
+    assert small["n"] == 2 and small["iou"] == pytest.approx(0.45)
+    assert small["hit"] == 0.5 and small["miss"] == 0.5 and small["iou_found"] == pytest.approx(0.9)
+    assert s["buckets"]["all"]["hole_fg"] == pytest.approx(0.75) and s["buckets"]["all"]["n_holes"] == 2
+    assert "0.2-1%" not in s["buckets"]
+    assert s["images"]["sec_per_image"] == 0.5 and s["images"]["with_fp"] == 1.0
+
+
+def test_worst_cases_keep_the_lowest_scores(tmp_path):
+    w = report.WorstCases(k=2, cell=32)
+    img = np.zeros((40, 40, 3), np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    for score in (0.9, 0.1, 0.5, 0.3):
+        w.offer("m", score, f"s{score}", img, mask, mask, (0, 0, 40, 40))
+    assert sorted(-t[0] for t in w.heaps["m"]) == [0.1, 0.3]
+    assert w.save("m", tmp_path / "w.png") and (tmp_path / "w.png").stat().st_size > 0
+    assert not w.save("other", tmp_path / "none.png")
+
+
+def test_quality_cli_on_real_photos(tmp_path, capsys):
+    rc = quality.main(["--set", "ecssd-dev", "--limit", "2", "--methods", "smallcut", "--out", str(tmp_path)])
+    assert rc == 0
+    out = tmp_path / "ecssd-dev"
+    for f in ("results.json", "summary.md", "chart.png", "worst_smallcut.png"):
+        assert (out / f).stat().st_size > 0
+    res = json.loads((out / "results.json").read_text())
+    assert [i["name"] for i in res["images"]] == ["0001", "0002"]
+    assert len(res["objects"]) == 2
+    for o in res["objects"]:
+        assert 0.0 <= o["iou"] <= 1.0 and 0.0 <= o["bf"] <= 1.0
+    # the network finds a salient photo's main object: this is the no-regression floor
+    assert res["summary"]["smallcut"]["buckets"]["all"]["iou"] > 0.5
+    assert "per object, by size" in capsys.readouterr().out
