@@ -14,6 +14,13 @@ import sys
 VERBS: dict[str, tuple[str, str]] = {
     "cutout": ("workers.engine.cli", "cut out local image files into PNGs (no servers needed)"),
     "models": ("workers.engine.cli_models", "fetch, verify and list models"),
+    "worker": ("workers.cli_worker", "run a Celery worker in the foreground (one fleet node)"),
+    "enqueue": ("producer.cli_enqueue", "enqueue every image under s3://bucket/prefix (or a manifest) as one batch"),
+    "status": ("producer.cli_status", "status of a batch or of one s3://bucket/key"),
+    "retry-failed": ("producer.cli_retry", "enqueue the failed keys of a batch again"),
+    "events": ("producer.cli_events", "receive S3/MinIO upload notifications and enqueue them"),
+    "stack": ("smallcut.cli_stack", "start/stop a local Redis-protocol server, S3 server and workers"),
+    "demo": ("smallcut.cli_demo", "end to end on a local stack with generated sample images"),
 }
 
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     visibility_timeout: int = 900  # > queue wait + longest task + retry countdown
     max_retries: int = 5
     status_ttl: int = 7 * 24 * 3600
+    retry_backoff: float = 2.0  # seconds before the first retry of a transient error; doubles, with jitter
+    retry_backoff_max: int = 120
+    io_threads: int = 3  # per worker process: downloads and uploads overlap with compute
 
     # --- model and runtime ---------------------------------------------------------------------
     model: str = "u2netp"
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
     # --- event receiver and API ----------------------------------------------------------------
     events_token: SecretStr | None = None
     events_max_body: int = 1024 * 1024
+    events_redis_key: str | None = None  # list fed by MinIO's Redis notification target (format=access)
+    events_dedupe_ttl: int = 24 * 3600  # a repeated event for the same object version is ignored this long
     api_token: SecretStr | None = None
     metrics_port: int = 0  # 0: no worker metrics endpoint
 

@@ -1,0 +1,81 @@
+"""`smallcut enqueue s3://bucket/prefix [--out s3://bucket/prefix] [--manifest FILE] [--wait]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="s3://bucket/prefix to list (with --manifest: the bucket of relative lines)")
+    p.add_argument("--out", default=None, help="s3://bucket/prefix for the PNGs (default: SMALLCUT_OUTPUT_BUCKET or the "
+                   "input bucket, prefix SMALLCUT_OUT_PREFIX)")
+    p.add_argument("--manifest", type=Path, default=None,
+                   help="file with one key per line (s3://bucket/key, or a key in the source bucket) instead of listing")
+    p.add_argument("--queue", default=None, help="queue to send to (default: SMALLCUT_QUEUE)")
+    p.add_argument("--chunk-size", type=int, default=None, help="keys per task (default: SMALLCUT_CHUNK_SIZE)")
+    p.add_argument("--batch", default=None, help="batch id (default: generated)")
+    p.add_argument("--force", action="store_true", help="redo keys whose output is already current")
+    p.add_argument("--mask-only", action="store_true", help="write the alpha mask instead of RGBA")
+    p.add_argument("--no-roi", action="store_true", help="whole-frame pass only")
+    p.add_argument("--no-postprocess", action="store_true", help="skip post-processing")
+    p.add_argument("--bg-color", default=None, help="flatten onto a colour (#rrggbb)")
+    p.add_argument("--wait", action="store_true", help="show progress until the batch finishes, then a summary")
+    p.add_argument("--timeout", type=float, default=None, help="with --wait: give up waiting after this many seconds")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def options_from(args: argparse.Namespace) -> dict:
+    opts: dict = {}
+    if args.mask_only:
+        opts["mask_only"] = True
+    if args.no_roi:
+        opts["roi"] = False
+    if args.no_postprocess:
+        opts["postprocess"] = False
+    if args.bg_color:
+        opts["bg_color"] = args.bg_color
+    return opts
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from smallcut.keys import InvalidKey
+    from smallcut.settings import get_settings
+    from smallcut.status import StatusStore
+    from smallcut.storage import make_client
+    from workers.celery_app import app
+
+    from . import report
+    from .enqueue import enqueue, request_from
+
+    settings = get_settings()
+    console = Console(stderr=args.json)
+    try:
+        kw = {"manifest": args.manifest, "force": args.force, "options": options_from(args), "batch": args.batch}
+        if args.queue:
+            kw["queue"] = args.queue
+        if args.chunk_size:
+            kw["chunk_size"] = args.chunk_size
+        req = request_from(args.source, args.out, settings, **kw)
+    except InvalidKey as exc:
+        console.print(f"[red]error:[/] {exc}")
+        return 2
+    status = StatusStore.from_settings(settings)
+    result = enqueue(req, settings=settings, status=status, s3=make_client(settings), celery_app=app)
+    if not args.json:
+        console.print(f"batch [bold]{result.batch}[/]: {result.queued} queued, {result.refused} refused, "
+                      f"{result.ignored} ignored (not images or own outputs) -> s3://{req.out_bucket}/{req.out_prefix}")
+    if not args.wait:
+        if args.json:
+            print(json.dumps({"batch": result.batch, "queued": result.queued, "refused": result.refused,
+                              "ignored": result.ignored}))
+        return 0
+    summary = report.wait(status, result.batch, show=not args.json, timeout=args.timeout)
+    if args.json:
+        print(json.dumps(summary.as_dict()))
+    else:
+        console.print(report.summary_table(summary, report.failures(status, result.batch)))
+    return 0 if summary.is_finished and summary.failed == 0 else 1

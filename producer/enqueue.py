@@ -1,0 +1,147 @@
+"""Bulk enqueue: stream keys from a listing or a manifest into chunk tasks of one batch.
+
+Keys are never all in memory: the listing is paginated and chunks are sent as they fill, so a prefix
+of millions of objects costs one page plus one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from smallcut import keys as keyrules
+from smallcut import storage
+from smallcut.keys import S3Url
+
+
+@dataclass(frozen=True)
+class Request:
+    source: S3Url  # bucket + prefix to list (or the default bucket of manifest lines)
+    out_bucket: str
+    out_prefix: str
+    queue: str
+    chunk_size: int
+    manifest: Path | None = None
+    force: bool = False
+    options: dict = field(default_factory=dict)
+    batch: str | None = None
+
+
+@dataclass
+class Result:
+    batch: str
+    queued: int = 0
+    refused: int = 0  # invalid keys: recorded as failed with the reason
+    ignored: int = 0  # not images, or smallcut's own outputs
+
+
+def new_batch_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def request_from(source: str, out: str | None, settings, **kw) -> Request:
+    src = keyrules.parse_s3_url(source)
+    if out:
+        dst = keyrules.parse_s3_url(out)
+        out_bucket, out_prefix = dst.bucket, dst.key.strip("/")
+    else:
+        out_bucket, out_prefix = settings.output_bucket or src.bucket, settings.out_prefix
+    kw.setdefault("queue", settings.queue)
+    kw.setdefault("chunk_size", settings.chunk_size)
+    return Request(source=src, out_bucket=out_bucket, out_prefix=out_prefix, **kw)
+
+
+def listed_keys(s3, src: S3Url) -> Iterator[tuple[str, str]]:
+    for obj in storage.iter_objects(s3, src.bucket, src.key):
+        yield src.bucket, obj["Key"]
+
+
+def manifest_keys(path: Path, default_bucket: str) -> Iterator[tuple[str, str]]:
+    """One key per line: 's3://bucket/key' or a key in the default bucket; '#' comments, blanks skipped."""
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if line.startswith("s3://"):
+                url = keyrules.parse_s3_url(line)
+                yield url.bucket, url.key
+            else:
+                yield default_bucket, line
+
+
+def chunked(items: Iterable[tuple[str, str]], size: int) -> Iterator[tuple[str, list[str]]]:
+    """(bucket, [keys]) groups of at most `size` keys of one bucket, in input order."""
+    bucket, keys = None, []
+    for b, k in items:
+        if keys and (b != bucket or len(keys) >= size):
+            yield bucket, keys
+            keys = []
+        bucket = b
+        keys.append(k)
+    if keys:
+        yield bucket, keys
+
+
+def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None) -> Result:
+    """List (or read) keys, refuse bad ones with a status, send one chunk task per `chunk_size` keys."""
+    from workers.celery_app import TASK_CHUNK
+
+    result = Result(batch=req.batch or new_batch_id())
+    job = {"out_bucket": req.out_bucket, "out_prefix": req.out_prefix, "options": req.options,
+           "force": req.force, "queue": req.queue}
+    status.create_batch(result.batch, job)
+    source = manifest_keys(req.manifest, req.source.bucket) if req.manifest else listed_keys(s3, req.source)
+
+    def accepted() -> Iterator[tuple[str, str]]:
+        for bucket, key in source:
+            if keyrules.is_own_output(bucket, key, req.out_bucket, req.out_prefix) or not keyrules.is_image_key(key):
+                result.ignored += 1
+                continue
+            try:
+                keyrules.validate(bucket, key, settings.allowed_buckets)
+            except keyrules.InvalidKey as exc:
+                refuse(bucket, key, f"refused: {exc}")
+                continue
+            yield bucket, key
+
+    def refuse(bucket: str, key: str, reason: str) -> None:
+        status.record_refused(result.batch, bucket, key, reason)
+        result.refused += 1
+
+    with celery_app.producer_or_acquire() as producer:
+        for bucket, keys in chunked(accepted(), max(1, req.chunk_size)):
+            # status first: a fast worker must find the object queued, never unknown
+            status.mark_queued(result.batch, ((bucket, k) for k in keys))
+            celery_app.send_task(TASK_CHUNK, args=[{"batch": result.batch, "bucket": bucket, "keys": keys, **job}],
+                                 queue=req.queue, producer=producer)
+            result.queued += len(keys)
+            if on_progress:
+                on_progress(result)
+    status.set_listed(result.batch)
+    return result
+
+
+def requeue_failed(batch: str, *, status, celery_app, queue: str | None = None, chunk_size: int = 8) -> int:
+    """Send a batch's failed objects again (same output and options); returns how many."""
+    from workers.celery_app import TASK_CHUNK
+
+    summary = status.get_batch(batch)
+    if summary is None:
+        raise KeyError(batch)
+    job = dict(summary.job)
+    queue = queue or job.get("queue")
+    items = []
+    for oid in status.failed_ids(batch):
+        bucket, _, key = oid.partition("/")
+        items.append((bucket, key))
+    with celery_app.producer_or_acquire() as producer:
+        for bucket, keys in chunked(items, chunk_size):
+            status.mark_queued(batch, ((bucket, k) for k in keys), count=False)
+            celery_app.send_task(TASK_CHUNK, args=[{"batch": batch, "bucket": bucket, "keys": keys, **job}],
+                                 queue=queue, producer=producer)
+    status.r.hdel(status.batch_key(batch), "finished")
+    return len(items)

@@ -1,0 +1,251 @@
+"""Event-driven intake: S3/MinIO "object created" notifications in, one queued task per new object out.
+
+Two doors, one intake:
+- an HTTP endpoint for MinIO's webhook target (and anything that POSTs S3-format records), with a
+  bearer token and a body size limit: `make_router()` is a FastAPI router an API can mount;
+- a consumer of MinIO's Redis notification target (`format=access`: JSON entries appended to a list).
+Both ignore smallcut's own outputs (no loop when input and output share a bucket) and de-duplicate
+repeated notifications for the same object version.
+"""
+
+
+import hmac
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from smallcut import keys as keyrules
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATHS = ("/events", "/")
+HEALTH_PATH = "/healthz"
+
+
+@dataclass(frozen=True)
+class ObjectCreated:
+    bucket: str
+    key: str  # URL-decoded
+    etag: str
+    size: int
+    event: str
+    has_own_metadata: bool  # carries smallcut's output metadata (MinIO includes userMetadata)
+
+
+def records_of(payload) -> list[dict]:
+    """S3 records from any notification shape: {"Records": [...]}, MinIO's Redis access format
+    ([{"Event": [...], "EventTime": ...}]), or a list of either."""
+    if isinstance(payload, list):
+        return [r for item in payload for r in records_of(item)]
+    if not isinstance(payload, dict):
+        return []
+    if isinstance(payload.get("Records"), list):
+        return [r for r in payload["Records"] if isinstance(r, dict)]
+    if isinstance(payload.get("Event"), list):
+        return [r for r in payload["Event"] if isinstance(r, dict)]
+    return []
+
+
+def parse(payload) -> list[ObjectCreated]:
+    """ObjectCreated records only (MinIO: 's3:ObjectCreated:Put', AWS: 'ObjectCreated:Put')."""
+    out = []
+    for rec in records_of(payload):
+        name = str(rec.get("eventName", ""))
+        if not name.removeprefix("s3:").startswith("ObjectCreated:"):
+            continue
+        s3 = rec.get("s3") or {}
+        bucket = (s3.get("bucket") or {}).get("name")
+        obj = s3.get("object") or {}
+        if not bucket or not obj.get("key"):
+            continue
+        meta = {str(k).lower() for k in (obj.get("userMetadata") or {})}
+        out.append(ObjectCreated(
+            bucket=bucket,
+            key=unquote_plus(obj["key"]),
+            etag=str(obj.get("eTag") or obj.get("etag") or obj.get("sequencer") or "").strip('"'),
+            size=int(obj.get("size") or 0),
+            event=name,
+            has_own_metadata="x-amz-meta-source-etag" in meta or "source-etag" in meta,
+        ))
+    return out
+
+
+def events_batch_id() -> str:
+    """Event-driven work is grouped per UTC day: `smallcut status events-YYYYMMDD`."""
+    return time.strftime("events-%Y%m%d", time.gmtime())
+
+
+class Intake:
+    """Turns notifications into queued tasks; thread-safe (one lock: events are not a hot path)."""
+
+    def __init__(self, settings, status, celery_app, queue: str | None = None) -> None:
+        self.settings = settings
+        self.status = status
+        self.app = celery_app
+        self.queue = queue or settings.queue
+        self._lock = threading.Lock()
+
+    def handle(self, payload) -> dict[str, int]:
+        from workers.celery_app import TASK_KEY
+
+        s = self.settings
+        counts = {"queued": 0, "ignored": 0, "duplicate": 0, "refused": 0}
+        with self._lock:
+            batch = events_batch_id()
+            for ev in parse(payload):
+                out_bucket = s.output_bucket or ev.bucket
+                if (ev.has_own_metadata or keyrules.is_own_output(ev.bucket, ev.key, out_bucket, s.out_prefix)
+                        or not keyrules.is_image_key(ev.key)):
+                    counts["ignored"] += 1
+                    continue
+                token = f"{ev.bucket}/{ev.key}@{ev.etag or ev.size}"
+                if not self.status.first_sighting(token, s.events_dedupe_ttl):
+                    counts["duplicate"] += 1
+                    continue
+                if self.status.get_batch(batch) is None:
+                    self.status.create_batch(batch, {"out_bucket": None, "out_prefix": s.out_prefix, "options": {},
+                                                     "force": False, "queue": self.queue})
+                try:
+                    keyrules.validate(ev.bucket, ev.key, s.allowed_buckets)
+                except keyrules.InvalidKey as exc:
+                    self.status.record_refused(batch, ev.bucket, ev.key, f"refused: {exc}")
+                    counts["refused"] += 1
+                    continue
+                self.status.mark_queued(batch, [(ev.bucket, ev.key)], extra={"event": ev.event, "source_etag": ev.etag})
+                job = {"batch": batch, "bucket": ev.bucket, "key": ev.key, "out_bucket": s.output_bucket,
+                       "out_prefix": s.out_prefix, "options": {}, "force": False}
+                self.app.send_task(TASK_KEY, args=[job], queue=self.queue)
+                counts["queued"] += 1
+        if counts["queued"] or counts["refused"]:
+            log.info("events: %s", counts)
+        return counts
+
+
+# ---------------------------------------------------------------------- HTTP (webhook target)
+def check_token(header: str | None, expected: str | None) -> bool:
+    """`Authorization: Bearer <token>` (MinIO adds 'Bearer ' to a single-word token)."""
+    if not expected:
+        return True
+    if not header:
+        return False
+    value = header.split(" ", 1)[1] if header.lower().startswith("bearer ") else header
+    return hmac.compare_digest(value.strip().encode(), expected.encode())
+
+
+def make_router(intake: Intake, token: str | None, max_body: int):
+    """FastAPI router: POST /events (and /), HEAD for MinIO's liveness probe, GET /healthz."""
+    from fastapi import APIRouter, Request
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse
+
+    router = APIRouter()
+
+    async def receive(request: Request):
+        if not check_token(request.headers.get("authorization"), token):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body:
+            return JSONResponse({"error": f"body above {max_body} bytes"}, status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                return JSONResponse({"error": f"body above {max_body} bytes"}, status_code=413)
+        try:
+            payload = json.loads(body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return JSONResponse({"error": f"not JSON: {exc}"}, status_code=400)
+        counts = await run_in_threadpool(intake.handle, payload)
+        return JSONResponse(counts)
+
+    async def probe():
+        return JSONResponse({})
+
+    async def health():
+        return {"ok": True}
+
+    for path in WEBHOOK_PATHS:
+        router.add_api_route(path, receive, methods=["POST"])
+        router.add_api_route(path, probe, methods=["HEAD"])
+    router.add_api_route(HEALTH_PATH, health, methods=["GET"])
+    return router
+
+
+# ---------------------------------------------------------------------- Redis list (MinIO Redis target)
+class RedisListConsumer(threading.Thread):
+    """Moves each entry to `<key>:processing` while it is handled (nothing lost if we die mid-way)."""
+
+    def __init__(self, redis_client, key: str, intake: Intake, stop: threading.Event | None = None) -> None:
+        super().__init__(name="smallcut-events-redis", daemon=True)
+        self.r = redis_client
+        self.key = key
+        self.processing = f"{key}:processing"
+        self.intake = intake
+        self.stop_event = stop or threading.Event()
+
+    def recover(self) -> int:
+        """Entries a previous consumer took but did not finish go back to the head of the list."""
+        n = 0
+        while self.r.lmove(self.processing, self.key, "RIGHT", "LEFT") is not None:
+            n += 1
+        return n
+
+    def drain_once(self, timeout: float = 1.0) -> bool:
+        raw = self.r.blmove(self.key, self.processing, timeout, "LEFT", "RIGHT")
+        if raw is None:
+            return False
+        try:
+            payload = json.loads(raw)
+        except (json.JSONDecodeError, TypeError):
+            log.warning("events: dropping an entry that is not JSON: %.200r", raw)
+            self.r.lrem(self.processing, 1, raw)
+            return True
+        try:
+            self.intake.handle(payload)
+        except Exception:
+            log.exception("events: handling failed; the entry goes back to the list")
+            self.r.lmove(self.processing, self.key, "RIGHT", "LEFT")
+            time.sleep(1.0)
+            return True
+        self.r.lrem(self.processing, 1, raw)
+        return True
+
+    def run(self) -> None:
+        recovered = self.recover()
+        if recovered:
+            log.info("events: %d unfinished entries recovered from %s", recovered, self.processing)
+        while not self.stop_event.is_set():
+            try:
+                self.drain_once()
+            except Exception:  # Redis down: wait and try again, never die
+                log.exception("events: Redis list consumer error")
+                self.stop_event.wait(2.0)
+
+
+def make_app(settings, intake: Intake, redis_key: str | None = None):
+    """The standalone receiver: the router plus the Redis list consumer for the app's lifetime."""
+    from contextlib import asynccontextmanager
+
+    from fastapi import FastAPI
+
+    token = settings.events_token.get_secret_value() if settings.events_token else None
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        consumer = None
+        if redis_key:
+            consumer = RedisListConsumer(intake.status.r, redis_key, intake)
+            consumer.start()
+        try:
+            yield
+        finally:
+            if consumer is not None:
+                consumer.stop_event.set()
+                consumer.join(timeout=5)
+
+    app = FastAPI(title="smallcut events", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(make_router(intake, token, settings.events_max_body))
+    return app

@@ -1,0 +1,57 @@
+"""Terminal output for batches: a live progress bar while waiting, a summary table at the end."""
+
+from __future__ import annotations
+
+import time
+
+from smallcut.status import BatchSummary
+
+
+def wait(status, batch: str, *, show: bool = True, timeout: float | None = None, poll: float = 0.5) -> BatchSummary:
+    """Poll the batch counters until every object is done, skipped or failed (or the timeout)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("done {task.fields[done]} · skipped {task.fields[skipped]} · failed {task.fields[failed]}"),
+               TimeElapsedColumn()]
+    with Progress(*columns, disable=not show, transient=False) as progress:
+        task = progress.add_task(batch, total=None, done=0, skipped=0, failed=0)
+        while True:
+            summary = status.get_batch(batch)
+            if summary is None:
+                raise KeyError(batch)
+            progress.update(task, total=summary.total if summary.listed else None, completed=summary.completed,
+                            done=summary.done, skipped=summary.skipped, failed=summary.failed)
+            if summary.is_finished or (deadline is not None and time.monotonic() > deadline):
+                return summary
+            time.sleep(poll)
+
+
+def summary_table(summary: BatchSummary, failures: list[dict] | None = None):
+    from rich.table import Table
+
+    table = Table(title=f"batch {summary.batch}", show_header=True)
+    for col in ("total", "done", "skipped", "failed", "pending", "elapsed", "throughput"):
+        table.add_column(col, justify="right")
+    table.add_row(str(summary.total), str(summary.done), str(summary.skipped), str(summary.failed),
+                  str(summary.total - summary.completed), f"{summary.elapsed:.1f} s", f"{summary.throughput:.2f} img/s")
+    if not failures:
+        return table
+    from rich.console import Group
+
+    fail_table = Table(title="failed", show_header=True)
+    fail_table.add_column("object")
+    fail_table.add_column("reason")
+    for f in failures:
+        fail_table.add_row(f"s3://{f.get('bucket', '')}/{f.get('key', '')}", f.get("error", ""))
+    return Group(table, fail_table)
+
+
+def failures(status, batch: str, limit: int = 20) -> list[dict]:
+    out = []
+    for oid in status.failed_ids(batch)[:limit]:
+        obj = status.get_object(oid)
+        if obj:
+            out.append(obj)
+    return out

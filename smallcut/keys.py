@@ -1,0 +1,89 @@
+"""Object key rules shared by producers and workers: s3:// URLs, refusals, output names.
+
+Pure functions: a key is refused here, with a reason a person can act on, before any request is made.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+MAX_KEY_BYTES = 1024  # S3's limit
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+class InvalidKey(ValueError):
+    """A bucket or key that smallcut refuses to touch; str(exc) is the reason."""
+
+
+@dataclass(frozen=True)
+class S3Url:
+    bucket: str
+    key: str = ""  # an object key, or a prefix when listing
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def parse_s3_url(url: str) -> S3Url:
+    """'s3://bucket/some/prefix' -> S3Url('bucket', 'some/prefix'); the key part may be empty."""
+    if not url.startswith("s3://"):
+        raise InvalidKey(f"not an s3:// URL: {url!r}")
+    bucket, _, key = url[len("s3://") :].partition("/")
+    check_bucket(bucket)
+    return S3Url(bucket, key)
+
+
+def check_bucket(bucket: str, allowed: list[str] | tuple[str, ...] | None = None) -> None:
+    if not _BUCKET_RE.match(bucket or ""):
+        raise InvalidKey(f"invalid bucket name {bucket!r}")
+    if allowed and bucket not in allowed:
+        raise InvalidKey(f"bucket {bucket!r} is not in the allowed buckets ({', '.join(allowed)})")
+
+
+def check_key(key: str) -> None:
+    """Refuse keys that could escape a prefix or break logs and headers."""
+    if not key:
+        raise InvalidKey("empty key")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidKey(f"key longer than {MAX_KEY_BYTES} bytes")
+    bad = next((c for c in key if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        raise InvalidKey(f"key contains a control character (0x{ord(bad):02x})")
+    if ".." in key.split("/"):
+        raise InvalidKey("key contains a '..' path segment")
+    if key.startswith("/") or key.endswith("/"):
+        raise InvalidKey("key starts or ends with '/'")
+
+
+def validate(bucket: str, key: str, allowed: list[str] | tuple[str, ...] | None = None) -> None:
+    """Raise InvalidKey with the reason if (bucket, key) must not be processed."""
+    check_bucket(bucket, allowed)
+    check_key(key)
+
+
+def is_image_key(key: str) -> bool:
+    return PurePosixPath(key).suffix.lower() in IMAGE_SUFFIXES
+
+
+def output_key(key: str, out_prefix: str) -> str:
+    """'<out-prefix>/<input key without extension>.png' (no prefix: next to the input)."""
+    stem = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
+    prefix = out_prefix.strip("/")
+    return f"{prefix}/{stem}.png" if prefix else f"{stem}.png"
+
+
+def is_own_output(bucket: str, key: str, out_bucket: str, out_prefix: str) -> bool:
+    """True for objects smallcut wrote: an event for them must not start another cutout (no loop)."""
+    prefix = out_prefix.strip("/")
+    if bucket != out_bucket:
+        return False
+    if not prefix:
+        return key.lower().endswith(".png")
+    return key.startswith(prefix + "/")
+
+
+def object_id(bucket: str, key: str) -> str:
+    return f"{bucket}/{key}"

@@ -1,0 +1,251 @@
+"""Status of objects and batches in Redis (not Celery's result backend).
+
+Layout (prefix `smallcut:`), every key with the status TTL:
+  obj:<bucket>/<key>        hash: state, batch, bucket, key, attempts, worker, output, error,
+                            timings (JSON, ms per stage), queued_at/started_at/finished_at/updated_at
+  batch:<id>                hash: total, one counter per state, created/started/finished, listed,
+                            job (JSON template used by retry-failed)
+  batch:<id>:states         hash: object id -> state (makes the counters exact under redelivery)
+  batch:<id>:failed         set of object ids that ended failed
+  deadletter                list of JSON records for keys that failed for good (bounded, no TTL)
+  loads                     hash: worker process -> model loads (one per process is the contract)
+
+Every transition runs as one Lua script, so a batch counter always equals the number of its objects
+in that state, whatever the order or number of deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Iterable
+
+PREFIX = "smallcut:"
+DEADLETTER_MAX = 100_000
+
+
+class State(str, Enum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (State.DONE, State.FAILED, State.SKIPPED)
+
+
+TERMINAL = tuple(s.value for s in State if s.terminal)
+
+# KEYS: obj, batch, states, failed   ARGV: object id, new state, ttl, now, n, field1, value1, ...
+_TRANSITION = """
+local oid, new, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local old = redis.call('HGET', KEYS[3], oid)
+if old ~= new then
+  if old then redis.call('HINCRBY', KEYS[2], old, -1) end
+  redis.call('HINCRBY', KEYS[2], new, 1)
+  redis.call('HSET', KEYS[3], oid, new)
+end
+if new == 'failed' then redis.call('SADD', KEYS[4], oid) elseif old == 'failed' then redis.call('SREM', KEYS[4], oid) end
+local n = tonumber(ARGV[5])
+local fields = {'state', new, 'updated_at', now}
+for i = 0, n - 1 do
+  table.insert(fields, ARGV[6 + 2 * i]); table.insert(fields, ARGV[7 + 2 * i])
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+local attempts = 0
+if new == 'processing' then
+  attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+  redis.call('HSETNX', KEYS[2], 'started', now)
+end
+if new == 'done' or new == 'failed' or new == 'skipped' then
+  local c = redis.call('HMGET', KEYS[2], 'total', 'done', 'failed', 'skipped', 'listed')
+  local finished = (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0)
+  if c[5] == '1' and finished >= (tonumber(c[1]) or 0) then redis.call('HSETNX', KEYS[2], 'finished', now) end
+end
+for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
+return {old or '', attempts}
+"""
+
+
+def now() -> str:
+    return f"{time.time():.3f}"
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    batch: str
+    total: int
+    queued: int
+    processing: int
+    done: int
+    failed: int
+    skipped: int
+    listed: bool
+    created: float | None
+    started: float | None
+    finished: float | None
+    job: dict
+
+    @property
+    def completed(self) -> int:
+        return self.done + self.failed + self.skipped
+
+    @property
+    def is_finished(self) -> bool:
+        return self.listed and self.completed >= self.total
+
+    @property
+    def elapsed(self) -> float:
+        start = self.started or self.created
+        if start is None:
+            return 0.0
+        return max(0.0, (self.finished or time.time()) - start)
+
+    @property
+    def throughput(self) -> float:
+        """Objects finished per second since the first one started."""
+        return self.completed / self.elapsed if self.elapsed > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d.update(completed=self.completed, is_finished=self.is_finished, elapsed=round(self.elapsed, 3),
+                 throughput=round(self.throughput, 3))
+        return d
+
+
+class StatusStore:
+    """Reads and writes smallcut status; one per process (redis-py pools reconnect after fork)."""
+
+    def __init__(self, redis_client, ttl: int, prefix: str = PREFIX) -> None:
+        self.r = redis_client
+        self.ttl = int(ttl)
+        self.p = prefix
+        self._transition = self.r.register_script(_TRANSITION)
+
+    @classmethod
+    def from_settings(cls, settings) -> "StatusStore":
+        import redis
+
+        client = redis.Redis.from_url(
+            settings.redis_url.get_secret_value(), decode_responses=True, socket_timeout=30,
+            socket_connect_timeout=10, health_check_interval=30, retry_on_timeout=True,
+        )
+        return cls(client, settings.status_ttl)
+
+    # ------------------------------------------------------------------ key names
+    def obj_key(self, oid: str) -> str:
+        return f"{self.p}obj:{oid}"
+
+    def batch_key(self, batch: str) -> str:
+        return f"{self.p}batch:{batch}"
+
+    # ------------------------------------------------------------------ writes
+    def transition(self, batch: str, oid: str, state: State, fields: dict[str, Any] | None = None, client=None):
+        """Move one object to `state` within `batch`.
+
+        Returns [previous state in that batch or '', attempts so far (counted on 'processing')];
+        inside a pipeline the reply comes with the pipeline's results.
+        """
+        flat: list[str] = []
+        for k, v in (fields or {}).items():
+            if v is None:
+                continue
+            flat += [k, v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)]
+        bk = self.batch_key(batch)
+        return self._transition(
+            keys=[self.obj_key(oid), bk, f"{bk}:states", f"{bk}:failed"],
+            args=[oid, State(state).value, self.ttl, now(), len(flat) // 2, *flat],
+            client=client,
+        )
+
+    def create_batch(self, batch: str, job: dict) -> None:
+        bk = self.batch_key(batch)
+        pipe = self.r.pipeline()
+        pipe.hset(bk, mapping={"created": now(), "total": 0, "listed": 0, "job": json.dumps(job)})
+        pipe.expire(bk, self.ttl)
+        pipe.execute()
+
+    def mark_queued(self, batch: str, items: Iterable[tuple[str, str]], extra: dict | None = None, count: bool = True) -> int:
+        """Queue many (bucket, key) at once in one round trip; counts them into the batch total
+        (count=False when they are already part of it, as on retry-failed)."""
+        pipe = self.r.pipeline(transaction=False)
+        n = 0
+        for bucket, key in items:
+            oid = f"{bucket}/{key}"
+            self.transition(batch, oid, State.QUEUED, {"bucket": bucket, "key": key, "batch": batch,
+                                                        "queued_at": now(), "error": "", "attempts": 0,
+                                                        **(extra or {})}, client=pipe)
+            n += 1
+        if count:
+            pipe.hincrby(self.batch_key(batch), "total", n)
+        pipe.execute()
+        return n
+
+    def record_refused(self, batch: str, bucket: str, key: str, reason: str) -> None:
+        """A key refused before it was queued: it counts in the batch, as failed with the reason."""
+        self.r.hincrby(self.batch_key(batch), "total", 1)
+        self.transition(batch, f"{bucket}/{key}", State.FAILED,
+                        {"bucket": bucket, "key": key, "batch": batch, "error": reason, "finished_at": now()})
+        self.dead_letter({"batch": batch, "bucket": bucket, "key": key, "reason": reason})
+
+    def set_listed(self, batch: str) -> None:
+        """All keys of the batch are enqueued: from now on it can finish."""
+        bk = self.batch_key(batch)
+        pipe = self.r.pipeline()
+        pipe.hset(bk, "listed", 1)
+        pipe.hmget(bk, "total", "done", "failed", "skipped")
+        _, counts = pipe.execute()
+        total, *finished = (int(c or 0) for c in counts)
+        if sum(finished) >= total:
+            self.r.hsetnx(bk, "finished", now())
+
+    def dead_letter(self, record: dict) -> None:
+        pipe = self.r.pipeline()
+        pipe.lpush(f"{self.p}deadletter", json.dumps({**record, "at": time.time()}))
+        pipe.ltrim(f"{self.p}deadletter", 0, DEADLETTER_MAX - 1)
+        pipe.execute()
+
+    def record_model_load(self, worker: str) -> int:
+        return int(self.r.hincrby(f"{self.p}loads", worker, 1))
+
+    # ------------------------------------------------------------------ reads
+    def get_object(self, oid: str) -> dict | None:
+        data = self.r.hgetall(self.obj_key(oid))
+        if not data:
+            return None
+        if "timings" in data:
+            data["timings"] = json.loads(data["timings"])
+        for k in ("attempts", "width", "height", "rois", "passes"):
+            if k in data:
+                data[k] = int(data[k])
+        return data
+
+    def get_batch(self, batch: str) -> BatchSummary | None:
+        data = self.r.hgetall(self.batch_key(batch))
+        if not data:
+            return None
+        num = lambda k: int(data.get(k) or 0)  # noqa: E731
+        ts = lambda k: float(data[k]) if data.get(k) else None  # noqa: E731
+        return BatchSummary(
+            batch=batch, total=num("total"), queued=num("queued"), processing=num("processing"), done=num("done"),
+            failed=num("failed"), skipped=num("skipped"), listed=data.get("listed") == "1", created=ts("created"),
+            started=ts("started"), finished=ts("finished"), job=json.loads(data.get("job") or "{}"),
+        )
+
+    def failed_ids(self, batch: str) -> list[str]:
+        return sorted(self.r.smembers(f"{self.batch_key(batch)}:failed"))
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        return [json.loads(x) for x in self.r.lrange(f"{self.p}deadletter", 0, limit - 1)]
+
+    def model_loads(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.r.hgetall(f"{self.p}loads").items()}
+
+    # ------------------------------------------------------------------ events
+    def first_sighting(self, token: str, ttl: int) -> bool:
+        """True the first time `token` is seen within `ttl` seconds (event de-duplication)."""
+        return bool(self.r.set(f"{self.p}seen:{token}", 1, nx=True, ex=ttl))

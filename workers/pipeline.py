@@ -1,0 +1,195 @@
+"""Per-key work of a task: validate, skip if current, download, cut out, upload, record status.
+
+A job is JSON: {"batch", "bucket", "keys": [...], "out_bucket", "out_prefix", "options", "force"}.
+`run_job` never raises for a single key's failure: each key ends `done`, `skipped` or `failed` with a
+reason, or is returned for a retry (transient S3/Redis errors) that the task schedules with backoff.
+A chunk overlaps I/O with compute: downloads run ahead in a small thread pool, uploads trail behind,
+the engine runs on the task's own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from smallcut import keys as keyrules
+from smallcut import storage
+from smallcut.status import State, now
+
+log = logging.getLogger(__name__)
+
+EXTRA_DELIVERIES = 3  # redeliveries (worker lost) tolerated beyond the retries before giving up
+
+
+@dataclass
+class Context:
+    """What a job needs from its process: clients, the engine, settings, and where it runs."""
+
+    settings: object
+    status: object
+    s3: object
+    engine_getter: object
+    worker: str
+    retries: int = 0  # how many times this task was already retried
+
+
+@dataclass
+class Item:
+    key: str
+    oid: str
+    out_key: str = ""
+    source: storage.Source | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    result: object = None
+    ended: bool = False  # a final state (or a retry) is recorded
+
+
+@dataclass
+class JobOutcome:
+    retry: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def backoff(retries: int, base: float, cap: float) -> float:
+    """Exponential backoff with jitter: base * 2^n, capped, scaled by a random factor in [0.5, 1]."""
+    return min(cap, base * (2 ** retries)) * random.uniform(0.5, 1.0)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: network trouble, throttling, 5xx, a Redis blip. Never bad input or 4xx."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(exc, (keyrules.InvalidKey, storage.PermanentStorageError)):
+        return False
+    if isinstance(exc, ClientError):
+        return not storage.is_permanent(exc)
+    return isinstance(exc, (BotoCoreError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError))
+
+
+def run_job(job: dict, ctx: Context) -> JobOutcome:
+    from workers.engine import CutoutOptions
+
+    s = ctx.settings
+    batch, bucket = job["batch"], job["bucket"]
+    out_bucket = job.get("out_bucket") or s.output_bucket or bucket
+    out_prefix = job.get("out_prefix", s.out_prefix)
+    force = bool(job.get("force"))
+    options = CutoutOptions.from_dict(job.get("options"))
+    outcome = JobOutcome()
+    items = [Item(key=k, oid=keyrules.object_id(bucket, k)) for k in job["keys"]]
+
+    def finish(item: Item, state: State, **fields) -> None:
+        fields.setdefault("finished_at", now())
+        ctx.status.transition(batch, item.oid, state, {"worker": ctx.worker, **fields})
+        item.ended = True
+
+    def fail(item: Item, reason: str, exc: BaseException | None = None) -> None:
+        if exc is not None and is_transient(exc):
+            if ctx.retries < s.max_retries:
+                outcome.retry.append(item.key)
+                outcome.reasons[item.key] = reason
+                ctx.status.transition(batch, item.oid, State.QUEUED, {"error": f"retry {ctx.retries + 1}/{s.max_retries}: {reason}"})
+                item.ended = True
+                return
+            reason = f"gave up after {ctx.retries + 1} tries: {reason}"
+        log.warning("%s failed: %s", item.oid, reason)
+        finish(item, State.FAILED, error=reason)
+        ctx.status.dead_letter({"batch": batch, "bucket": bucket, "key": item.key, "reason": reason})
+
+    def guarded(step, item: Item) -> None:
+        """Run one step of one key; any error ends that key (failed or retry), never the task."""
+        try:
+            step(item)
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every error becomes a status with its reason
+            from workers.engine import DecodeError
+
+            if isinstance(exc, (keyrules.InvalidKey, DecodeError, storage.PermanentStorageError)):
+                reason = str(exc)
+            elif isinstance(exc, Exception) and not is_transient(exc) and storage.error_code(exc) is None:
+                log.exception("%s: unexpected error", item.oid)
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+            else:
+                reason = storage.describe(exc)
+            fail(item, reason[:500], exc)
+
+    def prepare(item: Item) -> None:
+        """Validate, mark processing, skip if the output is current, download."""
+        try:
+            keyrules.validate(bucket, item.key, s.allowed_buckets)
+            keyrules.check_bucket(out_bucket, s.allowed_buckets)
+        except keyrules.InvalidKey as exc:
+            raise keyrules.InvalidKey(f"refused: {exc}") from None
+        item.out_key = keyrules.output_key(item.key, out_prefix)
+        _, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
+            "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
+            "output": f"s3://{out_bucket}/{item.out_key}"})
+        if int(attempts) > s.max_retries + 1 + EXTRA_DELIVERIES:
+            raise storage.PermanentStorageError(f"gave up after {attempts} deliveries (the worker died on every one)")
+        fingerprint = options.fingerprint(ctx.engine_getter().model_id)
+        if not force:
+            t0 = time.perf_counter()
+            existing = storage.head(ctx.s3, out_bucket, item.out_key)
+            if existing is not None and (existing.get("Metadata") or {}).get(storage.META_FINGERPRINT) == fingerprint:
+                src = storage.head(ctx.s3, bucket, item.key)
+                if src is None:
+                    raise storage.PermanentStorageError(f"NoSuchKey: s3://{bucket}/{item.key} does not exist")
+                if storage.is_current(existing, str(src.get("ETag", "")), fingerprint):
+                    item.timings["head"] = (time.perf_counter() - t0) * 1000
+                    finish(item, State.SKIPPED, error="", timings=item.timings,
+                           reason="output exists for this source ETag and parameters")
+                    return
+            item.timings["head"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        item.source = storage.download(ctx.s3, bucket, item.key, s.max_input_bytes)
+        item.timings["download"] = (time.perf_counter() - t0) * 1000
+
+    def compute(item: Item) -> None:
+        engine = ctx.engine_getter()
+        item.result = engine.cutout(item.source.data, options)
+        item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
+        item.timings.update(item.result.timings)
+
+    def store(item: Item) -> None:
+        engine = ctx.engine_getter()
+        t0 = time.perf_counter()
+        storage.upload_png(ctx.s3, out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
+                           fingerprint=options.fingerprint(engine.model_id), source=f"s3://{bucket}/{item.key}",
+                           model=engine.model_id)
+        item.timings["upload"] = (time.perf_counter() - t0) * 1000
+        r = item.result
+        item.result = None
+        finish(item, State.DONE, error="", timings={k: round(v, 2) for k, v in item.timings.items()},
+               width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png))
+
+    pending = list(items)
+    with ThreadPoolExecutor(max_workers=max(1, s.io_threads), thread_name_prefix="smallcut-io") as pool:
+        downloads = [pool.submit(guarded, prepare, item) for item in items]
+        uploads = []
+        try:
+            for item, fut in zip(items, downloads):
+                fut.result()
+                if not item.ended and item.source is not None:
+                    guarded(compute, item)
+                if not item.ended and item.result is not None:
+                    uploads.append(pool.submit(guarded, store, item))
+                pending.remove(item)
+            for fut in uploads:
+                fut.result()
+        except SoftTimeLimitExceeded:
+            # this key took too long: fail it; keys not reached yet go back to the queue
+            current, rest = (pending[0], pending[1:]) if pending else (None, [])
+            if current is not None and not current.ended:
+                fail(current, f"soft time limit ({s.soft_time_limit}s) exceeded")
+            for item in rest:
+                if not item.ended:
+                    fail(item, "not reached before the soft time limit", TimeoutError("soft time limit"))
+    return outcome
