@@ -1,0 +1,127 @@
+"""Real servers for the integration suite, started once per session.
+
+A Redis-protocol server (valkey-server or redis-server) and moto's S3 server on free 127.0.0.1
+ports, and one real `smallcut worker` process (prefork, 2 children, 1 ONNX thread each).
+Tests use their own prefixes and batch ids, so they share the servers without interfering.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ECSSD
+
+IN_BUCKET, OUT_BUCKET, SHARED_BUCKET, OTHER_BUCKET = "inbox", "outbox", "shared", "elsewhere"
+ALLOWED = f"{IN_BUCKET},{OUT_BUCKET},{SHARED_BUCKET}"
+
+
+def photo(n: int) -> bytes:
+    """A small photo: ECSSD image n when the data set is next to the repo, else a generated scene."""
+    path = ECSSD / "images" / f"{n:04d}.jpg"
+    if path.exists():
+        return path.read_bytes()
+    from smallcut import samples
+
+    name, bg, objs = samples.SCENES[n % len(samples.SCENES)]
+    buf = io.BytesIO()
+    samples.scene(name, bg, objs, seed=n, size=(400, 300)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    from smallcut import localstack
+
+    workdir = tmp_path_factory.mktemp("stack")
+    state = localstack.up(workdir, workers=0)
+    yield state
+    localstack.down(workdir)
+
+
+@pytest.fixture(scope="session")
+def env(stack) -> dict[str, str]:
+    """Environment for every smallcut subprocess of the suite."""
+    return {
+        **stack.env,
+        "SMALLCUT_ALLOWED_BUCKETS": ALLOWED,
+        "SMALLCUT_QUEUE": "cpu",
+        "SMALLCUT_PROVIDERS": "CPUExecutionProvider",
+        "SMALLCUT_INTRA_OP_THREADS": "1",
+        "SMALLCUT_RETRY_BACKOFF": "0.2",
+        "SMALLCUT_MAX_RETRIES": "2",
+        "SMALLCUT_OUT_PREFIX": "cutouts",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(env):
+    from smallcut.settings import Settings
+
+    return Settings(_env_file=None, **{k.removeprefix("SMALLCUT_").lower(): v for k, v in env.items()})
+
+
+@pytest.fixture(scope="session")
+def s3(settings):
+    from smallcut.storage import make_client
+
+    client = make_client(settings)
+    for b in (IN_BUCKET, OUT_BUCKET, SHARED_BUCKET, OTHER_BUCKET):
+        client.create_bucket(Bucket=b)
+    return client
+
+
+@pytest.fixture(scope="session")
+def status(settings):
+    from smallcut.status import StatusStore
+
+    return StatusStore.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def celery_app(settings):
+    from workers.celery_app import make_app
+
+    return make_app(settings)
+
+
+@pytest.fixture(scope="session")
+def worker(stack, env, s3):
+    """One real worker process: `smallcut worker --concurrency 2` (prefork)."""
+    from smallcut import localstack
+
+    workdir = Path(stack.dir)
+    proc = localstack.start_worker(env, workdir, "testworker", concurrency=2, queues="cpu,gpu")
+    try:
+        localstack.wait_for_workers(env["SMALLCUT_REDIS_URL"], 1, timeout=120, pids=[proc.pid])
+        yield proc
+    finally:
+        localstack.stop(proc.pid)
+        proc.wait(timeout=30)
+
+
+def smallcut(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the real `smallcut` command line with the suite's environment."""
+    return subprocess.run([sys.executable, "-m", "smallcut.cli", *args], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_for_object(status, oid: str, states=("done", "failed", "skipped"), timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        obj = status.get_object(oid)
+        if obj and obj["state"] in states:
+            return obj
+        time.sleep(0.2)
+    raise AssertionError(f"{oid} did not reach {states}: {status.get_object(oid)}")
+
+
+def last_json_line(text: str) -> dict:
+    return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
