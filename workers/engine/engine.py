@@ -92,6 +92,7 @@ class EngineConfig:
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     detect_if_peak_below: float = 0.5  # no confident coarse blob: look harder (tiled detection)
     tile_grid_max: int = 3
+    work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
 
@@ -223,27 +224,27 @@ class Engine:
             side = roi.zoom_size(max(box.w, box.h), cfg.zoom_sizes)
             inputs.append(resize(rgb[box.slices()], (side, side)))
         zooms = self.net.predict(inputs)
-        lab_h, lab_w = labels.shape
         for box, zoom in zip(crops, zooms):
-            # where the detection map saw something inside this crop, at zoom resolution
-            ly0, ly1 = int(box.y0 * lab_h / h), max(int(box.y0 * lab_h / h) + 1, int(np.ceil(box.y1 * lab_h / h)))
-            lx0, lx1 = int(box.x0 * lab_w / w), max(int(box.x0 * lab_w / w) + 1, int(np.ceil(box.x1 * lab_w / w)))
-            seed_small = (labels[ly0:ly1, lx0:lx1] > 0).astype(np.uint8)
-            seed = cv2.resize(seed_small, zoom.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+            members = [c.label for c in small if box.intersection(c.box) == c.box.area]
+            zlab = roi.crop_labels(labels, box, (w, h), zoom.shape[::-1])
+            seed = np.isin(zlab, members)
             score = roi.zoom_score(zoom, seed)
             patch = cv2.resize(zoom, (box.w, box.h), interpolation=cv2.INTER_LINEAR)
+            blab = roi.crop_labels(labels, box, (w, h), (box.w, box.h))
+            own = np.isin(blab, members)
+            others = (blab > 0) & ~own  # a larger object reaching into the crop keeps its coarse map
             if score >= cfg.accept_score:
-                roi.paste(prob, patch, box)
+                roi.paste(prob, patch, box, exclude=others)
                 result.rois.append(box)
             else:
-                # texture or nothing: trust neither map here, keep only what both agree on
-                region = prob[box.slices()]
-                np.minimum(region, patch, out=region)
+                # texture or nothing: drop the blob itself (with its soft rim), nothing else
+                rim = cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+                prob[box.slices()][rim & ~others] = 0.0
                 result.rejected.append(box)
 
     def _postprocess(self, rgb: np.ndarray, prob: np.ndarray, result: Matte) -> np.ndarray:
-        mask = prob > 0.5
-        if not mask.any():
+        """Decisions (holes, specks, morphology) on a working-size copy; edges at full resolution."""
+        if not (prob > 0.5).any():
             return prob
         ys, xs = np.nonzero(prob > 0.02)
         h, w = prob.shape
@@ -251,32 +252,48 @@ class Engine:
         y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
         x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
         sub = (slice(y0, y1), slice(x0, x1))
-        p = prob[sub]
-        img = rgb[sub]
-        p = postprocess.open_background_holes(p, img)
-        p = postprocess.refine_edges(img, p)
-        binary = (p > 0.5).astype(np.uint8) * 255
-        diam = postprocess.equivalent_diameter(binary)
-        kernel = postprocess.size_aware_kernel(diam)
-        cleaned = postprocess.smooth_morphology(binary, kernel)
-        keep = np.zeros(binary.shape, bool)
+        p, img = prob[sub], rgb[sub]
+        ch, cw = p.shape
+        scale = min(1.0, self.config.work_side / max(ch, cw))
+        size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+        p_work, img_work = resize(p, size), resize(img, size)
+        keep = np.zeros(p_work.shape, bool)
         for box in result.rois:
-            bx = roi.Box(max(box.x0 - x0, 0), max(box.y0 - y0, 0), max(box.x1 - x0, 0), max(box.y1 - y0, 0))
-            keep[bx.slices()] = True
-        cleaned = postprocess.remove_specks(cleaned, keep=keep & (cleaned > 0))
-        cleaned = postprocess.fill_small_holes(cleaned, img)
-        # binary decisions (specks removed, holes filled/opened) override; soft edges stay soft
-        added = (cleaned > 0) & (binary == 0)
-        removed = (cleaned == 0) & (binary > 0)
-        p = p.copy()
-        p[added] = np.maximum(p[added], 0.9)
-        if removed.any():
-            # fade the removed parts including their soft rims
-            rm = cv2.dilate(removed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-            p[rm & (cleaned == 0)] = 0.0
+            keep[
+                max(0, int((box.y0 - y0) * scale)) : max(0, int(np.ceil((box.y1 - y0) * scale))),
+                max(0, int((box.x0 - x0) * scale)) : max(0, int(np.ceil((box.x1 - x0) * scale))),
+            ] = True
+        cleaned = clean_matte(p_work, img_work, keep)
+        if cleaned is not p_work:
+            p = np.clip(p + resize(cleaned - p_work, (cw, ch)), 0.0, 1.0)
+        p = postprocess.refine_edges(img, p)
         out = np.zeros_like(prob)
         out[sub] = p
         return out
+
+
+def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Open background inside silhouettes, smooth (size-aware), drop specks, fill small holes.
+
+    Binary decisions override the map; soft edges elsewhere stay as they were.
+    """
+    p = postprocess.open_background_holes(p, img)
+    binary = (p > 0.5).astype(np.uint8) * 255
+    kernel = postprocess.size_aware_kernel(postprocess.equivalent_diameter(binary))
+    cleaned = postprocess.smooth_morphology(binary, kernel)
+    cleaned = postprocess.remove_specks(cleaned, keep=keep & (cleaned > 0))
+    cleaned = postprocess.fill_small_holes(cleaned, img)
+    added = (cleaned > 0) & (binary == 0)
+    removed = (cleaned == 0) & (binary > 0)
+    if not added.any() and not removed.any():
+        return p
+    p = p.copy()
+    p[added] = np.maximum(p[added], 0.9)
+    if removed.any():
+        # fade the removed parts including their soft rims
+        rm = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        p[rm & (cleaned == 0)] = 0.0
+    return p
 
 
 def minmax(p: np.ndarray) -> np.ndarray:

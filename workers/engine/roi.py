@@ -53,6 +53,7 @@ class Candidate:
     area_frac: float  # blob pixels / frame pixels
     peak: float  # max probability inside
     mean: float  # mean probability inside
+    label: int = 0  # its id in the label image of find_candidates
 
 
 def find_candidates(
@@ -76,7 +77,7 @@ def find_candidates(
         box = Box(
             int(np.floor(x * sx)), int(np.floor(y * sy)), int(np.ceil((x + w) * sx)), int(np.ceil((y + h) * sy))
         )
-        out.append(Candidate(box=box, area_frac=float(area) / (mh * mw), peak=float(region.max()), mean=float(region.mean())))
+        out.append(Candidate(box=box, area_frac=float(area) / (mh * mw), peak=float(region.max()), mean=float(region.mean()), label=i))
     return out, labels
 
 
@@ -160,14 +161,32 @@ def feather(h: int, w: int, ramp: float = 0.12) -> np.ndarray:
     return np.clip(np.minimum.outer(y, x), 0.0, 1.0).astype(np.float32)
 
 
-def paste(base: np.ndarray, patch: np.ndarray, box: Box, ramp: float = 0.12, mode: str = "feather") -> None:
+def paste(base: np.ndarray, patch: np.ndarray, box: Box, ramp: float = 0.12, mode: str = "feather", exclude: np.ndarray | None = None) -> None:
     """Fuse `patch` (already at box size) into `base` in place.
 
     feather: blend towards the patch in the middle of the box; max: keep the larger probability.
+    `exclude` (box-sized bool) marks pixels owned by other objects, which keep their values.
     """
     region = base[box.slices()]
     if mode == "max":
         np.maximum(region, patch, out=region)
         return
     wgt = feather(box.h, box.w, ramp)
+    if exclude is not None:
+        wgt[exclude] = 0.0
     region += wgt * (patch - region)
+
+
+def crop_labels(labels: np.ndarray, box: Box, frame: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """The part of a (map-sized) label image under a frame-coordinate box, resized to `size` (w, h)."""
+    lab_h, lab_w = labels.shape
+    fw, fh = frame
+    y0 = min(lab_h - 1, int(box.y0 * lab_h / fh))
+    x0 = min(lab_w - 1, int(box.x0 * lab_w / fw))
+    y1 = max(y0 + 1, int(np.ceil(box.y1 * lab_h / fh)))
+    x1 = max(x0 + 1, int(np.ceil(box.x1 * lab_w / fw)))
+    part = labels[y0:y1, x0:x1].astype(np.int32)
+    # map cells do not align with frame pixels: sample each output pixel's cell
+    ys = np.clip(((box.y0 + (np.arange(size[1]) + 0.5) * box.h / size[1]) * lab_h / fh).astype(int) - y0, 0, part.shape[0] - 1)
+    xs = np.clip(((box.x0 + (np.arange(size[0]) + 0.5) * box.w / size[0]) * lab_w / fw).astype(int) - x0, 0, part.shape[1] - 1)
+    return part[np.ix_(ys, xs)]
