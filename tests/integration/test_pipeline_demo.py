@@ -1,0 +1,32 @@
+"""`smallcut demo --out DIR`: the README's first command, run for real (own servers, own worker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from smallcut import samples
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_finishes_with_every_sample_done(tmp_path):
+    out = tmp_path / "demo-out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMALLCUT_")}
+    env["SMALLCUT_INTRA_OP_THREADS"] = "2"
+    proc = subprocess.run([sys.executable, "-m", "smallcut.cli", "demo", "--out", str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == sorted(n.replace(".jpg", ".png") for n, _ in samples.generate())
+    for name in names:
+        img = Image.open(out / name)
+        alpha = np.asarray(img.convert("RGBA"))[..., 3]
+        assert img.size == samples.SIZE and alpha.max() == 255 and alpha.min() == 0
+    assert "8 cutouts" in proc.stdout
+    assert not (tmp_path / ".smallcut").exists()  # nothing left behind in the working folder

@@ -1,0 +1,62 @@
+"""Key rules: s3:// URLs, refusals with reasons, output names, own-output detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from smallcut import keys
+
+
+def test_parse_s3_url():
+    assert keys.parse_s3_url("s3://catalog/shoes/2024/") == keys.S3Url("catalog", "shoes/2024/")
+    assert keys.parse_s3_url("s3://catalog") == keys.S3Url("catalog", "")
+    for bad in ("catalog/x", "s3://", "s3://Bad_Bucket/x", "http://catalog/x"):
+        with pytest.raises(keys.InvalidKey):
+            keys.parse_s3_url(bad)
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("a/../b.jpg", "'..'"),
+    ("../b.jpg", "'..'"),
+    ("a/b\x00.jpg", "control character (0x00)"),
+    ("a/b\n.jpg", "control character (0x0a)"),
+    ("a/b\x7f.jpg", "control character (0x7f)"),
+    ("", "empty"),
+    ("/abs.jpg", "starts or ends"),
+    ("x" * 1025, "longer than 1024"),
+])
+def test_refused_keys_say_why(key, reason):
+    with pytest.raises(keys.InvalidKey, match=None) as exc:
+        keys.validate("catalog", key)
+    assert reason in str(exc.value)
+
+
+def test_allowed_buckets():
+    keys.validate("catalog", "a.jpg", ["catalog", "cutouts"])
+    keys.validate("other", "a.jpg", [])  # empty list: any bucket
+    with pytest.raises(keys.InvalidKey, match="not in the allowed buckets"):
+        keys.validate("other", "a.jpg", ["catalog", "cutouts"])
+
+
+def test_dots_inside_names_are_fine():
+    keys.validate("catalog", "a..b/c...jpg")
+    keys.validate("catalog", "ünïcode/ring 1+1.jpg")
+
+
+def test_output_key():
+    assert keys.output_key("shoes/red.shoe.jpg", "cutouts") == "cutouts/shoes/red.shoe.png"
+    assert keys.output_key("shoes/red", "cutouts/") == "cutouts/shoes/red.png"
+    assert keys.output_key("dir.v2/red", "out") == "out/dir.v2/red.png"
+    assert keys.output_key("a.JPG", "") == "a.png"
+
+
+def test_own_outputs_are_recognised():
+    assert keys.is_own_output("catalog", "cutouts/a.png", "catalog", "cutouts")
+    assert not keys.is_own_output("catalog", "cutoutsx/a.png", "catalog", "cutouts")
+    assert not keys.is_own_output("catalog", "cutouts/a.png", "other", "cutouts")
+    assert not keys.is_own_output("catalog", "shoes/a.jpg", "catalog", "cutouts")
+
+
+def test_image_keys():
+    assert keys.is_image_key("a/b.JPEG") and keys.is_image_key("b.webp")
+    assert not keys.is_image_key("a/readme.txt") and not keys.is_image_key("a/noext")
