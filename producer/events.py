@@ -87,6 +87,7 @@ class Intake:
         self.app = celery_app
         self.queue = queue or settings.queue
         self._lock = threading.Lock()
+        self._batch_created = ""
 
     def handle(self, payload) -> dict[str, int]:
         from workers.celery_app import TASK_KEY
@@ -105,7 +106,8 @@ class Intake:
                 if not self.status.first_sighting(token, s.events_dedupe_ttl):
                     counts["duplicate"] += 1
                     continue
-                if self.status.get_batch(batch) is None:
+                if batch != self._batch_created:
+                    self._batch_created = batch
                     self.status.create_batch(batch, {"out_bucket": None, "out_prefix": s.out_prefix, "options": {},
                                                      "force": False, "queue": self.queue})
                 try:

@@ -43,11 +43,20 @@ def run(args: argparse.Namespace) -> int:
         stopped = localstack.down(args.dir)
         print(f"stopped: {', '.join(stopped)}" if stopped else f"no stack recorded in {args.dir}", file=sys.stderr)
         return 0
-    state = localstack.up(args.dir, workers=args.workers, concurrency=args.concurrency)
-    create_buckets(state.env, [b for b in args.buckets.split(",") if b])
-    if args.workers:
-        localstack.wait_for_workers(state.env["SMALLCUT_REDIS_URL"], args.workers, timeout=180,
-                                    pids=[p for n, p in state.pids.items() if n.startswith("worker")])
+    try:
+        state = localstack.up(args.dir, workers=args.workers, concurrency=args.concurrency)
+    except localstack.StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        create_buckets(state.env, [b for b in args.buckets.split(",") if b])
+        if args.workers:
+            localstack.wait_for_workers(state.env["SMALLCUT_REDIS_URL"], args.workers, timeout=180,
+                                        pids=[p for n, p in state.pids.items() if n.startswith("worker")])
+    except BaseException as exc:
+        localstack.down(args.dir)
+        print(f"error: {exc} (logs in {state.dir})", file=sys.stderr)
+        return 1
     print(f"# stack up: logs and state in {Path(state.dir)}; stop with `smallcut stack down`", file=sys.stderr)
     print(localstack.export_lines(state.env))
     return 0

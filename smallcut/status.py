@@ -163,9 +163,11 @@ class StatusStore:
         )
 
     def create_batch(self, batch: str, job: dict) -> None:
+        """Idempotent: a batch that exists (two event receivers, one day's batch) keeps its counters."""
         bk = self.batch_key(batch)
         pipe = self.r.pipeline()
-        pipe.hset(bk, mapping={"created": now(), "total": 0, "listed": 0, "job": json.dumps(job)})
+        for field, value in (("created", now()), ("total", 0), ("listed", 0), ("job", json.dumps(job))):
+            pipe.hsetnx(bk, field, value)
         pipe.expire(bk, self.ttl)
         pipe.execute()
 
