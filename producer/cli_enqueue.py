@@ -40,6 +40,16 @@ def options_from(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .cli_common import CommandFailed, clear_errors
+
+    try:
+        with clear_errors():
+            return _run(args)
+    except CommandFailed:
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from smallcut.keys import InvalidKey

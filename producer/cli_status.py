@@ -13,6 +13,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .cli_common import CommandFailed, clear_errors
+
+    try:
+        with clear_errors():
+            return _run(args)
+    except CommandFailed:
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 

@@ -93,6 +93,8 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
     result = Result(batch=req.batch or new_batch_id())
     job = {"out_bucket": req.out_bucket, "out_prefix": req.out_prefix, "options": req.options,
            "force": req.force, "queue": req.queue}
+    if req.manifest is None:
+        s3.head_bucket(Bucket=req.source.bucket)  # fail before creating a batch: no bucket, no access
     status.create_batch(result.batch, job)
     source = manifest_keys(req.manifest, req.source.bucket) if req.manifest else listed_keys(s3, req.source)
 

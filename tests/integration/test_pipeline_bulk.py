@@ -148,3 +148,10 @@ def test_model_loads_once_per_worker_process(bulk_batch, env, worker, status, s3
     pids = {int(w.rsplit(":", 1)[1]) for w in loads}
     assert worker.pid not in pids  # children only, never the forking parent
     assert sum(loads.values()) < summary["done"] + len(PHOTOS)  # far fewer loads than tasks
+
+
+def test_missing_bucket_is_a_clear_error(env, status):
+    proc = smallcut(env, "enqueue", "s3://no-such-bucket/x/")
+    assert proc.returncode == 2
+    assert "NoSuchBucket" in proc.stderr or "404" in proc.stderr
+    assert "Traceback" not in proc.stderr
