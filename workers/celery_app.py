@@ -30,7 +30,13 @@ def celery_config(s: Settings) -> dict:
         "broker_url": s.broker,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
-        "broker_transport_options": {"visibility_timeout": s.visibility_timeout},
+        # unacked messages of a lost worker come back after visibility_timeout; sweep for them often
+        # enough (kombu's default sweep is ~100 s apart) that recovery takes about that long, not more
+        "broker_transport_options": {
+            "visibility_timeout": s.visibility_timeout,
+            "unacked_restore_interval": min(30, max(1, s.visibility_timeout // 10)),
+            "unacked_restore_throttle": 1,
+        },
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

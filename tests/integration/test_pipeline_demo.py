@@ -27,6 +27,8 @@ def test_demo_finishes_with_every_sample_done(tmp_path):
     for name in names:
         img = Image.open(out / name)
         alpha = np.asarray(img.convert("RGBA"))[..., 3]
-        assert img.size == samples.SIZE and alpha.max() == 255 and alpha.min() == 0
+        # a cutout of the scene: transparent background, some object kept (its quality is the engine's tests')
+        assert img.size == samples.SIZE and alpha.min() == 0 and alpha.max() > 0
+        assert (alpha == 0).mean() > 0.5
     assert "8 cutouts" in proc.stdout
     assert not (tmp_path / ".smallcut").exists()  # nothing left behind in the working folder
