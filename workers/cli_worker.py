@@ -35,8 +35,25 @@ def build_argv(args: argparse.Namespace, settings) -> list[str]:
     return argv
 
 
+def share_cores(settings, concurrency: int, pool: str) -> None:
+    """CPU inference: each prefork child gets cores/concurrency ONNX threads unless set explicitly,
+    so N children do not oversubscribe the machine (children inherit the environment)."""
+    import os
+
+    from smallcut.settings import get_settings
+
+    if settings.intra_op_threads or pool != "prefork" or concurrency <= 1:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ["SMALLCUT_INTRA_OP_THREADS"] = str(max(1, cores // concurrency))
+    get_settings.cache_clear()
+
+
 def run(args: argparse.Namespace) -> int:
     from smallcut.settings import get_settings
+
+    settings = get_settings()
+    share_cores(settings, args.concurrency or settings.concurrency, args.pool)
 
     from .celery_app import app
 
