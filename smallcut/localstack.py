@@ -10,6 +10,7 @@ test's teardown) stops exactly what was started.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -23,6 +24,8 @@ from pathlib import Path
 ACCESS_KEY = "smallcut-local"
 SECRET_KEY = "smallcut-local-secret"
 REGION = "us-east-1"
+
+log = logging.getLogger(__name__)
 
 
 class StackError(RuntimeError):
@@ -211,7 +214,11 @@ def wait_for_workers(redis_url: str, count: int, timeout: float = 120.0, pids: l
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            replies = probe.control.ping(timeout=1.0) or []
+            try:
+                replies = probe.control.ping(timeout=1.0) or []
+            except Exception as exc:  # noqa: BLE001 - Redis (re)starting: keep polling until the deadline
+                log.debug("ping failed: %s", exc)
+                replies = []
             if len(replies) >= count:
                 return
             dead = [p for p in pids or () if not _alive(p)]

@@ -48,8 +48,10 @@ def celery_config(s: Settings) -> dict:
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_proc_alive_timeout": 120,  # children load the model before reporting ready
-        "task_soft_time_limit": s.soft_time_limit,
-        "task_time_limit": s.time_limit,
+        # the soft limit raises inside the task (the key fails with a reason, the chunk's rest is retried);
+        # the hard one kills the child. With both set, Celery arms the hard timer only after the soft one.
+        "task_soft_time_limit": s.soft_time_limit or None,  # 0: none
+        "task_time_limit": s.time_limit or None,
         "task_default_queue": s.queue,
         "task_queues": [Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (s.gpu_queue, s.cpu_queue)],
         "task_create_missing_queues": True,

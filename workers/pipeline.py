@@ -193,3 +193,18 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
                 if not item.ended:
                     fail(item, "not reached before the soft time limit", TimeoutError("soft time limit"))
     return outcome
+
+
+def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:
+    """After a task died as a whole (hard time limit, unexpected error): keys of the job that are still
+    queued or processing in its batch end failed with the reason, and go to the dead-letter list."""
+    keys = job.get("keys") or ([job["key"]] if "key" in job else [])
+    failed = []
+    for key in keys:
+        oid = keyrules.object_id(job["bucket"], key)
+        obj = status.get_object(oid) or {}
+        if obj.get("batch") == job["batch"] and obj.get("state") in (State.QUEUED.value, State.PROCESSING.value):
+            status.transition(job["batch"], oid, State.FAILED, {"error": reason, "finished_at": now(), "worker": worker})
+            status.dead_letter({"batch": job["batch"], "bucket": job["bucket"], "key": key, "reason": reason})
+            failed.append(key)
+    return failed

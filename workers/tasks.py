@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from billiard.exceptions import TimeLimitExceeded
+
 from smallcut.settings import get_settings
 
 from .celery_app import TASK_CHUNK, TASK_KEY, app, get_engine, get_s3, get_status, worker_name
-from .pipeline import Context, backoff, is_transient, run_job
+from .pipeline import Context, backoff, fail_unfinished, is_transient, run_job
+
+logger = logging.getLogger(__name__)
 
 
 def _run(task, job: dict) -> dict:
@@ -28,7 +34,27 @@ def _run(task, job: dict) -> dict:
     return {"keys": len(job["keys"])}
 
 
-@app.task(name=TASK_KEY, bind=True)
+class PipelineTask(app.Task):
+    """Records a task that died as a whole, so no key is left `processing` forever.
+
+    Celery calls on_failure in the child for an unhandled error, and in the worker's main process for
+    a hard time limit kill (the child is gone by then).
+    """
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job = args[0] if args else kwargs.get("job")
+        if not isinstance(job, dict) or "batch" not in job:
+            return
+        reason = f"task failed: {type(exc).__name__}: {exc}"
+        if isinstance(exc, TimeLimitExceeded):
+            reason = f"hard time limit ({get_settings().time_limit}s) exceeded"
+        try:
+            fail_unfinished(job, reason[:500], get_status(), worker_name())
+        except Exception:  # noqa: BLE001 - Redis down too: the status stays as it was, the log says why
+            logger.exception("could not record the failure of task %s", task_id)
+
+
+@app.task(name=TASK_KEY, bind=True, base=PipelineTask)
 def process_key(self, job: dict) -> dict:
     """One object (event-driven uploads)."""
     if "keys" not in job:
@@ -36,7 +62,7 @@ def process_key(self, job: dict) -> dict:
     return _run(self, job)
 
 
-@app.task(name=TASK_CHUNK, bind=True)
+@app.task(name=TASK_CHUNK, bind=True, base=PipelineTask)
 def process_chunk(self, job: dict) -> dict:
     """A chunk of keys of one bucket (bulk runs): I/O overlaps with compute inside the chunk."""
     return _run(self, job)

@@ -104,3 +104,49 @@ def test_worker_survives_a_redis_restart(own_stack):
     finally:
         localstack.stop(proc.pid)
         proc.wait(timeout=30)
+
+
+def test_time_limits_end_keys_failed_with_the_reason(own_stack):
+    """Soft limit: the key being computed fails, the rest of the chunk goes back to the queue (and fails
+    the same way here). Hard limit: the child is killed; the main process records the failure."""
+    from workers.celery_app import TASK_CHUNK
+
+    state, env, settings, s3, status, celery_app = own_stack
+    import io
+
+    big = io.BytesIO()  # 12 MP: a tiled detection pass, several seconds of work on one thread
+    samples.scene("ring", "gradient", ["ring", "ring"], seed=5, size=(4000, 3000)).save(big, "JPEG", quality=85)
+    images = [*samples.generate(2), ("big-ring.jpg", big.getvalue())]
+    for name, data in images:
+        s3.put_object(Bucket=IN_BUCKET, Key=f"limits/{name}", Body=data)
+    keys = [f"limits/{name}" for name, _ in images]
+
+    soft = start_worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "1", "SMALLCUT_TIME_LIMIT": "60",
+                                "SMALLCUT_RETRY_BACKOFF": "0.1", "SMALLCUT_MAX_RETRIES": "2"}, "soft")
+    try:
+        status.create_batch("limits-soft", {})
+        status.mark_queued("limits-soft", [(IN_BUCKET, k) for k in keys[:2]])
+        celery_app.send_task(TASK_CHUNK, args=[{"batch": "limits-soft", "bucket": IN_BUCKET, "keys": keys[:2],
+                                                "out_bucket": OUT_BUCKET, "out_prefix": "limits"}], queue="cpu")
+        for key in keys[:2]:
+            obj = wait_for_object(status, f"{IN_BUCKET}/{key}", timeout=60)
+            assert obj["state"] == "failed" and obj["error"] == "soft time limit (1s) exceeded", obj
+    finally:
+        localstack.stop(soft.pid)
+        soft.wait(timeout=30)
+
+    hard = start_worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "0", "SMALLCUT_TIME_LIMIT": "1"}, "hard")
+    try:
+        status.create_batch("limits-hard", {})
+        status.mark_queued("limits-hard", [(IN_BUCKET, keys[2])])
+        celery_app.send_task(TASK_CHUNK, args=[{"batch": "limits-hard", "bucket": IN_BUCKET, "keys": keys[2:],
+                                                "out_bucket": OUT_BUCKET, "out_prefix": "limits"}], queue="cpu")
+        obj = wait_for_object(status, f"{IN_BUCKET}/{keys[2]}", timeout=60)
+        assert obj["state"] == "failed" and obj["error"] == "hard time limit (1s) exceeded", obj
+        assert int(obj["worker"].rsplit(":", 1)[1]) == hard.pid  # recorded by the main process
+        assert status.get_batch("limits-hard").failed == 1
+    finally:
+        localstack.stop(hard.pid)
+        hard.wait(timeout=30)
+    listed = s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix="limits/").get("KeyCount", 0)
+    assert listed == 0  # no partial outputs
