@@ -86,3 +86,14 @@ def test_paste_feathers_into_base():
     base2 = np.full((10, 10), 0.5, np.float32)
     roi.paste(base2, np.zeros((4, 4), np.float32), roi.Box(0, 0, 4, 4), mode="max")
     assert (base2 == 0.5).all()
+
+
+def test_propose_splits_a_flood_at_higher_thresholds():
+    flood = np.full((100, 100), 0.4, np.float32)
+    flood += _disc(100, 100, 30, 30, 4, 0.55)  # a small object inside a texture flood
+    small, large, labels = roi.propose(flood, (1000, 1000), thresholds=(0.15, 0.6), small_box_frac=0.12)
+    assert len(large) == 1 and large[0].box.area == 1000 * 1000
+    assert len(small) == 1 and small[0].box.x0 >= 250 and small[0].box.x1 <= 350
+    assert set(np.unique(labels)) == {small[0].label, large[0].label}
+    only_low, big, _ = roi.propose(flood, (1000, 1000), thresholds=(0.15,), small_box_frac=0.12)
+    assert only_low == [] and len(big) == 1

@@ -83,14 +83,17 @@ class EngineConfig:
     """Tuning knobs of the inference plan (defaults chosen on ECSSD 0001-0800 and synthetic sets)."""
 
     coarse_size: int = 320
-    candidate_threshold: float = 0.15  # raw probability that makes a blob a candidate
+    thresholds: tuple[float, ...] = (0.15,)  # blob levels of the detection map (several: slower, no better on synth-dev)
     small_box_frac: float = 0.12  # candidate boxes below this share of the frame get a zoomed pass
-    max_rois: int = 6
+    max_rois: int = 8
     roi_margin: float = 0.45
     zoom_sizes: tuple[int, ...] = (160, 224)
     accept_score: float = 0.35
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
-    detect_if_peak_below: float = 0.5  # no confident coarse blob: look harder (tiled detection)
+    large_box_frac: float = 0.12  # a confident blob with a box this big: one pass is enough
+    detect_side: int = 640  # long side of the detection map
+    coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
+    tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     tile_grid_max: int = 3
     work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
     png_encoder: str = "fpng"
@@ -103,6 +106,7 @@ class Matte:
     rois: list[roi.Box] = field(default_factory=list)
     rejected: list[roi.Box] = field(default_factory=list)
     passes: int = 0
+    detection: bool = False  # the tiled detection pass ran
 
 
 @dataclass
@@ -182,19 +186,20 @@ class Engine:
             small = resize(rgb, (cfg.coarse_size, cfg.coarse_size))
             coarse = self.net.predict([small])[0]
         result = Matte(alpha=np.zeros((h, w), np.uint8))
-        prob_small = minmax(coarse)
         if roi_on:
             with timer.stage("detect"):
                 detect = coarse
-                extra_detect = max(h, w) > cfg.tile_above_px or float(coarse.max()) < cfg.detect_if_peak_below
-                if extra_detect:
-                    detect = np.maximum(coarse, self._tiled_detection(rgb, coarse.shape))
-                candidates, labels = roi.find_candidates(detect, (w, h), cfg.candidate_threshold)
+                result.detection = self._needs_detection(coarse, (w, h))
+                if result.detection:
+                    tiles = self._tiled_detection(rgb)
+                    detect = np.maximum(tiles, cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR))
+                candidates, _, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
             with timer.stage("roi"):
-                prob = resize(prob_small if not extra_detect else np.maximum(prob_small, detect), (w, h))
+                # raw probabilities: min-max stretching turns an empty frame's texture into "object"
+                prob = resize(coarse, (w, h))
                 self._zoom(rgb, prob, candidates, labels, result)
         else:
-            prob = resize(prob_small, (w, h))
+            prob = resize(minmax(coarse), (w, h))
         if postprocess_on:
             with timer.stage("postprocess"):
                 prob = self._postprocess(rgb, prob, result)
@@ -202,18 +207,39 @@ class Engine:
         result.passes = self.net.passes - passes0
         return result
 
-    def _tiled_detection(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """A grid of 320² passes over the frame, stitched with overlap blending, at the coarse map's size."""
+    def _needs_detection(self, coarse: np.ndarray, frame: tuple[int, int]) -> bool:
+        """The cascade's gate: look harder only where the coarse map shows no large, confident object.
+
+        A frame dominated by one big object keeps the one-pass plan (speed, no regression); a frame
+        with only small blobs, nothing confident, or a huge frame gets the tiled detection pass.
+        """
+        cfg = self.config
+        if max(frame) > cfg.tile_above_px:
+            return True
+        confident = coarse > 0.5
+        if not confident.any() or float(confident.mean()) > cfg.coarse_flood:
+            return True  # nothing found, or texture lit up everywhere
+        n, _, stats, _ = cv2.connectedComponentsWithStats(confident.astype(np.uint8), connectivity=8)
+        box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
+        return float(box_fracs.max()) < cfg.large_box_frac
+
+    def _tiled_detection(self, rgb: np.ndarray) -> np.ndarray:
+        """A grid of 320² passes over the frame, stitched with overlap blending, at `detect_side` max side.
+
+        In a tile a small object competes with fewer others and is 4x larger relative to the view:
+        measured on synthetic composites, recall of objects <0.2% of the frame goes from ~0.58 to ~0.94.
+        """
         h, w = rgb.shape[:2]
-        grid = min(self.config.tile_grid_max, max(2, int(np.ceil(max(h, w) / 1500))))
-        full = tiling.tiled_predict(self.net, rgb, grid=grid, size=self.config.coarse_size, out_scale=max(shape) / max(h, w))
-        return cv2.resize(full, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        grid = min(self.config.tile_grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
+        return tiling.tiled_predict(
+            self.net, rgb, grid=grid, size=self.config.coarse_size, out_scale=self.config.detect_side / max(h, w), flood=self.config.tile_flood
+        )
 
     def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte) -> None:
         cfg = self.config
         h, w = rgb.shape[:2]
         frame_area = float(h * w)
-        small = [c for c in candidates if c.box.area / frame_area < cfg.small_box_frac]
+        small = list(candidates)
         small.sort(key=lambda c: c.peak * np.sqrt(c.area_frac), reverse=True)
         small = small[: cfg.max_rois]
         if not small:

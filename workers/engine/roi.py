@@ -81,6 +81,45 @@ def find_candidates(
     return out, labels
 
 
+def propose(
+    prob: np.ndarray,
+    frame: tuple[int, int],
+    thresholds: tuple[float, ...] = (0.15, 0.35, 0.6, 0.85),
+    small_box_frac: float = 0.12,
+    min_pixels: int = 2,
+) -> tuple[list[Candidate], list[Candidate], np.ndarray]:
+    """Small-object proposals at several thresholds, plus the large blobs, and one label image.
+
+    A small object on a busy background merges into a flood of texture at a low threshold and
+    separates at a higher one; a faint object only shows at the low one. Each blob is kept at the
+    lowest threshold where its box is small enough (its fullest extent), and not again at higher
+    thresholds inside that box. Returns (small, large, labels) where labels paints each small
+    candidate's pixels with its own id and large blobs with theirs.
+    """
+    fw, fh = frame
+    mh, mw = prob.shape
+    labels = np.zeros(prob.shape, np.int32)
+    small: list[Candidate] = []
+    large: list[Candidate] = []
+    next_id = 1
+    for t_index, t in enumerate(thresholds):
+        cands, lab = find_candidates(prob, frame, t, min_pixels)
+        for c in cands:
+            big = c.box.area / float(fw * fh) >= small_box_frac
+            if big:
+                if t_index == 0:
+                    labels[(lab == c.label) & (labels == 0)] = next_id
+                    large.append(Candidate(c.box, c.area_frac, c.peak, c.mean, next_id))
+                    next_id += 1
+                continue
+            if any(c.box.intersection(k.box) >= 0.8 * c.box.area for k in small):
+                continue
+            labels[lab == c.label] = next_id
+            small.append(Candidate(c.box, c.area_frac, c.peak, c.mean, next_id))
+            next_id += 1
+    return small, large, labels
+
+
 def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: int = 48) -> Box:
     """A square crop around `box` with `margin` of its size on each side, shifted to stay in frame.
 

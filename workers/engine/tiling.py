@@ -36,11 +36,23 @@ def stitch(patches: list[np.ndarray], boxes: list[Box], shape: tuple[int, int], 
     return acc / np.maximum(wsum, 1e-6)
 
 
-def tiled_predict(net, rgb: np.ndarray, grid: int = 2, size: int = 320, overlap: float = 0.2, out_scale: float = 1.0) -> np.ndarray:
-    """Probability map from a grid of `size`² passes, stitched at `out_scale` of the frame's size."""
+def flooded(pred: np.ndarray, fraction: float) -> bool:
+    """A tile whose saliency covers most of it found no object: texture lit up everywhere."""
+    return float((pred > 0.5).mean()) > fraction
+
+
+def tiled_predict(
+    net, rgb: np.ndarray, grid: int = 2, size: int = 320, overlap: float = 0.2, out_scale: float = 1.0, flood: float | None = None
+) -> np.ndarray:
+    """Probability map from a grid of `size`² passes, stitched at `out_scale` of the frame's size.
+
+    With `flood`, tiles more than that fraction "salient" count as empty (they localise nothing).
+    """
     h, w = rgb.shape[:2]
     boxes = tile_boxes(w, h, grid, overlap)
     preds = net.predict([resize(rgb[b.slices()], (size, size)) for b in boxes])
+    if flood is not None:
+        preds = [np.zeros_like(p) if flooded(p, flood) else p for p in preds]
     oh, ow = max(1, int(round(h * out_scale))), max(1, int(round(w * out_scale)))
     scaled = [
         Box(int(b.x0 * ow / w), int(b.y0 * oh / h), max(int(b.x0 * ow / w) + 1, int(round(b.x1 * ow / w))), max(int(b.y0 * oh / h) + 1, int(round(b.y1 * oh / h))))
