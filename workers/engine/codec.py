@@ -115,7 +115,10 @@ def encode_png(img: np.ndarray, encoder: str = "fpng") -> bytes:
         if img.ndim == 3:
             code = cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR
             img = cv2.cvtColor(img, code)
-        ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        # masks under "fpng" (speed): OpenCV's defaults (level 1 + RLE strategy) are 3-4x faster than an
+        # explicit level 1 (which switches to the default strategy) and the files are no larger
+        params = [] if encoder == "fpng" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        ok, buf = cv2.imencode(".png", img, params)
         if not ok:
             raise RuntimeError("PNG encode failed")
         return buf.tobytes()
