@@ -19,6 +19,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "status": ("producer.cli_status", "status of a batch or of one s3://bucket/key"),
     "retry-failed": ("producer.cli_retry", "enqueue the failed keys of a batch again"),
     "events": ("producer.cli_events", "receive S3/MinIO upload notifications and enqueue them"),
+    "api": ("producer.cli_api", "REST API, review page, event webhook and /metrics (FastAPI)"),
     "stack": ("smallcut.cli_stack", "start/stop a local Redis-protocol server, S3 server and workers"),
     "demo": ("smallcut.cli_demo", "end to end on a local stack with generated sample images"),
 }

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     events_redis_key: str | None = None  # list fed by MinIO's Redis notification target (format=access)
     events_dedupe_ttl: int = 24 * 3600  # a repeated event for the same object version is ignored this long
     api_token: SecretStr | None = None
+    api_max_body: int = 32 * 1024 * 1024  # request body limit of `smallcut api` (413 above)
+    api_cutout_timeout: float = 60.0  # POST /v1/cutout waits this long for the worker, then answers 504
+    api_scratch: str | None = None  # s3://bucket/prefix for POST /v1/cutout uploads (default: first allowed bucket, _api)
+    api_preview_px: int = 256  # longest side of the review page's thumbnails
     metrics_port: int = 0  # 0: no worker metrics endpoint
 
     @property

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 PREFIX = "smallcut:"
 DEADLETTER_MAX = 100_000
+BATCH_INDEX_MAX = 10_000  # `batches`: sorted set batch id -> created time (newest kept)
 
 
 class State(str, Enum):
@@ -174,6 +175,8 @@ class StatusStore:
         for field, value in (("created", now()), ("total", 0), ("listed", 0), ("job", json.dumps(job))):
             pipe.hsetnx(bk, field, value)
         pipe.expire(bk, self.ttl)
+        pipe.zadd(f"{self.p}batches", {batch: time.time()}, nx=True)  # recent-batches index
+        pipe.zremrangebyrank(f"{self.p}batches", 0, -BATCH_INDEX_MAX - 1)
         pipe.execute()
 
     def mark_queued(self, batch: str, items: Iterable[tuple[str, str]], extra: dict | None = None, count: bool = True) -> int:
@@ -242,6 +245,21 @@ class StatusStore:
             failed=num("failed"), skipped=num("skipped"), listed=data.get("listed") == "1", created=ts("created"),
             started=ts("started"), finished=ts("finished"), job=json.loads(data.get("job") or "{}"),
         )
+
+    def recent_batches(self, limit: int = 50) -> list[str]:
+        """Batch ids, newest first (ids whose hash expired are left out)."""
+        ids = self.r.zrevrange(f"{self.p}batches", 0, max(0, limit - 1))
+        if not ids:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for b in ids:
+            pipe.exists(self.batch_key(b))
+        return [b for b, alive in zip(ids, pipe.execute()) if alive]
+
+    def batch_items(self, batch: str, cursor: int = 0, count: int = 100) -> tuple[int, dict[str, str]]:
+        """One HSCAN page of a batch's object id -> state (0 as the next cursor: no more pages)."""
+        nxt, page = self.r.hscan(f"{self.batch_key(batch)}:states", cursor, count=count)
+        return int(nxt), page
 
     def failed_ids(self, batch: str) -> list[str]:
         return sorted(self.r.smembers(f"{self.batch_key(batch)}:failed"))

@@ -109,9 +109,14 @@ def get_s3():
 
 
 def _load_engine():
+    import time
+
+    from smallcut import metrics
     from workers.engine import Engine
 
+    t0 = time.perf_counter()
     engine = Engine.from_settings(get_settings())
+    metrics.MODEL_LOAD_SECONDS.observe(time.perf_counter() - t0)
     log.info("model %s loaded in %s", engine.model_id, worker_name())
     try:
         get_status().record_model_load(worker_name())

@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     share_cores(settings, args.concurrency or settings.concurrency, args.pool)
+    if settings.metrics_port > 0:  # before Celery forks and before prometheus-client is imported
+        from smallcut.metrics_http import start_worker_endpoint
+
+        start_worker_endpoint(settings.metrics_port)
 
     from .celery_app import app
 

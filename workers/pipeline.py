@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from celery.exceptions import SoftTimeLimitExceeded
 
 from smallcut import keys as keyrules
-from smallcut import storage
+from smallcut import metrics, storage
 from smallcut.status import State, now
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         fields.setdefault("finished_at", now())
         ctx.status.transition(batch, item.oid, state, {"worker": ctx.worker, **fields})
         item.ended = True
+        metrics.observe_object(state.value, fields.get("error", ""), fields.get("timings"))
 
     def fail(item: Item, reason: str, exc: BaseException | None = None) -> None:
         if exc is not None and is_transient(exc):
@@ -129,7 +130,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         except keyrules.InvalidKey as exc:
             raise keyrules.InvalidKey(f"refused: {exc}") from None
         item.out_key = keyrules.output_key(item.key, out_prefix)
-        _, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
+        previous, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
             "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
             "output": f"s3://{out_bucket}/{item.out_key}"})
         if int(attempts) > s.max_retries + 1 + EXTRA_DELIVERIES:
@@ -144,8 +145,11 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
                     raise storage.PermanentStorageError(f"NoSuchKey: s3://{bucket}/{item.key} does not exist")
                 if storage.is_current(existing, str(src.get("ETag", "")), fingerprint):
                     item.timings["head"] = (time.perf_counter() - t0) * 1000
-                    finish(item, State.SKIPPED, error="", timings=item.timings,
-                           reason="output exists for this source ETag and parameters")
+                    # a redelivery of a key this batch already finished stays done; else it is a skip
+                    again = previous == State.DONE.value
+                    finish(item, State.DONE if again else State.SKIPPED, error="", timings=item.timings,
+                           reason="redelivered: output already written" if again
+                           else "output exists for this source ETag and parameters")
                     return
             item.timings["head"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
@@ -154,7 +158,8 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
 
     def compute(item: Item) -> None:
         engine = ctx.engine_getter()
-        item.result = engine.cutout(item.source.data, options)
+        with metrics.IN_FLIGHT.track_inprogress():
+            item.result = engine.cutout(item.source.data, options)
         item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
         item.timings.update(item.result.timings)
 
@@ -206,5 +211,6 @@ def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:
         if obj.get("batch") == job["batch"] and obj.get("state") in (State.QUEUED.value, State.PROCESSING.value):
             status.transition(job["batch"], oid, State.FAILED, {"error": reason, "finished_at": now(), "worker": worker})
             status.dead_letter({"batch": job["batch"], "bucket": job["bucket"], "key": key, "reason": reason})
+            metrics.observe_object(State.FAILED.value, reason)
             failed.append(key)
     return failed

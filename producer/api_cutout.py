@@ -1,0 +1,103 @@
+"""POST /v1/cutout: one image in, one PNG out, through the queue like every other object.
+
+The upload goes to a scratch prefix (SMALLCUT_API_SCRATCH, default s3://<first allowed bucket>/_api),
+one task is queued on the API's queue, and the request waits for the object's status. A timeout
+answers 504 with the status URL: the work is not lost, the caller can poll and fetch the output later.
+Scratch objects are left for a bucket lifecycle rule to expire (they are the audit trail meanwhile).
+"""
+
+import asyncio
+import secrets
+import time
+from pathlib import PurePosixPath
+
+from smallcut import keys as keyrules
+from smallcut.status import State
+
+POLL_S = 0.1
+
+
+def api_batch_id() -> str:
+    """Single cut-outs are grouped per UTC day, like event-driven work."""
+    return time.strftime("api-%Y%m%d", time.gmtime())
+
+
+def scratch_location(settings) -> tuple[str, str]:
+    if settings.api_scratch:
+        u = keyrules.parse_s3_url(settings.api_scratch)
+        return u.bucket, u.key.strip("/")
+    bucket = settings.output_bucket or (settings.allowed_buckets[0] if settings.allowed_buckets else None)
+    if not bucket:
+        raise RuntimeError("set SMALLCUT_API_SCRATCH (s3://bucket/prefix) for POST /v1/cutout")
+    return bucket, "_api"
+
+
+def scratch_key(prefix: str, filename: str | None) -> str:
+    suffix = PurePosixPath(filename or "").suffix.lower()
+    if suffix not in keyrules.IMAGE_SUFFIXES:
+        suffix = ".img"  # the worker sniffs the format from the bytes
+    name = time.strftime("%Y%m%d", time.gmtime()) + "/" + secrets.token_hex(8) + suffix
+    return f"{prefix}/in/{name}" if prefix else f"in/{name}"
+
+
+def install(app, v1: dict, *, settings, status, s3, celery_app) -> None:
+    from fastapi import File, Form, HTTPException, UploadFile
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse, Response
+
+    from workers.celery_app import TASK_KEY
+
+    from .api import check_color
+
+    @app.post("/v1/cutout", tags=["cutout"], response_class=Response,
+              dependencies=v1["dependencies"],
+              responses={**v1["responses"], 200: {"content": {"image/png": {}}, "description": "the cut-out PNG"},
+                         504: {"description": "not finished in time; `status_url` tells when it is"}})
+    async def cutout(file: UploadFile = File(..., description="the image"),
+                     mask_only: bool = Form(False), bg_color: str | None = Form(None, max_length=32),
+                     roi: bool = Form(True), postprocess: bool = Form(True)):
+        """Cut out one image (drop-in for `rembg s`): multipart `file` -> image/png."""
+        try:
+            color = check_color(bg_color or None)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        data = await file.read()
+        if not data:
+            raise HTTPException(422, "file is empty")
+        bucket, prefix = scratch_location(settings)
+        key = scratch_key(prefix, file.filename)
+        out_prefix = f"{prefix}/out" if prefix else "out"
+        oid = keyrules.object_id(bucket, key)
+        batch = api_batch_id()
+        options = {"roi": roi, "postprocess": postprocess, "mask_only": mask_only}
+        if color:
+            options["bg_color"] = color
+        job = {"batch": batch, "bucket": bucket, "key": key, "out_bucket": bucket, "out_prefix": out_prefix,
+               "options": options, "force": True}
+
+        def submit() -> None:
+            s3.put_object(Bucket=bucket, Key=key, Body=data)
+            status.create_batch(batch, {"out_bucket": bucket, "out_prefix": out_prefix, "options": {},
+                                        "force": True, "queue": settings.queue})
+            status.mark_queued(batch, [(bucket, key)])
+            celery_app.send_task(TASK_KEY, args=[job], queue=settings.queue)
+
+        await run_in_threadpool(submit)
+        status_url = f"/v1/objects?key=s3://{oid}"
+        deadline = time.monotonic() + settings.api_cutout_timeout
+        obj: dict = {}
+        while time.monotonic() < deadline:
+            obj = await run_in_threadpool(status.get_object, oid) or {}
+            if obj.get("state") in (State.DONE.value, State.FAILED.value, State.SKIPPED.value):
+                break
+            await asyncio.sleep(POLL_S)
+        else:
+            return JSONResponse({"error": f"not finished within {settings.api_cutout_timeout:g}s",
+                                 "state": obj.get("state"), "status_url": status_url}, status_code=504,
+                                headers={"Location": status_url})
+        if obj["state"] == State.FAILED.value:
+            return JSONResponse({"error": obj.get("error") or "failed", "status_url": status_url}, status_code=422)
+        out = keyrules.parse_s3_url(obj["output"])
+        body = await run_in_threadpool(lambda: s3.get_object(Bucket=out.bucket, Key=out.key)["Body"].read())
+        return Response(body, media_type="image/png",
+                        headers={"X-Smallcut-Object": f"s3://{oid}", "X-Smallcut-Output": obj["output"]})

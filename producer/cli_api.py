@@ -1,0 +1,31 @@
+"""`smallcut api [--host H] [--port P]`: the REST API, review page, event webhook and /metrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="bind address (non-loopback needs SMALLCUT_API_TOKEN)")
+    p.add_argument("--port", type=int, default=8080, help="port")
+    p.add_argument("--log-level", default="info")
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+
+    from smallcut.settings import get_settings
+
+    from .api import make_app
+    from .cli_events import _is_loopback
+
+    settings = get_settings()
+    if settings.api_token is None and not _is_loopback(args.host):
+        print("error: set SMALLCUT_API_TOKEN before listening on a non-loopback address", file=sys.stderr)
+        return 2
+    logging.getLogger("producer").setLevel(args.log_level.upper())
+    uvicorn.run(make_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
