@@ -17,8 +17,9 @@ API_ONLY = {"smallcut_queue_depth", "smallcut_batch_objects", "smallcut_status_s
 def exported_names() -> set[str]:
     names = set(API_ONLY)
     for family in (metrics.STAGE_SECONDS, metrics.OBJECTS, metrics.MODEL_LOAD_SECONDS, metrics.IN_FLIGHT):
-        for m in family.collect():
-            names |= {s.name for s in m.samples} | {m.name}
+        for m in family.describe():
+            suffixes = {"histogram": ("_bucket", "_sum", "_count"), "counter": ("_total",)}.get(m.type, ("",))
+            names |= {m.name + suffix for suffix in suffixes}
     return names
 
 
