@@ -70,7 +70,8 @@ def test_whole_worker_killed_message_comes_back(own_stack):
     second = start_worker(state, env, "rescuer")
     try:
         obj = wait_for_object(status, f"{IN_BUCKET}/{key}", timeout=VISIBILITY * 10)
-        assert obj["state"] == "done" and obj["attempts"] == 2
+        # at least once: the killed delivery plus the rescue (a slow rescue may be redelivered again)
+        assert obj["state"] == "done" and obj["attempts"] >= 2
         assert s3.head_object(Bucket=OUT_BUCKET, Key=f"durable/killed/{name.replace('.jpg', '.png')}")
     finally:
         localstack.stop(second.pid)
