@@ -47,6 +47,8 @@ async function refreshBatch() {
   const p = pct(b);
   $("#batch-fill").style.width = p + "%";
   $("#batch-fill").className = b.failed ? "fill failed" : "fill";
+  const ok = b.total ? 100 * (b.done + b.skipped) / b.total : 0;
+  $("#batch-fill").style.setProperty("--ok", (p ? Math.floor(100 * ok / p) : 0) + "%");
   $("#batch-pct").textContent = p + "%";
   $("#batch-fill").parentElement.dataset.pct = p;
   $("#batch-counts").textContent = `${b.done} done, ${b.failed} failed, ${b.skipped} skipped, ` +
@@ -128,6 +130,14 @@ if (body.dataset.login) {
     return true;
   });
   $("#filter").addEventListener("change", renderGallery);
+  $("#gallery").addEventListener("error", (ev) => {  // an unreadable source has no thumbnail
+    if (ev.target.tagName === "IMG") {
+      const d = document.createElement("div");
+      d.className = "empty";
+      d.textContent = "no preview";
+      ev.target.replaceWith(d);
+    }
+  }, true);
   $("#gallery").addEventListener("click", (ev) => {
     const btn = ev.target.closest("button.flag");
     if (btn) toggleFlag(btn.closest(".card")).catch((e) => { $("#message").textContent = e.message; });
