@@ -1,0 +1,306 @@
+"""Throughput on one machine: rembg loop, smallcut engine alone, and smallcut end to end through
+Celery + Redis + S3 (local servers: valkey-server and moto, see smallcut/localstack.py) with 1 and 2
+worker processes (ONNX threads per process = cores / processes).
+
+End to end, every object's stage timings (download, decode ... encode, upload) and its queued /
+started / finished times are read back from its Redis status. Overhead = what a worker process
+spends per image beyond its engine time ((wall x processes / images) - mean engine ms), as % of
+engine time: queue, storage, status and any idling together.
+
+    python -m bench.throughput [--n 10] [--processes 1,2] [--chunk 2]
+
+Writes bench/out/throughput/{results.json,summary.md,throughput.png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import _common as C
+from .paths import OUT
+
+IN_BUCKET, OUT_BUCKET = "bench-in", "bench-out"
+IO_STAGES = ("head", "download", "upload")
+
+
+def inputs(n: int) -> list[Path]:
+    """n catalog + n small-object JPEGs, interleaved (a mix like a real catalog run)."""
+    a, b = C.jpeg_set("catalog", n), C.jpeg_set("small-objects", n)
+    return [p for pair in zip(a, b) for p in pair] + a[len(b):] + b[len(a):]
+
+
+def loop(paths: list[Path], engine, session) -> dict:
+    """rembg remove() and Engine.cutout, one process, alternating image by image after a warm-up."""
+    from workers.engine import CutoutOptions
+
+    runners = {"rembg": lambda d: C.rembg_png(d, session), "engine": lambda d: engine.cutout(d, CutoutOptions())}
+    if session is None:
+        runners.pop("rembg")
+    ms: dict[str, list[float]] = {k: [] for k in runners}
+    stages: list[dict] = []
+    for name, fn in runners.items():
+        fn(paths[0].read_bytes())
+    for i, p in enumerate(paths):
+        data = p.read_bytes()
+        order = list(runners) if i % 2 == 0 else list(runners)[::-1]
+        for name in order:
+            t0 = time.perf_counter()
+            r = runners[name](data)
+            ms[name].append((time.perf_counter() - t0) * 1000)
+            if name == "engine":
+                stages.append(r.timings)
+    out = {}
+    for name, xs in ms.items():
+        out[name] = {"images": len(xs), "images_per_s": round(1000 * len(xs) / sum(xs), 3),
+                     "ms_per_image": round(sum(xs) / len(xs), 1), "median_ms": round(C.median(xs), 1)}
+    out["engine"]["stage_mean_ms"] = {k: round(float(np.mean([t.get(k, 0.0) for t in stages])), 1) for k in C.STAGES}
+    return out
+
+
+_ENGINE = None
+
+
+def _init(threads: int) -> None:
+    global _ENGINE
+    _ENGINE = C.load_engine(threads)
+
+
+def _cut(path: str) -> tuple[float, dict]:
+    from workers.engine import CutoutOptions
+
+    t0 = time.perf_counter()
+    r = _ENGINE.cutout(Path(path).read_bytes(), CutoutOptions())
+    return (time.perf_counter() - t0) * 1000, r.timings
+
+
+def engine_processes(paths: list[Path], processes: int) -> dict:
+    """The engine alone in `processes` processes (cores/processes ONNX threads each): no queue, no S3."""
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    with mp.get_context("spawn").Pool(processes, initializer=_init, initargs=(threads,)) as pool:
+        pool.map(_cut, [str(paths[0])] * processes, chunksize=1)  # warm-up (model already loaded)
+        t0 = time.perf_counter()
+        res = pool.map(_cut, [str(p) for p in paths], chunksize=1)
+        wall = time.perf_counter() - t0
+    engine_ms = [sum(t.get(k, 0.0) for k in C.STAGES) for _, t in res]
+    return {"processes": processes, "threads_per_process": threads, "images": len(paths),
+            "images_per_s": round(len(paths) / wall, 3), "ms_per_image": round(1000 * wall / len(paths), 1),
+            "engine_mean_ms": round(float(np.mean(engine_ms)), 1),
+            "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t in res])), 1) for k in C.STAGES}}
+
+
+def _settings(env: dict):
+    from smallcut.settings import Settings
+
+    return Settings(_env_file=None, **{k.removeprefix("SMALLCUT_").lower(): v for k, v in env.items()})
+
+
+def _run_batch(prefix: str, out_prefix: str, *, settings, status, s3, app, chunk: int, timeout: float) -> tuple[str, float]:
+    from producer.enqueue import Request, enqueue
+    from smallcut.keys import S3Url
+
+    req = Request(source=S3Url(IN_BUCKET, prefix), out_bucket=OUT_BUCKET, out_prefix=out_prefix, queue="cpu",
+                  chunk_size=chunk, force=True)
+    t0 = time.perf_counter()
+    res = enqueue(req, settings=settings, status=status, s3=s3, celery_app=app)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = status.get_batch(res.batch)
+        if summary is not None and summary.is_finished:
+            return res.batch, time.perf_counter() - t0
+        time.sleep(0.1)
+    raise TimeoutError(f"batch {res.batch} not finished in {timeout:.0f}s")
+
+
+def end_to_end(paths: list[Path], processes_list=(1, 2), chunk: int = 2, timeout: float = 900.0,
+               workdir: Path | None = None) -> list[dict]:
+    """Local servers once; per process count a fresh worker, a warm-up batch, then the measured batch."""
+    from smallcut import keys as keyrules
+    from smallcut import localstack
+    from smallcut.status import StatusStore
+    from smallcut.storage import make_client
+    from workers.celery_app import make_app
+
+    tmp = None
+    if workdir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="smallcut-throughput-")
+        workdir = Path(tmp.name)
+    state = localstack.up(workdir, workers=0)
+    results = []
+    try:
+        env = {**state.env, "SMALLCUT_QUEUE": "cpu", "SMALLCUT_PROVIDERS": "CPUExecutionProvider",
+               "SMALLCUT_ALLOWED_BUCKETS": f"{IN_BUCKET},{OUT_BUCKET}"}
+        settings = _settings(env)
+        s3 = make_client(settings)
+        for b in (IN_BUCKET, OUT_BUCKET):
+            s3.create_bucket(Bucket=b)
+        warm = max(processes_list) * 2
+        for i, p in enumerate(paths):
+            s3.put_object(Bucket=IN_BUCKET, Key=f"run/{i:03d}-{p.name}", Body=p.read_bytes())
+        for i in range(warm):
+            s3.put_object(Bucket=IN_BUCKET, Key=f"warm/{i:03d}.jpg", Body=paths[i % len(paths)].read_bytes())
+        status = StatusStore.from_settings(settings)
+        app = make_app(settings)
+        for procs in processes_list:
+            name = f"bench{procs}"
+            loads_before = sum(status.model_loads().values())
+            proc = localstack.start_worker(env, workdir, name, concurrency=procs, queues="cpu")
+            try:
+                localstack.wait_for_workers(settings.broker, 1, timeout=180, pids=[proc.pid])
+                _run_batch("warm/", f"warm-p{procs}", settings=settings, status=status, s3=s3, app=app, chunk=1, timeout=timeout)
+                batch, wall = _run_batch("run/", f"p{procs}", settings=settings, status=status, s3=s3, app=app,
+                                         chunk=chunk, timeout=timeout)
+                objs = [status.get_object(keyrules.object_id(IN_BUCKET, f"run/{i:03d}-{p.name}")) or {} for i, p in enumerate(paths)]
+                model_loads = sum(status.model_loads().values()) - loads_before  # per child, once each
+            finally:
+                localstack.stop(proc.pid)
+            results.append(_summarise_e2e(procs, chunk, wall, objs, model_loads))
+    finally:
+        localstack.down(workdir)
+        if tmp is not None:
+            tmp.cleanup()
+    return results
+
+
+
+def _summarise_e2e(procs: int, chunk: int, wall: float, objs: list[dict], model_loads: int) -> dict:
+    done = [o for o in objs if o.get("state") == "done"]
+    n = len(objs)
+    engine_ms = [sum(o["timings"].get(k, 0.0) for k in C.STAGES) for o in done]
+    mean_engine = float(np.mean(engine_ms)) if engine_ms else float("nan")
+    per_image_process_ms = 1000 * wall * procs / max(1, n)
+    waits = [(float(o["started_at"]) - float(o["queued_at"])) * 1000 for o in done if o.get("queued_at") and o.get("started_at")]
+    spans = [(float(o["finished_at"]) - float(o["started_at"])) * 1000 for o in done if o.get("finished_at") and o.get("started_at")]
+    return {
+        "processes": procs,
+        "threads_per_process": max(1, (os.cpu_count() or 1) // procs),
+        "chunk_size": chunk,
+        "images": n,
+        "done": len(done),
+        "failed": [o.get("error") for o in objs if o.get("state") != "done"],
+        "model_loads": model_loads,
+        "wall_s": round(wall, 2),
+        "images_per_s": round(n / wall, 3),
+        "ms_per_image": round(1000 * wall / n, 1),
+        "engine_mean_ms": round(mean_engine, 1),
+        "process_ms_per_image": round(per_image_process_ms, 1),
+        "overhead_pct_of_engine": round(100 * (per_image_process_ms - mean_engine) / mean_engine, 1),
+        "stage_mean_ms": {k: round(float(np.mean([o["timings"].get(k, 0.0) for o in done])), 1) for k in (*IO_STAGES, *C.STAGES)},
+        "queue_wait_median_ms": round(C.median(waits), 1),
+        "started_to_finished_median_ms": round(C.median(spans), 1),
+    }
+
+
+def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), chunk: int = 2, e2e: bool = True,
+                   parallel_engine: bool = True) -> dict:
+    """The whole measurement as data: what the CLI and the test call."""
+    result = {"machine_before": C.load(), "images": [p.name for p in paths]}
+    result["loop"] = loop(paths, engine, session)
+    if parallel_engine:
+        result["engine_processes"] = [engine_processes(paths, p) for p in processes_list if p > 1]
+    if e2e:
+        result["end_to_end"] = end_to_end(paths, processes_list, chunk)
+    result["machine_after"] = C.load()
+    return result
+
+
+def report(r: dict) -> str:
+    lines = [f"{len(r['images'])} JPEGs 2000x1500 (catalog + small-objects), load before {r['machine_before']['load_avg_1_5_15']}, "
+             f"after {r['machine_after']['load_avg_1_5_15']} ({r['machine_before']['cpus']} CPUs)", ""]
+    rembg = r["loop"].get("rembg", {}).get("images_per_s")
+    rows = []
+    for name, s in r["loop"].items():
+        rows.append([f"{name} loop (1 process, all cores)", s["images_per_s"], s["ms_per_image"], "-", "-",
+                     round(s["images_per_s"] / rembg, 2) if rembg else "-"])
+    for s in r.get("engine_processes", []):
+        rows.append([f"engine alone, {s['processes']} processes x {s['threads_per_process']} thr", s["images_per_s"],
+                     s["ms_per_image"], s["engine_mean_ms"], "-", round(s["images_per_s"] / rembg, 2) if rembg else "-"])
+    for s in r.get("end_to_end", []):
+        rows.append([f"end to end, {s['processes']} process(es) x {s['threads_per_process']} thr", s["images_per_s"],
+                     s["ms_per_image"], s["engine_mean_ms"], s["overhead_pct_of_engine"],
+                     round(s["images_per_s"] / rembg, 2) if rembg else "-"])
+    lines.append(C.table(rows, ["what", "images/s", "ms/image (wall)", "engine ms/image (per process)", "overhead % of engine", "x rembg"]))
+    if r.get("end_to_end"):
+        stages = (*IO_STAGES, *C.STAGES)
+        lines += ["", "end to end, mean ms per image per stage (from each object's Redis status):", ""]
+        lines.append(C.table([[f"{s['processes']} proc", *[s["stage_mean_ms"][k] for k in stages], s["queue_wait_median_ms"],
+                               s["started_to_finished_median_ms"]] for s in r["end_to_end"]],
+                             ["", *stages, "queue wait (median)", "started->finished (median)"]))
+    return "\n".join(lines)
+
+
+def chart(r: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, vals = [], []
+    for name, s in r["loop"].items():
+        labels.append(f"{name} loop")
+        vals.append(s["images_per_s"])
+    for s in r.get("engine_processes", []):
+        labels.append(f"engine x{s['processes']} proc")
+        vals.append(s["images_per_s"])
+    for s in r.get("end_to_end", []):
+        labels.append(f"e2e {s['processes']} proc")
+        vals.append(s["images_per_s"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    axes[0].bar(range(len(vals)), vals, color=["grey" if lab.startswith("rembg") else "tab:blue" for lab in labels])
+    axes[0].set_xticks(range(len(vals)), labels, rotation=20, fontsize=8)
+    axes[0].set_ylabel("images/s (2000x1500 JPEG -> PNG)")
+    axes[0].set_title("throughput on this machine")
+    e2e = r.get("end_to_end", [])
+    if e2e:
+        stages = (*IO_STAGES, *C.STAGES)
+        colours = plt.cm.tab10.colors
+        for i, s in enumerate(e2e):
+            bottom = 0.0
+            for k, st in enumerate(stages):
+                v = s["stage_mean_ms"][st]
+                axes[1].bar(i, v, bottom=bottom, color=colours[k % 10], label=st if i == 0 else None)
+                bottom += v
+            axes[1].plot([i - 0.4, i + 0.4], [s["process_ms_per_image"]] * 2, color="k", lw=2,
+                         label="process time per image" if i == 0 else None)
+        axes[1].set_xticks(range(len(e2e)), [f"{s['processes']} proc" for s in e2e])
+        axes[1].set_ylabel("mean ms per image per process")
+        axes[1].set_title("end to end: stages vs process time")
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=10, help="images per set (catalog and small-objects)")
+    ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--chunk", type=int, default=2, help="keys per task (small: both processes stay busy to the end)")
+    ap.add_argument("--no-e2e", action="store_true")
+    ap.add_argument("--out", type=Path, default=OUT / "throughput")
+    args = ap.parse_args(argv)
+    paths = inputs(args.n)
+    procs = tuple(int(x) for x in args.processes.split(","))
+    engine = C.load_engine()
+    session = C.rembg_session()
+    result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e)
+    result["command"] = "python -m bench.throughput " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(result, indent=1))
+    text = report(result)
+    (args.out / "summary.md").write_text(text + "\n")
+    chart(result, args.out / "throughput.png")
+    print(text)
+    print(f"\nwrote {args.out}/results.json, summary.md, throughput.png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
