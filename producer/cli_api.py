@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from .cli_events import _is_loopback
 
     settings = get_settings()
-    if settings.api_token is None and not _is_loopback(args.host):
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if not token and not _is_loopback(args.host):
         print("error: set SMALLCUT_API_TOKEN before listening on a non-loopback address", file=sys.stderr)
         return 2
     logging.getLogger("producer").setLevel(args.log_level.upper())

@@ -149,3 +149,10 @@ def test_traversal_and_foreign_keys_are_refused_with_a_reason(api):
         r = c.post("/v1/batches", json={"source": "s3://inbox/", "keys": ["s3://inbox/a.jpg"]})
         assert r.status_code == 422 and "exactly one" in r.json()["error"]
         assert c.get("/v1/batches/no-such-batch").status_code == 404
+
+
+def test_refuses_a_public_address_without_a_token(env):
+    from .conftest import smallcut
+
+    proc = smallcut({**env, "SMALLCUT_API_TOKEN": ""}, "api", "--host", "0.0.0.0", "--port", "1", timeout=60)
+    assert proc.returncode == 2 and "SMALLCUT_API_TOKEN" in proc.stderr
