@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 API_QUEUE = "api"
@@ -27,12 +26,16 @@ class Api:
     url: str
     metrics_url: str  # the worker's /metrics
 
-    def client(self, token: str | None = TOKEN, timeout: float = 120) -> httpx.Client:
+    def client(self, token: str | None = TOKEN, timeout: float = 120):
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
 
 def wait_http(url: str, proc, timeout: float = 60) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -74,6 +77,8 @@ _SAMPLE = re.compile(r'^(\w+)(?:\{([^}]*)\})? ([0-9.eE+\-]+|NaN|\+Inf)$')
 
 def scrape(url: str) -> dict[tuple[str, frozenset], float]:
     """Prometheus text format -> {(name, labels): value}."""
+    import httpx
+
     out = {}
     for line in httpx.get(url, timeout=10).text.splitlines():
         m = _SAMPLE.match(line)

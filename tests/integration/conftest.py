@@ -125,3 +125,6 @@ def wait_for_object(status, oid: str, states=("done", "failed", "skipped"), time
 
 def last_json_line(text: str) -> dict:
     return json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
+
+
+from .api_fixtures import api  # noqa: E402,F401 - one API server + worker for the whole session (test_api*.py)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .api_fixtures import MAX_BODY, TOKEN, api, sample, scrape  # noqa: F401 - fixtures
+from .api_fixtures import MAX_BODY
 from .conftest import IN_BUCKET, OUT_BUCKET, photo
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from .api_fixtures import api, sample, scrape  # noqa: F401 - fixtures
+from .api_fixtures import sample, scrape
 from .conftest import IN_BUCKET, OUT_BUCKET, photo
 from .test_api import wait_batch
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .api_fixtures import TOKEN, api  # noqa: F401 - fixtures
+from .api_fixtures import TOKEN
 from .conftest import IN_BUCKET, OUT_BUCKET, photo
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from .api_fixtures import TOKEN, api  # noqa: F401 - fixtures
+from .api_fixtures import TOKEN
 
 pytestmark = pytest.mark.integration
 
