@@ -7,6 +7,7 @@ a re-run output (new ETag) gets a fresh thumbnail. Flags live in Redis beside th
 (`batch:<id>:flagged`, same TTL) and download as a manifest `smallcut enqueue --manifest` reads.
 """
 
+import hmac
 import io
 import threading
 from collections import OrderedDict
@@ -86,7 +87,7 @@ def install(app, v1: dict, *, settings, status, s3) -> None:
     def html(request: Request, batch_id: str = ""):
         given = request.query_params.get("token")
         if given is not None:  # ?token=... once: kept in an HttpOnly cookie, dropped from the URL
-            if not (token and given == token):
+            if not (token and hmac.compare_digest(given.encode(), token.encode())):
                 return HTMLResponse("wrong token", status_code=401)
             resp = RedirectResponse(request.url.path, status_code=303)
             resp.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict")
