@@ -113,3 +113,22 @@ def test_push_pull_fill_extends_colours():
     w[:, :32] = 1
     filled = pp.push_pull_fill(img, w)
     assert filled[32, 60, 0] > 200 and filled[32, 60, 1] < 30
+
+
+def test_open_background_holes_spares_large_subjects():
+    img, mask = _ring_scene()
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    # the same ring filling a quarter of the frame is a large subject: its light interior stays
+    assert pp.open_background_holes(disc, img, frame_area=img.shape[0] * img.shape[1]) is disc
+    opened = pp.open_background_holes(disc, img, frame_area=40 * img.shape[0] * img.shape[1])
+    assert opened[100, 100] == 0.0
+
+
+def test_open_background_holes_sees_past_a_contact_shadow():
+    img, mask = _ring_scene()
+    shadow = cv2.dilate(mask, np.ones((13, 13), np.uint8)) > 0
+    img[shadow & (mask == 0)] = (200, 200, 205)  # darker rim right around the ring, not in the hole
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    assert pp.open_background_holes(disc, img)[100, 100] == 0.0

@@ -289,7 +289,7 @@ class Engine:
                 max(0, int((box.y0 - y0) * scale)) : max(0, int(np.ceil((box.y1 - y0) * scale))),
                 max(0, int((box.x0 - x0) * scale)) : max(0, int(np.ceil((box.x1 - x0) * scale))),
             ] = True
-        cleaned = clean_matte(p_work, img_work, keep)
+        cleaned = clean_matte(p_work, img_work, keep, frame_area=h * w * scale * scale)
         if cleaned is not p_work:
             p = np.clip(p + resize(cleaned - p_work, (cw, ch)), 0.0, 1.0)
         p = postprocess.refine_edges(img, p)
@@ -298,12 +298,12 @@ class Engine:
         return out
 
 
-def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: float | None = None) -> np.ndarray:
     """Open background inside silhouettes, smooth (size-aware), drop specks, fill small holes.
 
     Binary decisions override the map; soft edges elsewhere stay as they were.
     """
-    p = postprocess.open_background_holes(p, img)
+    p = postprocess.open_background_holes(p, img, frame_area=frame_area)
     binary = (p > 0.5).astype(np.uint8) * 255
     kernel = postprocess.size_aware_kernel(postprocess.equivalent_diameter(binary))
     cleaned = postprocess.smooth_morphology(binary, kernel)
