@@ -155,12 +155,16 @@ OBJECTS = {"ring": ring, "hoop-earring": hoop_earring, "drop-earring": drop_earr
 # ---------------------------------------------------------------------- scenes
 def _place(canvas: Image.Image, obj: Image.Image, xy: tuple[int, int], rng) -> None:
     """Soft contact shadow, then the object."""
-    alpha = obj.getchannel("A")
-    shadow = Image.new("RGBA", obj.size, (30, 25, 20, 0))
-    shadow.putalpha(alpha.point(lambda a: int(a * 0.45)))
-    shadow = shadow.filter(ImageFilter.GaussianBlur(max(2, obj.size[0] // 14)))
+    radius = max(2, obj.size[0] // 14)
+    pad = 3 * radius  # room for the blur: a shadow clipped to the object's box shows as a rectangle
+    alpha = Image.new("L", (obj.size[0] + 2 * pad, obj.size[1] + 2 * pad), 0)
+    alpha.paste(obj.getchannel("A").point(lambda a: int(a * 0.45)), (pad, pad))
+    shadow = Image.new("RGBA", alpha.size, (30, 25, 20, 0))
+    shadow.putalpha(alpha.filter(ImageFilter.GaussianBlur(radius)))
     off = max(2, obj.size[0] // 18)
-    canvas.alpha_composite(shadow, (xy[0] + off, xy[1] + off))
+    sx, sy = xy[0] + off - pad, xy[1] + off - pad
+    box = (max(0, -sx), max(0, -sy), shadow.size[0], shadow.size[1])
+    canvas.alpha_composite(shadow, (max(0, sx), max(0, sy)), box)
     canvas.alpha_composite(obj, xy)
 
 
