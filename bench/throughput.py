@@ -73,12 +73,13 @@ def _init(threads: int) -> None:
     _ENGINE = C.load_engine(threads)
 
 
-def _cut(path: str) -> tuple[float, dict]:
+def _cut(path: str) -> tuple[float, dict, float]:
+    """(wall ms, stage timings, CPU ms of this process and its ONNX threads)."""
     from workers.engine import CutoutOptions
 
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     r = _ENGINE.cutout(Path(path).read_bytes(), CutoutOptions())
-    return (time.perf_counter() - t0) * 1000, r.timings
+    return (time.perf_counter() - t0) * 1000, r.timings, (time.process_time() - c0) * 1000
 
 
 def engine_processes(paths: list[Path], processes: int) -> dict:
@@ -89,11 +90,45 @@ def engine_processes(paths: list[Path], processes: int) -> dict:
         t0 = time.perf_counter()
         res = pool.map(_cut, [str(p) for p in paths], chunksize=1)
         wall = time.perf_counter() - t0
-    engine_ms = [sum(t.get(k, 0.0) for k in C.STAGES) for _, t in res]
+    engine_ms = [sum(t.get(k, 0.0) for k in C.STAGES) for _, t, _ in res]
     return {"processes": processes, "threads_per_process": threads, "images": len(paths),
             "images_per_s": round(len(paths) / wall, 3), "ms_per_image": round(1000 * wall / len(paths), 1),
             "engine_mean_ms": round(float(np.mean(engine_ms)), 1),
-            "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t in res])), 1) for k in C.STAGES}}
+            "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t, _ in res])), 1) for k in C.STAGES}}
+
+
+def scaling(paths: list[Path], block: int = 4, configs=((1, 0), (2, 1))) -> dict:
+    """1 process x all cores vs 2 processes x 1 thread, engine alone, alternating blocks of the same
+    images (a shared machine's load drifts; alternating cancels most of it). Per config: images/s
+    per block (median) and cores kept busy (CPU time of the processes / wall)."""
+    cores = os.cpu_count() or 1
+    pools = {}
+    try:
+        for procs, threads in configs:
+            threads = threads or max(1, cores // procs)
+            pool = mp.get_context("spawn").Pool(procs, initializer=_init, initargs=(threads,))
+            pool.map(_cut, [str(paths[0])] * procs, chunksize=1)
+            pools[f"{procs} proc x {threads} thr"] = pool
+        rates: dict[str, list[float]] = {k: [] for k in pools}
+        busy: dict[str, list[float]] = {k: [] for k in pools}
+        for b, start in enumerate(range(0, len(paths) - block + 1, block)):
+            chunk = [str(p) for p in paths[start : start + block]]
+            names = list(pools) if b % 2 == 0 else list(pools)[::-1]
+            for name in names:
+                t0 = time.perf_counter()
+                res = pools[name].map(_cut, chunk, chunksize=1)
+                wall = time.perf_counter() - t0
+                rates[name].append(len(chunk) / wall)
+                busy[name].append(sum(c for _, _, c in res) / 1000 / wall)
+    finally:
+        for pool in pools.values():
+            pool.terminate()
+    out = {k: {"images_per_s_median": round(C.median(v), 3), "blocks": len(v),
+               "cores_busy_median": round(C.median(busy[k]), 2)} for k, v in rates.items()}
+    a, b = list(out)[:2]
+    ratios = [y / x for x, y in zip(rates[a], rates[b])]
+    out["ratio_2_over_1_median"] = round(C.median(ratios), 3)
+    return out
 
 
 def _settings(env: dict):
@@ -205,6 +240,7 @@ def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), ch
     result["loop"] = loop(paths, engine, session)
     if parallel_engine:
         result["engine_processes"] = [engine_processes(paths, p) for p in processes_list if p > 1]
+        result["scaling_interleaved"] = scaling(paths)
     if e2e:
         result["end_to_end"] = end_to_end(paths, processes_list, chunk)
     result["machine_after"] = C.load()
@@ -227,6 +263,12 @@ def report(r: dict) -> str:
                      s["ms_per_image"], s["engine_mean_ms"], s["overhead_pct_of_engine"],
                      round(s["images_per_s"] / rembg, 2) if rembg else "-"])
     lines.append(C.table(rows, ["what", "images/s", "ms/image (wall)", "engine ms/image (per process)", "overhead % of engine", "x rembg"]))
+    sc = r.get("scaling_interleaved")
+    if sc:
+        lines += ["", "engine alone, alternating blocks of 4 images (load drift cancels):", ""]
+        lines.append(C.table([[k, v["images_per_s_median"], v["cores_busy_median"], v["blocks"]] for k, v in sc.items() if isinstance(v, dict)],
+                             ["config", "images/s (median of blocks)", "cores busy", "blocks"]))
+        lines.append(f"\n2 processes / 1 process, paired by block: {sc['ratio_2_over_1_median']}x")
     if r.get("end_to_end"):
         stages = (*IO_STAGES, *C.STAGES)
         lines += ["", "end to end, mean ms per image per stage (from each object's Redis status):", ""]
