@@ -129,7 +129,8 @@ def load() -> dict:
 
 def table(rows: list[list], header: list[str]) -> str:
     """Plain markdown table."""
-    cells = [header] + [[f"{c:.1f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    fmt = lambda c: (f"{c:.3g}" if abs(c) < 10 else f"{c:.1f}") if isinstance(c, float) else str(c)  # noqa: E731
+    cells = [header] + [[fmt(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]])
