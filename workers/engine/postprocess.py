@@ -250,13 +250,15 @@ def push_pull_fill(rgb: np.ndarray, weight: np.ndarray, min_side: int = 1) -> np
     return col
 
 
-def colour_bleed(rgb: np.ndarray, alpha: np.ndarray, band_px: int = 24) -> np.ndarray:
+def colour_bleed(rgb: np.ndarray, alpha: np.ndarray, band_px: int = 24, out: np.ndarray | None = None) -> np.ndarray:
     """Replace colours under (semi-)transparent pixels near the object with nearby foreground colours.
 
     Resized or blended cutouts then show no background halo. Beyond a band of `band_px` around the
     object RGB is zeroed, which also keeps the PNG small. Works on the object's bounding box only.
+    `out` (zeroed, HxWx3, may be a view such as rgba[..., :3]) receives the result without a copy.
     """
-    out = np.zeros_like(rgb)
+    if out is None:
+        out = np.zeros_like(rgb)
     visible = (alpha > 0).astype(np.uint8)
     x, y, bw, bh = cv2.boundingRect(visible)
     if bw == 0 or bh == 0:
