@@ -81,3 +81,10 @@ def test_fingerprint_changes_with_options_and_model():
     assert a.fingerprint("m1") != a.fingerprint("m2")
     assert a.fingerprint("m1") != CutoutOptions(roi=False).fingerprint("m1")
     assert CutoutOptions.from_dict({"bg_color": "#102030"}).bg_color == (16, 32, 48, 255)
+
+
+def test_slivers_and_single_pixels_take_one_pass(engine):
+    for shape in [(1, 1, 3), (3, 4000, 3), (4000, 3, 3)]:
+        m = engine.matte(np.full(shape, 128, np.uint8))
+        assert m.alpha.shape == shape[:2]
+        assert m.passes == 1 and not m.detection

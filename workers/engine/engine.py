@@ -93,6 +93,7 @@ class EngineConfig:
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     large_box_frac: float = 0.12  # a confident blob with a box this big: one pass is enough
     detect_side: int = 640  # long side of the detection map
+    min_detect_side: int = 64  # frames thinner than this never get the tiled pass
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     tile_grid_max: int = 3
@@ -215,6 +216,8 @@ class Engine:
         with only small blobs, nothing confident, or a huge frame gets the tiled detection pass.
         """
         cfg = self.config
+        if min(frame) < cfg.min_detect_side:
+            return False  # slivers and thumbnails: tiles a few pixels thick localise nothing
         if max(frame) > cfg.tile_above_px:
             return True
         confident = coarse > 0.5
