@@ -41,11 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from smallcut.logging_json import setup_logging
+    from smallcut.settings import get_settings
+
+    setup_logging(logging.DEBUG if args.verbose else logging.WARNING, json=get_settings().log_json)
     try:
         return int(args._module.run(args) or 0)
     except KeyboardInterrupt:

@@ -85,6 +85,7 @@ class Settings(BaseSettings):
     api_scratch: str | None = None  # s3://bucket/prefix for POST /v1/cutout uploads (default: first allowed bucket, _api)
     api_preview_px: int = 256  # longest side of the review page's thumbnails
     metrics_port: int = 0  # 0: no worker metrics endpoint
+    log_json: bool = False  # one JSON object per log line (batch, key, task id, timings)
 
     @property
     def broker(self) -> str:

@@ -22,6 +22,7 @@ from smallcut import metrics, storage
 from smallcut.status import State, now
 
 log = logging.getLogger(__name__)
+key_log = logging.getLogger("smallcut.pipeline")  # one record per finished key
 
 EXTRA_DELIVERIES = 3  # redeliveries (worker lost) tolerated beyond the retries before giving up
 
@@ -36,6 +37,7 @@ class Context:
     engine_getter: object
     worker: str
     retries: int = 0  # how many times this task was already retried
+    task_id: str = ""  # the Celery task's id, for the per-key log line
 
 
 @dataclass
@@ -73,6 +75,15 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (BotoCoreError, RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError))
 
 
+def log_finished(batch: str, key: str, state: str, worker: str, *, task_id: str = "",
+                 timings: dict | None = None, error: str = "") -> None:
+    """The one log record of a finished key; its fields become JSON fields with SMALLCUT_LOG_JSON."""
+    failed = state == State.FAILED.value
+    key_log.log(logging.WARNING if failed else logging.INFO, "%s %s%s", key, state, f": {error}" if error else "",
+            extra={"batch": batch, "key": key, "task_id": task_id or None, "state": state, "worker": worker,
+                   "timings": {k: round(v, 2) for k, v in (timings or {}).items()}, "error": error or None})
+
+
 def run_job(job: dict, ctx: Context) -> JobOutcome:
     from workers.engine import CutoutOptions
 
@@ -90,6 +101,8 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         ctx.status.transition(batch, item.oid, state, {"worker": ctx.worker, **fields})
         item.ended = True
         metrics.observe_object(state.value, fields.get("error", ""), fields.get("timings"))
+        log_finished(batch, item.key, state.value, ctx.worker, task_id=ctx.task_id,
+                     timings=fields.get("timings") or item.timings, error=fields.get("error", ""))
 
     def fail(item: Item, reason: str, exc: BaseException | None = None) -> None:
         if exc is not None and is_transient(exc):
@@ -100,7 +113,6 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
                 item.ended = True
                 return
             reason = f"gave up after {ctx.retries + 1} tries: {reason}"
-        log.warning("%s failed: %s", item.oid, reason)
         finish(item, State.FAILED, error=reason)
         ctx.status.dead_letter({"batch": batch, "bucket": bucket, "key": item.key, "reason": reason})
 
@@ -212,5 +224,6 @@ def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:
             status.transition(job["batch"], oid, State.FAILED, {"error": reason, "finished_at": now(), "worker": worker})
             status.dead_letter({"batch": job["batch"], "bucket": job["bucket"], "key": key, "reason": reason})
             metrics.observe_object(State.FAILED.value, reason)
+            log_finished(job["batch"], key, State.FAILED.value, worker, error=reason)
             failed.append(key)
     return failed

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def _run(task, job: dict) -> dict:
     s = get_settings()
     ctx = Context(settings=s, status=get_status(), s3=get_s3(), engine_getter=get_engine,
-                  worker=worker_name(), retries=task.request.retries)
+                  worker=worker_name(), retries=task.request.retries, task_id=task.request.id or "")
     try:
         outcome = run_job(job, ctx)
     except Exception as exc:
