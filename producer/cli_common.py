@@ -10,6 +10,20 @@ class CommandFailed(Exception):
     """Raised inside `clear_errors` to end the command with exit code 2."""
 
 
+def guarded(body):
+    """A verb's `run`: `body(args)` under `clear_errors`, exit code 2 when infrastructure fails."""
+
+    def run(args):
+        try:
+            with clear_errors():
+                return body(args)
+        except CommandFailed:
+            return 2
+
+    run.__doc__ = body.__doc__
+    return run
+
+
 @contextmanager
 def clear_errors():
     """Storage or Redis unreachable, a missing bucket: say so plainly instead of a stack trace."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from .cli_common import guarded
 import json
 from pathlib import Path
 
@@ -37,16 +39,6 @@ def options_from(args: argparse.Namespace) -> dict:
     if args.bg_color:
         opts["bg_color"] = args.bg_color
     return opts
-
-
-def run(args: argparse.Namespace) -> int:
-    from .cli_common import CommandFailed, clear_errors
-
-    try:
-        with clear_errors():
-            return _run(args)
-    except CommandFailed:
-        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -89,3 +81,6 @@ def _run(args: argparse.Namespace) -> int:
     else:
         console.print(report.summary_table(summary, report.failures(status, result.batch)))
     return 0 if summary.is_finished and summary.failed == 0 else 1
+
+
+run = guarded(_run)

@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from .cli_common import guarded
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("batch", help="batch id")
     p.add_argument("--queue", default=None, help="queue (default: the batch's)")
     p.add_argument("--wait", action="store_true", help="show progress until the batch finishes again")
-
-
-def run(args: argparse.Namespace) -> int:
-    from .cli_common import CommandFailed, clear_errors
-
-    try:
-        with clear_errors():
-            return _run(args)
-    except CommandFailed:
-        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -45,3 +37,6 @@ def _run(args: argparse.Namespace) -> int:
         console.print(report.summary_table(summary, report.failures(status, args.batch)))
         return 0 if summary.failed == 0 else 1
     return 0
+
+
+run = guarded(_run)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from .cli_common import guarded
 import json
 
 
@@ -10,16 +12,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", help="a batch id, or s3://bucket/key of one object")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--failures", type=int, default=20, help="failed objects to list for a batch")
-
-
-def run(args: argparse.Namespace) -> int:
-    from .cli_common import CommandFailed, clear_errors
-
-    try:
-        with clear_errors():
-            return _run(args)
-    except CommandFailed:
-        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -58,3 +50,6 @@ def _run(args: argparse.Namespace) -> int:
     else:
         console.print(report.summary_table(summary, failed))
     return 0
+
+
+run = guarded(_run)
