@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     status_ttl: int = 7 * 24 * 3600
     retry_backoff: float = 2.0  # seconds before the first retry of a transient error; doubles, with jitter
     retry_backoff_max: int = 120
+    engine_batch: int = 0  # keys of a chunk whose coarse passes run as one batch; 0: 4 on GPU, 1 on CPU
     io_threads: int = 3  # per worker process: downloads and uploads overlap with compute
 
     # --- model and runtime ---------------------------------------------------------------------

@@ -39,6 +39,12 @@ class Context:
     retries: int = 0  # how many times this task was already retried
     task_id: str = ""  # the Celery task's id, for the per-key log line
 
+    def engine_on_gpu(self) -> bool:
+        """Whether the loaded engine runs on CUDA/TensorRT (then batching keys pays off)."""
+        session = getattr(getattr(self.engine_getter(), "net", None), "session", None)
+        providers = session.get_providers() if session is not None else []
+        return any(p in providers for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider"))
+
 
 @dataclass
 class Item:
@@ -187,18 +193,41 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         finish(item, State.DONE, error="", timings={k: round(v, 2) for k, v in item.timings.items()},
                width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png))
 
+    def compute_group(group: list[Item]) -> None:
+        """Several keys' network passes batched (GPU); each key still ends on its own."""
+        engine = ctx.engine_getter()
+        with metrics.IN_FLIGHT.track_inprogress():
+            results = engine.cutout_many([item.source.data for item in group], options)
+        for item, res in zip(group, results):
+            def take(it: Item, res=res) -> None:
+                if isinstance(res, Exception):
+                    raise res
+                it.result = res
+                it.source = storage.Source(data=b"", etag=it.source.etag)
+                it.timings.update(res.timings)
+
+            guarded(take, item)
+
+    group_size = s.engine_batch or (4 if ctx.engine_on_gpu() else 1)
     pending = list(items)
     with ThreadPoolExecutor(max_workers=max(1, s.io_threads), thread_name_prefix="smallcut-io") as pool:
-        downloads = [pool.submit(guarded, prepare, item) for item in items]
+        downloads = dict(zip((id(i) for i in items), (pool.submit(guarded, prepare, item) for item in items)))
         uploads = []
         try:
-            for item, fut in zip(items, downloads):
-                fut.result()
-                if not item.ended and item.source is not None:
-                    guarded(compute, item)
-                if not item.ended and item.result is not None:
-                    uploads.append(pool.submit(guarded, store, item))
-                pending.remove(item)
+            for start in range(0, len(items), group_size):
+                group = items[start : start + group_size]
+                for item in group:
+                    downloads[id(item)].result()
+                ready = [item for item in group if not item.ended and item.source is not None]
+                if len(ready) > 1:
+                    compute_group(ready)
+                else:
+                    for item in ready:
+                        guarded(compute, item)
+                for item in group:
+                    if not item.ended and item.result is not None:
+                        uploads.append(pool.submit(guarded, store, item))
+                    pending.remove(item)
             for fut in uploads:
                 fut.result()
         except SoftTimeLimitExceeded:

@@ -88,3 +88,16 @@ def test_slivers_and_single_pixels_take_one_pass(engine):
         m = engine.matte(np.full(shape, 128, np.uint8))
         assert m.alpha.shape == shape[:2]
         assert m.passes == 1 and not m.detection
+
+
+def test_cutout_many_batches_coarse_passes_and_isolates_bad_images(engine):
+    good = [ecssd_image(n).read_bytes() for n in (820, 821, 822)]
+    results = engine.cutout_many([good[0], b"not an image", good[1], good[2]])
+    assert isinstance(results[1], DecodeError)
+    singles = [engine.cutout(d) for d in good]
+    for res, single in zip([results[0], results[2], results[3]], singles):
+        assert (res.width, res.height) == (single.width, single.height)
+        a = np.asarray(Image.open(io.BytesIO(res.png)))[..., 3].astype(int)
+        b = np.asarray(Image.open(io.BytesIO(single.png)))[..., 3].astype(int)
+        assert np.abs(a - b).mean() < 1.0  # batched inference gives the same mattes
+        assert res.timings["coarse"] > 0

@@ -163,8 +163,42 @@ class Engine:
         timer = Timer()
         with timer.stage("decode"):
             rgb = codec.decode(data, self.config.max_pixels)
+        return self._finish(rgb, options, timer)
+
+    def cutout_many(self, datas: list[bytes], options: CutoutOptions | None = None) -> list[CutoutResult | Exception]:
+        """Several images with their coarse passes run as one batch (what a GPU wants).
+
+        Each entry is a result or the exception that image raised (DecodeError for bad input), so
+        one bad image never costs the others.
+        """
+        options = options or CutoutOptions()
+        out: list[CutoutResult | Exception] = []
+        decoded: list[tuple[int, np.ndarray, Timer]] = []
+        for i, data in enumerate(datas):
+            timer = Timer()
+            try:
+                with timer.stage("decode"):
+                    decoded.append((i, codec.decode(data, self.config.max_pixels), timer))
+            except Exception as exc:  # noqa: BLE001 - returned per image, like a single cutout raises it
+                out.append(exc)
+                continue
+            out.append(None)  # type: ignore[arg-type]
+        if decoded:
+            size = (self.config.coarse_size, self.config.coarse_size)
+            t0 = time.perf_counter()
+            coarse = self.net.predict([resize(rgb, size) for _, rgb, _ in decoded])
+            share = (time.perf_counter() - t0) * 1000.0 / len(decoded)
+            for (i, rgb, timer), c in zip(decoded, coarse):
+                timer.ms["coarse"] = share
+                try:
+                    out[i] = self._finish(rgb, options, timer, coarse=c)
+                except Exception as exc:  # noqa: BLE001
+                    out[i] = exc
+        return out
+
+    def _finish(self, rgb: np.ndarray, options: CutoutOptions, timer: Timer, coarse: np.ndarray | None = None) -> CutoutResult:
         passes_before = self.net.passes
-        matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer)
+        matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer, coarse=coarse)
         with timer.stage("compose"):
             out = compose(rgb, matte.alpha, options, bleed=options.postprocess)
         with timer.stage("encode"):
@@ -175,18 +209,21 @@ class Engine:
             height=rgb.shape[0],
             timings=timer.ms,
             rois=len(matte.rois),
-            passes=self.net.passes - passes_before,
+            passes=self.net.passes - passes_before + (1 if coarse is not None else 0),
         )
 
     # ------------------------------------------------------------------ pixels -> alpha
-    def matte(self, rgb: np.ndarray, roi_on: bool = True, postprocess_on: bool = True, timer: Timer | None = None) -> Matte:
+    def matte(
+        self, rgb: np.ndarray, roi_on: bool = True, postprocess_on: bool = True, timer: Timer | None = None, coarse: np.ndarray | None = None
+    ) -> Matte:
+        """Alpha for one decoded image; `coarse` is its 320² map when a batch already computed it."""
         timer = timer or Timer()
         cfg = self.config
         h, w = rgb.shape[:2]
         passes0 = self.net.passes
         with timer.stage("coarse"):
-            small = resize(rgb, (cfg.coarse_size, cfg.coarse_size))
-            coarse = self.net.predict([small])[0]
+            if coarse is None:
+                coarse = self.net.predict([resize(rgb, (cfg.coarse_size, cfg.coarse_size))])[0]
         result = Matte(alpha=np.zeros((h, w), np.uint8))
         if roi_on:
             with timer.stage("detect"):
