@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from smallcut import keys as keyrules
 
 HERE = Path(__file__).resolve().parent / "review"
 CACHE_ITEMS = 2048

@@ -279,7 +279,6 @@ class Engine:
     def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte) -> None:
         cfg = self.config
         h, w = rgb.shape[:2]
-        frame_area = float(h * w)
         small = list(candidates)
         if not result.detection:
             # a large confident object fills the frame's attention: faint blobs beside it were
