@@ -13,7 +13,6 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-
 HERE = Path(__file__).resolve().parent / "review"
 CACHE_ITEMS = 2048
 
