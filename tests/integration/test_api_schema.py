@@ -23,7 +23,9 @@ def test_openapi_fuzz_finds_no_server_error(api, tmp_path):
     argv = [sys.executable, "-m", "schemathesis.cli", "run", f"{api.url}/openapi.json",
             "--checks", "not_a_server_error", "-H", f"Authorization: Bearer {TOKEN}",
             "--max-examples", "25", "--seed", "8", "--generation-deterministic", "--request-timeout", "100",
-            "--workers", "2", "--suppress-health-check", "all", "--no-color"]
+            # one worker: with threads, CPython 3.11 ast can fail inside schemathesis itself
+            # ("AST constructor recursion depth mismatch"), which is not a finding about the server
+            "--workers", "1", "--suppress-health-check", "all", "--no-color"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     print(proc.stdout[-2500:])
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
