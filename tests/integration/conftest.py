@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -95,10 +96,16 @@ def celery_app(settings):
 @pytest.fixture(scope="session")
 def worker(stack, env, s3):
     """One real worker process: `smallcut worker --concurrency 2` (prefork)."""
+    with running_worker(env, Path(stack.dir), "testworker", concurrency=2, queues="cpu,gpu") as proc:
+        yield proc
+
+
+@contextmanager
+def running_worker(env: dict[str, str], workdir: Path, name: str, *, concurrency: int, queues: str):
+    """A real `smallcut worker` process, up (answering pings) on entry, stopped and reaped on exit."""
     from smallcut import localstack
 
-    workdir = Path(stack.dir)
-    proc = localstack.start_worker(env, workdir, "testworker", concurrency=2, queues="cpu,gpu")
+    proc = localstack.start_worker(env, workdir, name, concurrency=concurrency, queues=queues)
     try:
         localstack.wait_for_workers(env["SMALLCUT_REDIS_URL"], 1, timeout=120, pids=[proc.pid])
         yield proc

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from smallcut import localstack
 from tests.faultproxy import FaultProxy
 
-from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, wait_for_object
+from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, running_worker, wait_for_object
 
 pytestmark = pytest.mark.integration
 
@@ -38,14 +37,9 @@ def proxied_worker(stack, env, proxy, s3):
     """A real worker whose S3 endpoint is the proxy, on its own queue."""
     worker_env = {**env, "SMALLCUT_S3_ENDPOINT_URL": proxy.url, "SMALLCUT_ALLOWED_BUCKETS": f"{ALLOWED},{GHOST}",
                   "SMALLCUT_RETRY_BACKOFF": "0.2", "SMALLCUT_MAX_RETRIES": str(MAX_RETRIES)}
-    proc = localstack.start_worker(worker_env, Path(stack.dir), "faultworker", concurrency=1, queues=QUEUE)
-    try:
-        # the suite's worker may answer the ping too; tasks wait on QUEUE for this one in any case
-        localstack.wait_for_workers(env["SMALLCUT_REDIS_URL"], 1, timeout=120, pids=[proc.pid])
+    # the suite's worker may answer the ping too; tasks wait on QUEUE for this one in any case
+    with running_worker(worker_env, Path(stack.dir), "faultworker", concurrency=1, queues=QUEUE) as proc:
         yield proc
-    finally:
-        localstack.stop(proc.pid)
-        proc.wait(timeout=30)
 
 
 def tiny_jpeg(seed: int) -> bytes:
