@@ -7,6 +7,7 @@ scripts alternate methods image by image and report medians, with the load avera
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -134,3 +135,14 @@ def table(rows: list[list], header: list[str]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]])
+
+
+def write_outputs(out: Path, result: dict, text: str, chart, chart_name: str, command: str) -> None:
+    """results.json, summary.md and the chart of one bench run, then the table on stdout."""
+    result["command"] = command
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=1))
+    (out / "summary.md").write_text(text + "\n")
+    chart(result, out / chart_name)
+    print(text)
+    print(f"\nwrote {out}/results.json, summary.md, {chart_name}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import time
 from pathlib import Path
 
@@ -252,14 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = C.load_engine(args.threads)
     session = C.rembg_session() if "rembg" in methods else None
     result = run_speed(sets, engine, session, methods)
-    result["command"] = "python -m bench.speed " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(result, indent=1))
-    text = report(result)
-    (args.out / "summary.md").write_text(text + "\n")
-    chart(result, args.out / "speed.png")
-    print(text)
-    print(f"\nwrote {args.out}/results.json, summary.md, speed.png")
+    argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    C.write_outputs(args.out, result, report(result), chart, "speed.png", "python -m bench.speed " + argv_text)
     return 0
 
 

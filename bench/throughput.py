@@ -15,7 +15,6 @@ Writes bench/out/throughput/{results.json,summary.md,throughput.png}.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import tempfile
@@ -333,14 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     engine = C.load_engine()
     session = C.rembg_session()
     result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e)
-    result["command"] = "python -m bench.throughput " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(result, indent=1))
-    text = report(result)
-    (args.out / "summary.md").write_text(text + "\n")
-    chart(result, args.out / "throughput.png")
-    print(text)
-    print(f"\nwrote {args.out}/results.json, summary.md, throughput.png")
+    argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    C.write_outputs(args.out, result, report(result), chart, "throughput.png", "python -m bench.throughput " + argv_text)
     return 0
 
 
