@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[local,test]'
+	$(BIN)/pip install -q -e '.[local,test,train]'
 	$(BIN)/smallcut models fetch
 	touch $@
 
