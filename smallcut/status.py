@@ -233,6 +233,8 @@ class StatusStore:
             if k in data:
                 data[k] = int(data[k])
         return data
+        if "min_object_frac" in data:
+            data["min_object_frac"] = float(data["min_object_frac"])
 
     def get_batch(self, batch: str) -> BatchSummary | None:
         data = self.r.hgetall(self.batch_key(batch))

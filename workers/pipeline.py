@@ -191,7 +191,8 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         r = item.result
         item.result = None
         finish(item, State.DONE, error="", timings={k: round(v, 2) for k, v in item.timings.items()},
-               width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png))
+               width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png),
+               objects=r.objects, min_object_frac=r.min_object_frac)
 
     def compute_group(group: list[Item]) -> None:
         """Several keys' network passes batched (GPU); each key still ends on its own."""

@@ -69,6 +69,7 @@ async function loadItems() {
   $("#flag-count").textContent = flagged.size;
   renderGallery();
 }
+function frameShare(f) { return f >= 0.01 ? `${(100 * f).toFixed(0)}%` : `${(100 * f).toFixed(2)}%`; }
 function total(t) { return Object.entries(t || {}).filter(([k]) => k !== "head").reduce((a, [, v]) => a + v, 0); }
 function renderGallery() {
   const mode = $("#filter").value;
@@ -76,7 +77,8 @@ function renderGallery() {
   if (mode === "failed" || mode === "skipped") list = list.filter((o) => o.state === mode);
   else if (mode === "flagged") list = list.filter((o) => flagged.has(o.source));
   else if (mode === "slowest") list = list.filter((o) => o.timings).sort((a, b) => total(b.timings) - total(a.timings));
-  else if (mode === "smallest") list = list.filter((o) => o.width).sort((a, b) => a.width * a.height - b.width * b.height);
+  // the smallest cut-out region relative to its frame: where small objects vanish or come out ragged
+  else if (mode === "smallest") list = list.filter((o) => o.objects > 0).sort((a, b) => a.min_object_frac - b.min_object_frac);
   else list.sort((a, b) => a.key.localeCompare(b.key));
   const thumb = (url) => `/v1/preview?key=${encodeURIComponent(url)}`;
   $("#gallery").innerHTML = list.slice(0, 500).map((o) => {
@@ -87,7 +89,8 @@ function renderGallery() {
     return `<div class="card${isFlagged ? " flagged" : ""}" data-key="${esc(o.source)}" data-state="${esc(o.state)}">
       <div class="pair"><img loading="lazy" alt="source" src="${thumb(o.source)}">${cut}</div>
       <div class="meta"><b>${esc(o.key)}</b> <span class="state-${esc(o.state)}">${esc(o.state)}</span>
-        ${o.timings ? `· ${Math.round(total(o.timings))} ms` : ""} ${o.width ? `· ${o.width}×${o.height}` : ""}</div>
+        ${o.timings ? `· ${Math.round(total(o.timings))} ms` : ""} ${o.width ? `· ${o.width}×${o.height}` : ""}
+        ${o.objects ? `· ${o.objects} object${o.objects > 1 ? "s" : ""}, smallest ${frameShare(o.min_object_frac)} of the frame` : ""}</div>
       ${o.state === "failed" ? `<div class="reason">${esc(o.error)}</div>` : ""}
       <button type="button" class="flag">${isFlagged ? "unflag" : "flag"}</button></div>`;
   }).join("");

@@ -101,6 +101,16 @@ def test_review_page_progress_gallery_flag_manifest(api, s3, browser, tmp_path):
     card = browser.find_element(By.CSS_SELECTOR, ".card")
     assert card.get_attribute("data-key") == f"s3://{IN_BUCKET}/review/unreadable.jpg"
     assert card.find_element(By.CSS_SELECTOR, ".reason").text  # the reason is shown
+
+    # "smallest objects first": ordered by the smallest cut-out region's share of its frame (the API's items)
+    with api.client() as c:
+        done = [o for o in c.get(f"/v1/batches/{batch_id}/items", params={"limit": 50}).json()["items"]
+                if o["state"] == "done"]
+    assert all(o["objects"] >= 1 and 0 < o["min_object_frac"] <= 1 for o in done)
+    Select(browser.find_element(By.ID, "filter")).select_by_value("smallest")
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".card")) == len(PHOTOS), what="smallest filter")
+    shown = [c.get_attribute("data-key") for c in browser.find_elements(By.CSS_SELECTOR, ".card")]
+    assert shown == [o["source"] for o in sorted(done, key=lambda o: o["min_object_frac"])]
     Select(browser.find_element(By.ID, "filter")).select_by_value("all")
 
     flagged_key = f"s3://{IN_BUCKET}/review/{PHOTOS[1]:04d}.jpg"

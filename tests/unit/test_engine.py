@@ -101,3 +101,23 @@ def test_cutout_many_batches_coarse_passes_and_isolates_bad_images(engine):
         b = np.asarray(Image.open(io.BytesIO(single.png)))[..., 3].astype(int)
         assert np.abs(a - b).mean() < 1.0  # batched inference gives the same mattes
         assert res.timings["coarse"] > 0
+
+
+def test_object_sizes_counts_regions_and_the_smallest_share():
+    from workers.engine.engine import object_sizes
+
+    alpha = np.zeros((100, 200), np.uint8)
+    alpha[10:50, 10:60] = 255  # 2,000 px
+    alpha[70:75, 150:160] = 200  # 50 px
+    alpha[90, 5:8] = 255  # 3 px of dust: not an object
+    alpha[0:5, 190:200] = 100  # translucent haze below half: background
+    assert object_sizes(alpha) == {"objects": 2, "min_object_frac": 50 / 20_000}
+    assert object_sizes(np.zeros((10, 10), np.uint8)) == {"objects": 0, "min_object_frac": 0.0}
+
+
+def test_cutout_reports_the_small_object_it_kept(engine):
+    img, gt, _ = _ring_on_texture()
+    ok, jpg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    res = engine.cutout(jpg.tobytes())
+    assert res.objects >= 1
+    assert res.min_object_frac <= 1.5 * (gt > 0).sum() / gt.size  # the ring, not only something large
