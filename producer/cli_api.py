@@ -28,5 +28,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: set SMALLCUT_API_TOKEN before listening on a non-loopback address", file=sys.stderr)
         return 2
     logging.getLogger("producer").setLevel(args.log_level.upper())
-    uvicorn.run(make_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    # log_config=None: uvicorn's own and access lines go through smallcut's root handler, so they are
+    # JSON lines with SMALLCUT_LOG_JSON and have credentials and ?token= values masked like every line
+    uvicorn.run(make_app(settings), host=args.host, port=args.port, log_level=args.log_level, log_config=None)
     return 0

@@ -21,11 +21,13 @@ EXTRA_FIELDS = ("batch", "key", "task_id", "state", "worker", "timings", "error"
 
 # scheme://user:password@ -> scheme://user:***@ (user may be empty: redis://:password@host)
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^:/@\s\"']*):([^@\s/\"']+)@")
+# ?token=... in a logged request line (the review page's first visit carries the API token that way)
+_QUERY_SECRETS = re.compile(r"(?i)([?&](?:token|access_token|api_key|password)=)[^&\s\"']+")
 
 
 def redact(text: str) -> str:
-    """Mask the password of every URL with credentials in `text`."""
-    return _CREDENTIALS.sub(r"\1\2:***@", text)
+    """Mask the password of every URL with credentials, and secret query values, in `text`."""
+    return _QUERY_SECRETS.sub(r"\1***", _CREDENTIALS.sub(r"\1\2:***@", text))
 
 
 class JsonFormatter(logging.Formatter):

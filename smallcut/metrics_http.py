@@ -23,12 +23,15 @@ def prepare_multiprocess() -> str:
 
 
 def start_worker_endpoint(port: int, addr: str = "0.0.0.0") -> str:
-    """Serve the summed samples of every process writing to the directory, from a background thread."""
+    """Serve the summed samples of every process writing to the directory (plus GPU gauges), from a thread."""
     path = prepare_multiprocess()
     from prometheus_client import CollectorRegistry, start_http_server
     from prometheus_client.multiprocess import MultiProcessCollector
 
+    from smallcut.gpu_metrics import GpuCollector
+
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=path)
+    registry.register(GpuCollector())  # device memory/utilisation, read at scrape time; none without a GPU
     start_http_server(port, addr=addr, registry=registry)
     return path

@@ -25,6 +25,7 @@ SCRATCH = "s3://inbox/apiscratch"
 class Api:
     url: str
     metrics_url: str  # the worker's /metrics
+    log: Path  # the API process's stderr (JSON lines)
 
     def client(self, token: str | None = TOKEN, timeout: float = 120):
         import httpx
@@ -55,7 +56,8 @@ def api(stack, env, s3):
     workdir = Path(stack.dir)
     api_port, metrics_port = localstack.free_port(), localstack.free_port()
     api_env = {**env, "SMALLCUT_QUEUE": API_QUEUE, "SMALLCUT_API_TOKEN": TOKEN, "SMALLCUT_API_MAX_BODY": str(MAX_BODY),
-               "SMALLCUT_API_SCRATCH": SCRATCH, "SMALLCUT_API_CUTOUT_TIMEOUT": "90"}
+               "SMALLCUT_API_SCRATCH": SCRATCH, "SMALLCUT_API_CUTOUT_TIMEOUT": "90",
+               "SMALLCUT_LOG_JSON": "true"}
     metrics_dir = workdir / "metrics-apiworker"
     worker = localstack.start_worker(env, workdir, "apiworker", concurrency=2, queues=API_QUEUE, extra_env={
         "SMALLCUT_METRICS_PORT": str(metrics_port), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
@@ -64,7 +66,8 @@ def api(stack, env, s3):
     try:
         wait_http(f"http://127.0.0.1:{metrics_port}/metrics", worker)  # queued work waits for the children
         wait_http(f"http://127.0.0.1:{api_port}/healthz", server)
-        yield Api(url=f"http://127.0.0.1:{api_port}", metrics_url=f"http://127.0.0.1:{metrics_port}/metrics")
+        yield Api(url=f"http://127.0.0.1:{api_port}", metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
+                  log=workdir / "api.log")
     finally:
         localstack.stop(server.pid)
         localstack.stop(worker.pid)

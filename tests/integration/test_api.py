@@ -156,3 +156,23 @@ def test_refuses_a_public_address_without_a_token(env):
 
     proc = smallcut({**env, "SMALLCUT_API_TOKEN": ""}, "api", "--host", "0.0.0.0", "--port", "1", timeout=60)
     assert proc.returncode == 2 and "SMALLCUT_API_TOKEN" in proc.stderr
+
+
+def test_api_logs_are_json_lines_without_the_token(api):
+    import json
+
+    import httpx
+
+    from .api_fixtures import TOKEN
+
+    assert httpx.get(f"{api.url}/?token={TOKEN}", follow_redirects=False).status_code < 500
+    with api.client() as c:
+        assert c.get("/v1/batches").status_code == 200
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "/v1/batches" not in api.log.read_text():
+        time.sleep(0.2)
+    text = api.log.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # every line is JSON
+    access = [x["msg"] for x in lines if x["logger"] == "uvicorn.access"]
+    assert any("GET /v1/batches" in m for m in access) and any("token=***" in m for m in access)
+    assert TOKEN not in text

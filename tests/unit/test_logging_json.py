@@ -70,6 +70,8 @@ def test_credentials_are_masked_in_every_field(json_lines):
     plain = RedactingFormatter("%(message)s").format(
         logging.LogRecord("x", logging.INFO, __file__, 1, "to rediss://u:p@h", None, None))
     assert plain == "to rediss://u:***@h"
+    assert redact('"GET /?token=abc123&x=1 HTTP/1.1" 200') == '"GET /?token=***&x=1 HTTP/1.1" 200'
+    assert redact("/v1/x?a=1&api_key=k3y") == "/v1/x?a=1&api_key=***"
 
 
 def test_setting_switches_the_root_handler_to_json(tmp_path):
