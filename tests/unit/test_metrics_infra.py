@@ -20,6 +20,9 @@ def exported_names() -> set[str]:
         for m in family.describe():
             suffixes = {"histogram": ("_bucket", "_sum", "_count"), "counter": ("_total",)}.get(m.type, ("",))
             names |= {m.name + suffix for suffix in suffixes}
+    from smallcut.gpu_metrics import GpuCollector, GpuReading
+
+    names |= {f.name for f in GpuCollector(read=lambda: [GpuReading(0, "gpu", 1, 2, 0.5)]).collect()}
     return names
 
 
