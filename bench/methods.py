@@ -1,5 +1,8 @@
 """The methods under test, each `(rgb, set, name) -> alpha`: smallcut in-process (with ablations)
-and rembg with the same u2netp weights. rembg never changes, so its masks are cached on disk."""
+and rembg with the same u2netp weights. rembg never changes, so its masks are cached on disk.
+
+A smallcut method may name the network from the model registry after a colon, e.g.
+`smallcut:u2netp_fpn` or `smallcut-noroi:u2netp_cbam`; without one it uses SMALLCUT_MODEL."""
 
 from __future__ import annotations
 
@@ -26,24 +29,27 @@ class Prediction:
 
 
 class Smallcut:
-    _engine = None  # one model per process, shared by the ablations
+    _engines: dict = {}  # one engine per model per process, shared by the ablations
 
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, model: str | None = None) -> None:
+        self.name = f"{name}:{model}" if model else name
+        self.model = model
         self.roi_on, self.post_on = _SMALLCUT_FLAGS[name]
 
     @classmethod
-    def engine(cls):
-        if cls._engine is None:
+    def engine(cls, model: str | None = None):
+        if model not in cls._engines:
             from smallcut.settings import Settings
             from workers.engine import Engine
 
-            cls._engine = Engine.from_settings(Settings())
-            cls._engine.matte(np.zeros((480, 640, 3), np.uint8))  # warm-up: keep it out of the timings
-        return cls._engine
+            settings = Settings() if model is None else Settings(model=model, model_path=None)
+            eng = Engine.from_settings(settings)
+            eng.matte(np.zeros((480, 640, 3), np.uint8))  # warm-up: keep it out of the timings
+            cls._engines[model] = eng
+        return cls._engines[model]
 
     def __call__(self, rgb: np.ndarray, set_name: str, name: str) -> Prediction:
-        eng = self.engine()
+        eng = self.engine(self.model)
         t0 = time.perf_counter()
         alpha = eng.matte(rgb, roi_on=self.roi_on, postprocess_on=self.post_on).alpha
         return Prediction(alpha, time.perf_counter() - t0, False)
@@ -100,8 +106,14 @@ class Rembg:
 
 
 def make(name: str):
-    if name in _SMALLCUT_FLAGS:
-        return Smallcut(name)
+    base, _, model = name.partition(":")
+    if base in _SMALLCUT_FLAGS:
+        if model:
+            from workers.engine.models import REGISTRY
+
+            if model not in REGISTRY:
+                raise SystemExit(f"unknown model {model!r} in {name!r}: one of {', '.join(REGISTRY)}")
+        return Smallcut(base, model or None)
     if name == "rembg":
         return Rembg()
-    raise SystemExit(f"unknown method {name!r}: one of {', '.join(METHODS)}")
+    raise SystemExit(f"unknown method {name!r}: one of {', '.join(METHODS)} (smallcut ones may add :MODEL)")

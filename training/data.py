@@ -1,0 +1,142 @@
+"""Training samples: ECSSD photos (normal-size objects) and small-object copy-paste composites.
+
+Only ECSSD 0001-0800 is ever read here (0801-1000 is the evaluation split of bench/): by default
+0001-0760 feed training and 0761-0800 the validation that picks nothing but is reported.
+
+A composite is a square frame at the training size (the engine squashes every frame to a square
+for its coarse pass) with 1-4 objects of 0.05-5 % of the frame: ECSSD objects cut with their masks
+or bench's procedural jewellery/hardware, on another ECSSD photo or a procedural texture. Its
+ground truth is the pasted alpha, exact by construction (bench.synth's integer blend). Every sample
+is a pure function of (seed, index), so a resumed run sees the same stream as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from bench import backgrounds, synth
+from bench.paths import ecssd_dir
+from workers.engine.models import IMAGENET_MEAN, IMAGENET_STD
+
+AREA_RANGE = (0.0005, 0.05)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    size: int = 256  # square training frames
+    train_ids: tuple[int, int] = (1, 760)
+    val_ids: tuple[int, int] = (761, 800)
+    composite_share: float = 0.6  # the rest are whole ECSSD photos
+    photo_background_share: float = 0.4  # composites on a photo (else on a texture)
+    procedural_share: float = 0.4  # pasted objects drawn procedurally (else cut from ECSSD)
+    max_objects: int = 4
+    jitter: float = 0.15  # brightness/contrast jitter amplitude
+
+
+def ids(span: tuple[int, int]) -> list[int]:
+    lo, hi = span
+    if lo < 1 or hi > 800:
+        raise ValueError(f"ECSSD ids {span} leave 0001-0800: 0801-1000 are for evaluation only")
+    return list(range(lo, hi + 1))
+
+
+def normalise(rgb: np.ndarray) -> np.ndarray:
+    """uint8 HxWx3 -> float32 3xHxW exactly as workers.engine.net feeds u2netp (max scaling, ImageNet)."""
+    x = rgb.astype(np.float32) * (1.0 / max(float(rgb.max()), 1e-6))
+    x = (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
+    return x.transpose(2, 0, 1)
+
+
+def read_ecssd(n: int) -> tuple[np.ndarray, np.ndarray]:
+    root = ecssd_dir()
+    rgb = cv2.cvtColor(cv2.imread(str(root / "images" / f"{n:04d}.jpg")), cv2.COLOR_BGR2RGB)
+    mask = cv2.imread(str(root / "masks" / f"{n:04d}.png"), cv2.IMREAD_GRAYSCALE)
+    return rgb, mask
+
+
+def photo_sample(rng: np.random.Generator, pool: list[int], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """An ECSSD photo: random crop keeping >= 75 % of each side, random flip, squashed to size²."""
+    rgb, mask = read_ecssd(pool[int(rng.integers(len(pool)))])
+    h, w = mask.shape
+    ch, cw = int(h * rng.uniform(0.75, 1.0)), int(w * rng.uniform(0.75, 1.0))
+    y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    rgb, mask = rgb[y0 : y0 + ch, x0 : x0 + cw], mask[y0 : y0 + ch, x0 : x0 + cw]
+    if rng.random() < 0.5:
+        rgb, mask = rgb[:, ::-1], mask[:, ::-1]
+    rgb = cv2.resize(np.ascontiguousarray(rgb), (size, size), interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(np.ascontiguousarray(mask), (size, size), interpolation=cv2.INTER_AREA)
+    return rgb, mask.astype(np.float32) / 255.0
+
+
+def composite_sample(rng: np.random.Generator, pool: list[int], size: int, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Small objects pasted on a background; the ground truth is exactly what was pasted."""
+    if rng.random() < cfg.photo_background_share:
+        bg_id = pool[int(rng.integers(len(pool)))]
+        sigma = float([0.0, 0.0, 2.0, 5.0][int(rng.integers(4))]) * size / 1600.0  # bench.synth's blur at its frame size
+        bg = backgrounds.photo(ecssd_dir() / "images" / f"{bg_id:04d}.jpg", size, size, sigma)
+        obj_pool = [i for i in pool if i != bg_id]
+    else:
+        bg = backgrounds.texture(backgrounds.TEXTURES[int(rng.integers(len(backgrounds.TEXTURES)))], rng, size, size)
+        obj_pool = pool
+    frame = float(size * size)
+    max_side = int(0.45 * size)
+    count = int(rng.integers(1, cfg.max_objects + 1))
+    targets = sorted(np.exp(rng.uniform(*np.log(AREA_RANGE), count)) * frame, reverse=True)
+    fg = np.zeros((size, size, 3), np.uint8)
+    alpha = np.zeros((size, size), np.uint8)
+    boxes: list[tuple[int, int, int, int]] = []
+    for target in targets:
+        if rng.random() < cfg.procedural_share:
+            layer = synth._procedural(rng, target, max_side)
+        else:
+            layer = synth._ecssd_object(rng, obj_pool, target, max_side)
+        lh, lw = layer.alpha.shape
+        if lh >= size or lw >= size:
+            continue
+        pos = _free_spot(rng, boxes, lw, lh, size)
+        if pos is None:
+            continue
+        x, y = pos
+        fg[y : y + lh, x : x + lw] = layer.rgb
+        alpha[y : y + lh, x : x + lw] = layer.alpha
+        boxes.append((x, y, lw, lh))
+    return synth.composite(fg, bg, alpha), alpha.astype(np.float32) / 255.0
+
+
+def _free_spot(rng: np.random.Generator, boxes: list[tuple[int, int, int, int]], w: int, h: int, size: int):
+    for _ in range(50):
+        x, y = int(rng.integers(0, size - w + 1)), int(rng.integers(0, size - h + 1))
+        if all(x + w + 2 <= bx or bx + bw + 2 <= x or y + h + 2 <= by or by + bh + 2 <= y for bx, by, bw, bh in boxes):
+            return x, y
+    return None
+
+
+def jitter(rng: np.random.Generator, rgb: np.ndarray, amount: float) -> np.ndarray:
+    """Brightness/contrast jitter (photometric augmentation; the ground truth does not move)."""
+    if amount <= 0:
+        return rgb
+    c = 1.0 + rng.uniform(-amount, amount)
+    b = 255.0 * rng.uniform(-amount, amount) / 2
+    mean = float(rgb.mean())
+    return np.clip((rgb.astype(np.float32) - mean) * c + mean + b, 0, 255).astype(np.uint8)
+
+
+def sample(cfg: DataConfig, seed: int, index: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
+    """(normalised 3xSxS input, SxS target in [0,1], kind) for sample `index` of `split`."""
+    rng = np.random.default_rng([seed, 0 if split == "train" else 1, index])
+    pool = ids(cfg.train_ids if split == "train" else cfg.val_ids)
+    if rng.random() < cfg.composite_share:
+        rgb, target, kind = *composite_sample(rng, pool, cfg.size, cfg), "composite"
+    else:
+        rgb, target, kind = *photo_sample(rng, pool, cfg.size), "photo"
+    if split == "train":
+        rgb = jitter(rng, rgb, cfg.jitter)
+    return normalise(rgb), target, kind
+
+
+def batch(cfg: DataConfig, seed: int, start: int, n: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    xs, ys, kinds = zip(*(sample(cfg, seed, start + i, split) for i in range(n)))
+    return np.stack(xs), np.stack(ys)[:, None], list(kinds)
