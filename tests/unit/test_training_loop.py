@@ -71,3 +71,12 @@ def test_two_steps_resume_and_export(tmp_path):
     inputs = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_inputs()
     assert inputs[0].shape == ["N", 3, "H", "W"]
     assert json.loads((out / "metrics.json").read_text())["step"] == 2
+
+
+def test_default_rule_needs_a_small_object_gain_and_no_normal_size_loss():
+    from training.compare import decide
+
+    base = {"small": 0.50, "normal": 0.880}
+    assert decide(base, {"small": 0.52, "normal": 0.876})[0]  # -0.004 on normal objects: allowed
+    assert not decide(base, {"small": 0.52, "normal": 0.874})[0]  # -0.006: too much
+    assert not decide(base, {"small": 0.50, "normal": 0.890})[0]  # no small-object gain

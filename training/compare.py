@@ -1,0 +1,88 @@
+"""Pretrained u2netp vs the retrained variants, from bench.quality results, and the default rule.
+
+    for m in u2netp u2netp_cbam u2netp_fpn; do
+      python -m bench.quality --set ecssd-eval --methods smallcut:$m,smallcut-noroi:$m --out bench/out/retrain/$m
+      python -m bench.quality --set synth-eval --methods smallcut:$m,smallcut-noroi:$m --out bench/out/retrain/$m
+    done
+    python -m training.compare bench/out/retrain
+
+Small objects: mean per-object IoU over synth-eval (composites made only from ECSSD 0801-1000, all
+objects 0.05-5 % of the frame). Normal size: mean IoU of ECSSD 0801-1000 objects above 5 % of the
+frame. A variant may become the default only if, on the engine's default path (ROI on), it beats
+the pretrained model on small objects and loses at most `NORMAL_TOLERANCE` IoU on normal-size ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+BASE = "u2netp"
+NORMAL_TOLERANCE = 0.005
+PATHS = (("smallcut", "ROI"), ("smallcut-noroi", "no ROI"))
+SMALL_BUCKETS = ("<0.2%", "0.2-1%", "1-5%")
+
+
+def scores(results_dir: Path, model: str, method: str) -> dict:
+    """The numbers the rule needs, for one model on one engine path."""
+    key = f"{method}:{model}"
+    synth = json.loads((results_dir / model / "synth-eval" / "results.json").read_text())["summary"][key]
+    ecssd = json.loads((results_dir / model / "ecssd-eval" / "results.json").read_text())["summary"][key]
+    out = {f"small {b}": synth["buckets"].get(b, {}).get("iou") for b in SMALL_BUCKETS}
+    out["small"] = synth["buckets"]["all"]["iou"]
+    out["small n"] = synth["buckets"]["all"]["n"]
+    out["normal"] = ecssd["buckets"][">5%"]["iou"]
+    out["normal n"] = ecssd["buckets"][">5%"]["n"]
+    out["ecssd per image"] = ecssd["images"]["iou"]
+    return out
+
+
+def decide(base: dict, variant: dict, tolerance: float = NORMAL_TOLERANCE) -> tuple[bool, str]:
+    """(wins, why): better on small objects and no more than `tolerance` worse on normal-size ones."""
+    d_small = variant["small"] - base["small"]
+    d_normal = variant["normal"] - base["normal"]
+    wins = d_small > 0 and d_normal >= -tolerance
+    why = f"small {d_small:+.3f}, normal {d_normal:+.3f} (limit -{tolerance})"
+    return wins, why
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path, help="folder with <model>/<set>/results.json from bench.quality")
+    ap.add_argument("--models", default="u2netp_cbam,u2netp_fpn", help="variants to compare with u2netp")
+    args = ap.parse_args(argv)
+    variants = [m.strip() for m in args.models.split(",") if m.strip()]
+    head = ["model", "path", *[f"small {b}" for b in SMALL_BUCKETS], "small (all)", "normal (>5 %)", "ECSSD per image", "vs u2netp"]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    verdicts = {}
+    for method, path in PATHS:
+        base = scores(args.results, BASE, method)
+        for model in [BASE, *variants]:
+            s = scores(args.results, model, method)
+            verdict = "-"
+            if model != BASE:
+                wins, why = decide(base, s)
+                verdict = ("wins: " if wins else "does not win: ") + why
+                verdicts[(model, path)] = wins
+            cells = [model, path, *[_f(s[f"small {b}"]) for b in SMALL_BUCKETS], _f(s["small"]), _f(s["normal"]), _f(s["ecssd per image"]), verdict]
+            print("| " + " | ".join(cells) + " |")
+    n = scores(args.results, BASE, "smallcut")
+    print(f"\nsmall: {n['small n']} synth-eval objects; normal: {n['normal n']} ECSSD 0801-1000 objects > 5 %")
+    winners = [m for m in variants if verdicts.get((m, "ROI"))]
+    if winners:
+        best = max(winners, key=lambda m: scores(args.results, m, "smallcut")["small"])
+        print(f"default: {best} wins on the engine's default path (ROI)")
+    else:
+        print(f"default: {BASE} stays (no variant wins on the engine's default path)")
+    return 0
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
