@@ -206,6 +206,9 @@ def train(cfg: TrainConfig, out: Path, progress: bool = True) -> dict:
             bar.update(task, completed=state["step"], loss=f"{loss:.4f}")
             if state["step"] % cfg.checkpoint_every == 0:
                 save_checkpoint(ckpt_path, model, opt, cfg, state)
+                if not progress:  # a log line instead of the bar
+                    recent = np.mean([h["loss"] for h in state["history"][-cfg.checkpoint_every :]])
+                    print(f"step {state['step']} loss {recent:.4f} {state['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
     if state["val_end"] is None or state["val_end"].get("step") != state["step"]:
         state["val_end"] = {"step": state["step"], **validate(model, cfg)}
     save_checkpoint(ckpt_path, model, opt, cfg, state)
