@@ -10,6 +10,7 @@ Small objects: mean per-object IoU over synth-eval (composites made only from EC
 objects 0.05-5 % of the frame). Normal size: mean IoU of ECSSD 0801-1000 objects above 5 % of the
 frame. A variant may become the default only if, on the engine's default path (ROI on), it beats
 the pretrained model on small objects and loses at most `NORMAL_TOLERANCE` IoU on normal-size ones.
+Only images that every model was scored on count (runs with different --limit stay comparable).
 """
 
 from __future__ import annotations
@@ -25,17 +26,37 @@ PATHS = (("smallcut", "ROI"), ("smallcut-noroi", "no ROI"))
 SMALL_BUCKETS = ("<0.2%", "0.2-1%", "1-5%")
 
 
-def scores(results_dir: Path, model: str, method: str) -> dict:
-    """The numbers the rule needs, for one model on one engine path."""
+def _load(results_dir: Path, model: str, set_name: str) -> dict:
+    return json.loads((results_dir / model / set_name / "results.json").read_text())
+
+
+def common_names(results_dir: Path, models: list[str], set_name: str) -> set[str]:
+    """Images every model was scored on (runs may have used different --limit)."""
+    sets = [{i["name"] for i in _load(results_dir, m, set_name)["images"]} for m in models]
+    return set.intersection(*sets)
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def scores(results_dir: Path, model: str, method: str, names: dict[str, set[str]]) -> dict:
+    """The numbers the rule needs, for one model on one engine path, over the images in `names`."""
     key = f"{method}:{model}"
-    synth = json.loads((results_dir / model / "synth-eval" / "results.json").read_text())["summary"][key]
-    ecssd = json.loads((results_dir / model / "ecssd-eval" / "results.json").read_text())["summary"][key]
-    out = {f"small {b}": synth["buckets"].get(b, {}).get("iou") for b in SMALL_BUCKETS}
-    out["small"] = synth["buckets"]["all"]["iou"]
-    out["small n"] = synth["buckets"]["all"]["n"]
-    out["normal"] = ecssd["buckets"][">5%"]["iou"]
-    out["normal n"] = ecssd["buckets"][">5%"]["n"]
-    out["ecssd per image"] = ecssd["images"]["iou"]
+
+    def objs(set_name: str) -> list[dict]:
+        res = _load(results_dir, model, set_name)
+        return [o for o in res["objects"] if o["method"] == key and o["name"] in names[set_name]]
+
+    synth, ecssd = objs("synth-eval"), objs("ecssd-eval")
+    ecssd_images = [i for i in _load(results_dir, model, "ecssd-eval")["images"] if i["method"] == key and i["name"] in names["ecssd-eval"]]
+    out = {f"small {b}": _mean([o["iou"] for o in synth if o["bucket"] == b]) for b in SMALL_BUCKETS}
+    out["small"] = _mean([o["iou"] for o in synth])
+    out["small n"] = len(synth)
+    normal = [o["iou"] for o in ecssd if o["bucket"] == ">5%"]
+    out["normal"] = _mean(normal)
+    out["normal n"] = len(normal)
+    out["ecssd per image"] = _mean([i["iou"] for i in ecssd_images])
     return out
 
 
@@ -57,11 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     head = ["model", "path", *[f"small {b}" for b in SMALL_BUCKETS], "small (all)", "normal (>5 %)", "ECSSD per image", "vs u2netp"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
+    models = [BASE, *variants]
+    names = {set_name: common_names(args.results, models, set_name) for set_name in ("synth-eval", "ecssd-eval")}
     verdicts = {}
     for method, path in PATHS:
-        base = scores(args.results, BASE, method)
-        for model in [BASE, *variants]:
-            s = scores(args.results, model, method)
+        base = scores(args.results, BASE, method, names)
+        for model in models:
+            s = scores(args.results, model, method, names)
             verdict = "-"
             if model != BASE:
                 wins, why = decide(base, s)
@@ -69,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                 verdicts[(model, path)] = wins
             cells = [model, path, *[_f(s[f"small {b}"]) for b in SMALL_BUCKETS], _f(s["small"]), _f(s["normal"]), _f(s["ecssd per image"]), verdict]
             print("| " + " | ".join(cells) + " |")
-    n = scores(args.results, BASE, "smallcut")
-    print(f"\nsmall: {n['small n']} synth-eval objects; normal: {n['normal n']} ECSSD 0801-1000 objects > 5 %")
+    n = scores(args.results, BASE, "smallcut", names)
+    print(f"\nsmall: {n['small n']} objects in {len(names['synth-eval'])} synth-eval images; normal: {n['normal n']} objects > 5 % in {len(names['ecssd-eval'])} ECSSD 0801-1000 photos")
     winners = [m for m in variants if verdicts.get((m, "ROI"))]
     if winners:
-        best = max(winners, key=lambda m: scores(args.results, m, "smallcut")["small"])
+        best = max(winners, key=lambda m: scores(args.results, m, "smallcut", names)["small"])
         print(f"default: {best} wins on the engine's default path (ROI)")
     else:
         print(f"default: {BASE} stays (no variant wins on the engine's default path)")
