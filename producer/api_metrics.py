@@ -63,9 +63,9 @@ def install(app, status, settings) -> None:
 
     broker = None
     if settings.broker.startswith(("redis://", "rediss://", "unix://")):
-        import redis
+        from smallcut import redisconn
 
-        broker = redis.Redis.from_url(settings.broker, socket_timeout=5, socket_connect_timeout=5)
+        broker = redisconn.client(settings, settings.broker, socket_timeout=5, socket_connect_timeout=5)
     live = CollectorRegistry(auto_describe=False)
     live.register(RedisCollector(status, broker, sorted({settings.gpu_queue, settings.cpu_queue, settings.queue})))
 

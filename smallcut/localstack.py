@@ -205,12 +205,17 @@ def export_lines(env: dict[str, str]) -> str:
     return "\n".join(f"export {k}={v}" for k, v in env.items())
 
 
-def wait_for_workers(redis_url: str, count: int, timeout: float = 120.0, pids: list[int] | None = None) -> None:
-    """Block until `count` workers answer a Celery ping; fail early if one of `pids` has exited."""
+def wait_for_workers(redis_url: str, count: int, timeout: float = 120.0, pids: list[int] | None = None,
+                     broker_use_ssl: dict | None = None) -> None:
+    """Block until `count` workers answer a Celery ping; fail early if one of `pids` has exited.
+
+    `broker_use_ssl`: for a rediss:// URL, `smallcut.redisconn.tls_options(settings, redis_url)`.
+    """
     from celery import Celery
 
     probe = Celery("smallcut-probe", broker=redis_url)
-    probe.conf.update(accept_content=["json"], task_serializer="json", broker_connection_retry_on_startup=True)
+    probe.conf.update(accept_content=["json"], task_serializer="json", broker_connection_retry_on_startup=True,
+                      broker_use_ssl=broker_use_ssl or None)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:

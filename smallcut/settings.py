@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -26,11 +26,18 @@ CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SMALLCUT_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a validation error must not echo the input, which holds the secrets
+    model_config = SettingsConfigDict(env_prefix="SMALLCUT_", env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     # --- Redis (status store) and Celery broker -------------------------------------------------
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     broker_url: SecretStr | None = None  # defaults to redis_url; amqp:// works too
+    # for rediss:// URLs (status store and broker): the CA that signed the server's certificate (default:
+    # the system store) and, for mutual TLS, this client's certificate and key. The server's certificate
+    # and host name are always verified.
+    redis_tls_ca_file: FilePath | None = None
+    redis_tls_cert_file: FilePath | None = None
+    redis_tls_key_file: FilePath | None = None
 
     # --- S3-compatible storage -----------------------------------------------------------------
     s3_endpoint_url: str | None = None
@@ -87,6 +94,17 @@ class Settings(BaseSettings):
     api_preview_px: int = 256  # longest side of the review page's thumbnails
     metrics_port: int = 0  # 0: no worker metrics endpoint
     log_json: bool = False  # one JSON object per log line (batch, key, task id, timings)
+
+    @model_validator(mode="after")
+    def _tls_files_need_rediss(self) -> "Settings":
+        # a CA file next to a redis:// URL would silently mean plaintext: refuse the mix instead
+        tls_files = self.redis_tls_ca_file or self.redis_tls_cert_file or self.redis_tls_key_file
+        if tls_files and not any(u.startswith("rediss://") for u in (self.redis_url.get_secret_value(), self.broker)):
+            raise ValueError("SMALLCUT_REDIS_TLS_* files are set but neither SMALLCUT_REDIS_URL nor "
+                             "SMALLCUT_BROKER_URL is rediss://")
+        if self.redis_tls_key_file and not self.redis_tls_cert_file:
+            raise ValueError("SMALLCUT_REDIS_TLS_KEY_FILE needs SMALLCUT_REDIS_TLS_CERT_FILE")
+        return self
 
     @property
     def broker(self) -> str:

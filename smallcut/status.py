@@ -129,14 +129,15 @@ class StatusStore:
 
     @classmethod
     def from_settings(cls, settings) -> "StatusStore":
-        import redis
         from redis.backoff import ExponentialBackoff
         from redis.exceptions import ConnectionError, TimeoutError
         from redis.retry import Retry
 
+        from smallcut import redisconn
+
         # a Redis restart leaves dead sockets in the pool: reconnect and retry instead of failing
-        client = redis.Redis.from_url(
-            settings.redis_url.get_secret_value(), decode_responses=True, socket_timeout=30,
+        client = redisconn.client(
+            settings, decode_responses=True, socket_timeout=30,
             socket_connect_timeout=10, health_check_interval=30,
             retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), 5), retry_on_error=[ConnectionError, TimeoutError],
         )

@@ -26,8 +26,12 @@ TASK_CHUNK = "smallcut.process_chunk"
 
 def celery_config(s: Settings) -> dict:
     """Everything Celery needs, as one dict (see design notes: durability with the Redis broker)."""
+    from smallcut.redisconn import tls_options
+
     return {
         "broker_url": s.broker,
+        # rediss://: verify the server (kombu alone would not); no result backend to configure (none used)
+        "broker_use_ssl": tls_options(s, s.broker) or None,
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
         # unacked messages of a lost worker come back after visibility_timeout; sweep for them often

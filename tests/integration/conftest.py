@@ -62,11 +62,16 @@ def env(stack) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def settings(env):
+def settings_of(env: dict[str, str]):
+    """The Settings a smallcut process started with `env` would read (and nothing from .env)."""
     from smallcut.settings import Settings
 
     return Settings(_env_file=None, **{k.removeprefix("SMALLCUT_").lower(): v for k, v in env.items()})
+
+
+@pytest.fixture(scope="session")
+def settings(env):
+    return settings_of(env)
 
 
 @pytest.fixture(scope="session")
@@ -104,10 +109,12 @@ def worker(stack, env, s3):
 def running_worker(env: dict[str, str], workdir: Path, name: str, *, concurrency: int, queues: str):
     """A real `smallcut worker` process, up (answering pings) on entry, stopped and reaped on exit."""
     from smallcut import localstack
+    from smallcut.redisconn import tls_options
 
+    url = env["SMALLCUT_REDIS_URL"]
     proc = localstack.start_worker(env, workdir, name, concurrency=concurrency, queues=queues)
     try:
-        localstack.wait_for_workers(env["SMALLCUT_REDIS_URL"], 1, timeout=120, pids=[proc.pid])
+        localstack.wait_for_workers(url, 1, timeout=120, pids=[proc.pid], broker_use_ssl=tls_options(settings_of(env), url))
         yield proc
     finally:
         localstack.stop(proc.pid)
