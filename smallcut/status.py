@@ -230,12 +230,12 @@ class StatusStore:
             return None
         if "timings" in data:
             data["timings"] = json.loads(data["timings"])
-        for k in ("attempts", "width", "height", "rois", "passes"):
+        for k in ("attempts", "width", "height", "rois", "passes", "objects"):
             if k in data:
                 data[k] = int(data[k])
-        return data
         if "min_object_frac" in data:
             data["min_object_frac"] = float(data["min_object_frac"])
+        return data
 
     def get_batch(self, batch: str) -> BatchSummary | None:
         data = self.r.hgetall(self.batch_key(batch))
