@@ -69,7 +69,7 @@ def test_remove_specks_respects_keep():
 def test_small_hole_filled_but_ring_hole_kept():
     img, mask = _ring_scene()
     noisy = mask.copy()
-    cv2.circle(noisy, (100, 148), 3, 0, -1)  # a pinhole in the ring body (object colour)
+    cv2.circle(noisy, (100, 148), 2, 0, -1)  # a pinhole in the ring body (object colour)
     out = pp.fill_small_holes(noisy, img)
     assert out[148, 100] == 255, "pinhole in the body is filled"
     assert out[100, 100] == 0, "the ring's real hole stays open"
@@ -132,3 +132,26 @@ def test_open_background_holes_sees_past_a_contact_shadow():
     disc = np.zeros(mask.shape, np.float32)
     cv2.circle(disc, (100, 100), 60, 1.0, -1)
     assert pp.open_background_holes(disc, img)[100, 100] == 0.0
+
+
+def test_hole_size_is_judged_against_the_object_around_it():
+    """Beside a large object, a small ring's hole is still a ring's hole, not a pinhole."""
+    m = np.zeros((400, 600), np.uint8)
+    m[20:380, 20:380] = 255  # large object: 1 % of it would be ~1,300 px
+    cv2.circle(m, (500, 200), 30, 255, -1)
+    cv2.circle(m, (500, 200), 8, 0, -1)  # ~200 px hole of a ~2,600 px ring
+    img = np.full((400, 600, 3), 200, np.uint8)
+    img[m > 0] = (40, 90, 160)
+    img[180:221, 480:521][m[180:221, 480:521] == 0] = (40, 90, 160)  # the hole even shows object colour
+    out = pp.fill_small_holes(m, img)
+    assert out[200, 500] == 0
+
+
+def test_smooth_objects_sizes_the_kernel_per_object():
+    m = np.zeros((600, 800), np.uint8)
+    m[50:550, 50:550] = 255  # large: 7 px kernel
+    m[300:302, 600:700] = 255  # a thin chain, 2 px thick, beside it
+    whole = pp.smooth_morphology(m, pp.size_aware_kernel(pp.equivalent_diameter(m)))
+    per_object = pp.smooth_objects(m)
+    assert whole[301, 650] == 0  # one kernel for the union erases the chain
+    assert per_object[301, 650] == 255 and per_object[300, 300] == 255

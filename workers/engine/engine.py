@@ -352,8 +352,7 @@ def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: fl
     """
     p = postprocess.open_background_holes(p, img, frame_area=frame_area)
     binary = (p > 0.5).astype(np.uint8) * 255
-    kernel = postprocess.size_aware_kernel(postprocess.equivalent_diameter(binary))
-    cleaned = postprocess.smooth_morphology(binary, kernel)
+    cleaned = postprocess.smooth_objects(binary)
     cleaned = postprocess.remove_specks(cleaned, keep=keep & (cleaned > 0))
     cleaned = postprocess.fill_small_holes(cleaned, img)
     added = (cleaned > 0) & (binary == 0)

@@ -83,13 +83,34 @@ def size_aware_kernel(diameter: float, fraction: float = 0.02, max_px: int = 7) 
     return k | 1
 
 
-def smooth_morphology(mask: np.ndarray, kernel: int) -> np.ndarray:
-    """Close then open (the seed's step) with an elliptic kernel of the given side; no-op for 0."""
+def smooth_morphology(mask: np.ndarray, kernel: int, close: bool = True) -> np.ndarray:
+    """Close (optional) then open, the seed's step, with an elliptic kernel of the given side; no-op for 0."""
     if kernel <= 1:
         return mask
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel, kernel))
-    closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, se)
-    return cv2.morphologyEx(closed, cv2.MORPH_OPEN, se)
+    if close:
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, se)
+    return cv2.morphologyEx(mask, cv2.MORPH_OPEN, se)
+
+
+def smooth_objects(mask: np.ndarray, close: bool = False) -> np.ndarray:
+    """Open (and optionally first close) each object with a kernel sized to that object, not to the
+    whole mask.
+
+    One kernel for the union let a large object set a 5–7 px kernel that erased a small ring's thin
+    parts beside it (measured on synthetic frames: objects < 0.2 % lost ≈ 0.016 IoU). The close is
+    off by default: on ECSSD photos with holes it shut real gaps (background kept inside the object
+    0.46 → 0.51) for no IoU gain anywhere measured.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    kernels = np.array([size_aware_kernel(np.sqrt(4.0 * a / np.pi)) for a in stats[1:, cv2.CC_STAT_AREA]])
+    out = np.zeros_like(mask)
+    for k in np.unique(kernels):
+        members = np.isin(labels, 1 + np.nonzero(kernels == k)[0])
+        out[smooth_morphology(np.where(members, mask, 0).astype(mask.dtype), int(k), close=close) > 0] = 255
+    return out
 
 
 def remove_specks(mask: np.ndarray, min_frac_of_largest: float = 0.002, min_pixels: int = 12, keep: np.ndarray | None = None) -> np.ndarray:
@@ -130,19 +151,32 @@ def enclosed_holes(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, n
 
 
-def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.01, bg_distance: float = 18.0) -> np.ndarray:
-    """Fill enclosed holes smaller than `max_frac` of the object, unless they look like the background.
+def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.002, bg_distance: float = 18.0) -> np.ndarray:
+    """Fill pinholes: enclosed holes under `max_frac` of the object around them, unless they look like
+    the background.
 
-    A ring's hole is large, or shows the background just outside the object: it stays open.
+    Sized against the object that encloses the hole, not the whole mask: beside a large object, a
+    small ring's hole is not "small". A ring's hole is large, or shows the background just outside
+    the object: it stays open. The default is tight: on ECSSD holes and synthetic small objects,
+    filling holes up to 1 % of the mask closed more real gaps than pinholes (measured, see README).
     """
     labels, _ = enclosed_holes(mask)
     if not labels.any():
         return mask
-    obj_area = float(np.count_nonzero(mask))
-    areas = np.bincount(labels.ravel())
-    small = np.nonzero((areas > 0) & (areas <= max_frac * obj_area))[0]
-    small = small[small > 0]
-    if small.size == 0:
+    _, objects = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
+    obj_areas = np.bincount(objects.ravel())
+    hole_areas = np.bincount(labels.ravel())
+    # the object around each hole: the label its 1-px rim touches most
+    rim = (cv2.dilate((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & (objects > 0)
+    pair = np.stack([cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8))[rim].astype(np.int64),
+                     objects[rim]], axis=1)
+    around: dict[int, int] = {}
+    if pair.size:
+        hole_ids, obj_ids = pair[:, 0], pair[:, 1]
+        for hole in np.unique(hole_ids[hole_ids > 0]):
+            around[int(hole)] = int(np.bincount(obj_ids[hole_ids == hole]).argmax())
+    small = [h for h, o in around.items() if 0 < hole_areas[h] <= max_frac * obj_areas[o]]
+    if not small:
         return mask
     ring = max(2, int(equivalent_diameter(mask) * 0.03))
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
