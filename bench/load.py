@@ -94,9 +94,12 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit(f"enqueue failed: {proc.stderr}")
         batch = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])["batch"]
         marks, samples_rss = {args.early: None, args.late: None}, []
+        last_done, last_progress = -1, time.time()
         while True:
             summary = status.get_batch(batch)
             done = summary.completed
+            if done != last_done:
+                last_done, last_progress = done, time.time()
             rss = {w.pid: {p: round(rss_mb(p)) for p in tree(w.pid)} for w in workers}
             samples_rss.append({"t": round(time.time() - t0, 1), "completed": done, "rss_mb": rss})
             for m in marks:
@@ -104,7 +107,9 @@ def run(args: argparse.Namespace) -> dict:
                     # peak so far: inference memory comes and goes within each image (a reading of the
                     # current RSS swings by ~0.8 GB); growth shows as a higher peak later on
                     marks[m] = {w.pid: {p: round(rss_mb(p, "VmHWM")) for p in tree(w.pid)} for w in workers}
-            if summary.is_finished or time.time() - t0 > args.timeout:
+            # a busy machine only makes the run longer: what ends it early is no progress at all
+            stalled = time.time() - last_progress > args.stall
+            if summary.is_finished or stalled or (args.timeout and time.time() - t0 > args.timeout):
                 break
             time.sleep(0.5)
 
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--height", type=int, default=240)
     p.add_argument("--unique", type=int, default=40, help="distinct pictures (keys are all distinct)")
     p.add_argument("--chunk-size", type=int, default=8)
-    p.add_argument("--timeout", type=float, default=3600)
+    p.add_argument("--stall", type=float, default=600, help="give up after this long without a finished image")
+    p.add_argument("--timeout", type=float, default=0, help="overall limit in seconds (0: none)")
     p.add_argument("--early", type=int, default=100, help="finished images at the first memory reading")
     p.add_argument("--late", type=int, default=1000, help="finished images at the second memory reading")
     args = p.parse_args(argv)
