@@ -51,7 +51,7 @@ def export(model: U2NETP, out: Path) -> Path:
     return out
 
 
-def verify(model: U2NETP, path: Path, tol: float = 1e-4, seed: int = 0, shapes=CHECK_SHAPES) -> float:
+def verify(model: U2NETP, path: Path, tol: float = 2e-4, seed: int = 0, shapes=CHECK_SHAPES) -> float:
     """Largest |onnxruntime - PyTorch| over `shapes` (N, H, W); raises if any exceeds `tol`."""
     import onnxruntime as ort
 

@@ -49,3 +49,42 @@ def test_resolve_prefers_explicit_path_and_reports_missing(tmp_path):
         models.resolve("u2netp", tmp_path, auto_fetch=False)
     with pytest.raises(models.ModelError, match="no download source"):
         models.resolve("u2net", tmp_path)
+
+
+def test_committed_variants_load_by_name_from_a_fresh_checkout(tmp_path):
+    """Registry entries with a repo-relative `file:` source need no download: fetch copies, checks, runs."""
+    committed = [s for s in models.REGISTRY.values() if s.source and s.source.startswith("file:") and not s.source.startswith("file://")]
+    assert {s.name for s in committed} >= {"u2netp_cbam", "u2netp_fpn"}
+    for spec in committed:
+        assert spec.md5, f"{spec.name} has no checksum"
+        spec_got, path = models.resolve(spec.name, tmp_path)  # empty cache: fetched from the checkout
+        assert spec_got is spec and models.md5sum(tmp_path / spec.filename) == spec.md5
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        out = sess.run(None, {sess.get_inputs()[0].name: np.zeros((2, 3, 96, 128), np.float32)})[0]
+        assert out.shape == (2, 1, 96, 128) and np.isfinite(out).all()
+
+
+def test_a_wrong_repo_relative_source_says_what_is_missing(tmp_path):
+    spec = models.ModelSpec(name="gone", filename="gone.onnx", md5=None, source="file:models/no-such-file.onnx")
+    with pytest.raises(models.ModelError, match="missing from this checkout"):
+        models.fetch(spec, tmp_path)
+
+
+def test_cutout_runs_a_committed_variant_by_name(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import cv2
+
+    from tests.conftest import ecssd_image, ecssd_mask
+
+    env = {**os.environ, "SMALLCUT_MODEL_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "smallcut.cli", "cutout", str(ecssd_image(801)), "--out", str(out), "--mask-only", "--model", "u2netp_fpn", "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "cache" / "u2netp_fpn.onnx").exists()  # fetched from the checkout into the cache
+    mask = cv2.imread(str(out / "0801.png"), cv2.IMREAD_GRAYSCALE) > 127
+    gt = cv2.imread(str(ecssd_mask(801)), cv2.IMREAD_GRAYSCALE) > 127
+    assert (mask & gt).sum() / (mask | gt).sum() > 0.5  # it cuts out the photo's subject
