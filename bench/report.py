@@ -158,7 +158,7 @@ def bar_chart(summary: dict, path: Path, title: str) -> None:
         for k, m in enumerate(methods):
             vals = [summary[m]["buckets"].get(b, {}).get(key) or 0.0 for b in labels]
             x = np.arange(len(labels)) + (k - (len(methods) - 1) / 2) * width
-            bars = ax.bar(x, vals, width, label=m)
+            ax.bar(x, vals, width, label=m)
             for xb, v in zip(x, vals):
                 ax.text(xb, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
         ns = [str(summary[methods[0]]["buckets"].get(b, {}).get("n", 0)) for b in labels]
