@@ -21,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         for spec in models.REGISTRY.values():
             cached = models.symbolic_path(s.model_dir, spec).exists()
-            print(f"{spec.name:10s} md5={spec.md5 or '-':32s} input={spec.input_size} cached={'yes' if cached else 'no'} source={spec.source or '(drop in by path)'}")
+            print(f"{spec.name:12s} md5={spec.md5 or '-':32s} input={spec.input_size} cached={'yes' if cached else 'no'} source={spec.source or '(drop in by path)'}")
         return 0
     if name not in models.REGISTRY:
         print(f"error: unknown model {name!r}; known: {', '.join(models.REGISTRY)}")
