@@ -167,14 +167,10 @@ def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.002,
     obj_areas = np.bincount(objects.ravel())
     hole_areas = np.bincount(labels.ravel())
     # the object around each hole: the label its 1-px rim touches most
-    rim = (cv2.dilate((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & (objects > 0)
-    pair = np.stack([cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8))[rim].astype(np.int64),
-                     objects[rim]], axis=1)
-    around: dict[int, int] = {}
-    if pair.size:
-        hole_ids, obj_ids = pair[:, 0], pair[:, 1]
-        for hole in np.unique(hole_ids[hole_ids > 0]):
-            around[int(hole)] = int(np.bincount(obj_ids[hole_ids == hole]).argmax())
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8))
+    rim = (grown > 0) & (objects > 0)
+    hole_ids, obj_ids = grown[rim].astype(np.int64), objects[rim]
+    around = {int(hole): int(np.bincount(obj_ids[hole_ids == hole]).argmax()) for hole in np.unique(hole_ids)}
     small = [h for h, o in around.items() if 0 < hole_areas[h] <= max_frac * obj_areas[o]]
     if not small:
         return mask
