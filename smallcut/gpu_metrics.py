@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterable
 
 from prometheus_client.core import GaugeMetricFamily
@@ -46,24 +47,19 @@ def families(readings: Iterable[GpuReading]) -> list[GaugeMetricFamily]:
 class NvmlReader:
     """Reads every GPU through NVML; initialises once and stays silent (empty) where NVML is absent."""
 
-    def __init__(self) -> None:
-        self._nvml = None
-        self._tried = False
+    @cached_property
+    def _nvml(self):
+        try:
+            import pynvml  # from the `nvidia-ml-py` package (the `gpu` extra)
 
-    def _init(self):
-        if not self._tried:
-            self._tried = True
-            try:
-                import pynvml  # from the `nvidia-ml-py` package (the `gpu` extra)
-
-                pynvml.nvmlInit()
-                self._nvml = pynvml
-            except Exception as exc:  # noqa: BLE001 - no module, no driver or no device: no GPU gauges
-                log.info("no GPU gauges: NVML unavailable (%s)", exc)
-        return self._nvml
+            pynvml.nvmlInit()
+            return pynvml
+        except Exception as exc:  # noqa: BLE001 - no module, no driver or no device: no GPU gauges
+            log.info("no GPU gauges: NVML unavailable (%s)", exc)
+            return None
 
     def __call__(self) -> list[GpuReading]:
-        nvml = self._init()
+        nvml = self._nvml
         if nvml is None:
             return []
         out = []
