@@ -155,3 +155,42 @@ def test_smooth_objects_sizes_the_kernel_per_object():
     per_object = pp.smooth_objects(m)
     assert whole[301, 650] == 0  # one kernel for the union erases the chain
     assert per_object[301, 650] == 255 and per_object[300, 300] == 255
+
+
+def test_hole_belongs_to_the_object_on_its_outer_boundary():
+    """A jagged blob inside a pinhole shares more boundary with it than the object around it does."""
+    m = np.zeros((460, 460), np.uint8)
+    m[20:440, 20:440] = 255  # ~176,000 px: a 300-px hole is a pinhole (0.2 % ≈ 350 px)
+    m[200:222, 200:222] = 0  # the hole, 22 x 22
+    m[202:220, 202:204] = 255  # a comb inside it: long boundary, small area
+    for x in range(205, 220, 3):
+        m[202:220, x] = 255
+    m[202:204, 202:220] = 255
+    img = np.full((460, 460, 3), 230, np.uint8)
+    img[20:440, 20:440] = (60, 80, 120)  # object colour, the hole included
+    out = pp.fill_small_holes(m, img)
+    assert out[210, 207] == 255 and out[219, 201] == 255
+
+
+def test_fill_small_holes_matches_the_per_hole_reference_on_random_masks():
+    """Only holes small against their enclosing object (found by flood fill from outside) are filled."""
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        m = np.zeros((120, 160), np.uint8)
+        for _ in range(rng.integers(1, 4)):
+            cv2.circle(m, (int(rng.integers(30, 130)), int(rng.integers(30, 90))), int(rng.integers(10, 40)), 255, -1)
+        noise = rng.random(m.shape) < 0.01
+        m[noise] = 0
+        img = np.full((120, 160, 3), 250, np.uint8)
+        img[(m > 0) | (pp.enclosed_holes(m)[0] > 0)] = (20, 120, 200)  # holes show object colour
+        out = pp.fill_small_holes(m, img, max_frac=0.01)
+        assert ((out > 0) | (m == 0)).all(), "nothing is removed"
+        _, objects = cv2.connectedComponents((m > 0).astype(np.uint8), connectivity=8)
+        labels, _ = pp.enclosed_holes(m)
+        for hole in np.unique(labels[labels > 0]):
+            region = labels == hole
+            filled = pp.fill_holes(region.astype(np.uint8) * 255)
+            ring = (cv2.dilate(filled, np.ones((3, 3), np.uint8)) > 0) & (filled == 0)
+            owner = np.bincount(objects[ring & (objects > 0)]).argmax()
+            expect = region.sum() <= 0.01 * (objects == owner).sum()
+            assert (out[region] == 255).all() == expect

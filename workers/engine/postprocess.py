@@ -165,27 +165,44 @@ def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.002,
         return mask
     _, objects = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
     obj_areas = np.bincount(objects.ravel())
-    hole_areas = np.bincount(labels.ravel())
-    # the object around each hole: the label its 1-px rim touches most
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8))
-    rim = (grown > 0) & (objects > 0)
-    hole_ids, obj_ids = grown[rim].astype(np.int64), objects[rim]
-    around = {int(hole): int(np.bincount(obj_ids[hole_ids == hole]).argmax()) for hole in np.unique(hole_ids)}
-    small = [h for h, o in around.items() if 0 < hole_areas[h] <= max_frac * obj_areas[o]]
+    # holes are 4-connected background regions, so relabelling them gives the same regions, with boxes
+    _, holes, stats, _ = cv2.connectedComponentsWithStats((labels > 0).astype(np.uint8), connectivity=4)
+    largest = obj_areas[1:].max()
+    small = []
+    for hole in range(1, len(stats)):
+        x, y, w, h, area = stats[hole]
+        if area > max_frac * largest:
+            continue  # too big for any object here: no need to find its own
+        around = _enclosing_object(holes[y - 1 : y + h + 1, x - 1 : x + w + 1] == hole,
+                                   objects[y - 1 : y + h + 1, x - 1 : x + w + 1])
+        if area <= max_frac * obj_areas[around]:
+            small.append(hole)
     if not small:
         return mask
     ring = max(2, int(equivalent_diameter(mask) * 0.03))
     se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
-    outer = (cv2.dilate(mask.astype(np.uint8), se) > 0) & (mask == 0) & (labels == 0)
+    outer = (cv2.dilate(mask.astype(np.uint8), se) > 0) & (mask == 0) & (holes == 0)
     lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
     bg = np.median(lab[outer], axis=0) if outer.any() else None
     out = mask.copy()
     for hole in small:
-        region = labels == hole
-        if bg is not None and float(np.linalg.norm(np.median(lab[region], axis=0) - bg)) < bg_distance:
+        x, y, w, h, _ = stats[hole]
+        region = holes[y : y + h, x : x + w] == hole
+        if bg is not None and float(np.linalg.norm(np.median(lab[y : y + h, x : x + w][region], axis=0) - bg)) < bg_distance:
             continue  # a real gap that shows the background
-        out[region] = 255
+        out[y : y + h, x : x + w][region] = 255
     return out
+
+
+def _enclosing_object(hole: np.ndarray, objects: np.ndarray) -> int:
+    """The object label on a hole's outer boundary (a crop with a 1-px margin around the hole).
+
+    Not the object its rim touches most: a blob inside a ring's hole can have the longer shared
+    boundary, yet the hole belongs to the ring around it.
+    """
+    filled = fill_holes(hole.astype(np.uint8) * 255)
+    rim = (cv2.dilate(filled, np.ones((3, 3), np.uint8)) > 0) & (filled == 0) & (objects > 0)
+    return int(np.bincount(objects[rim]).argmax())
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
