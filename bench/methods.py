@@ -6,6 +6,7 @@ A smallcut method may name the network from the model registry after a colon, e.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -28,28 +29,50 @@ class Prediction:
     cached: bool
 
 
-class Smallcut:
-    _engines: dict = {}  # one engine per model per process, shared by the ablations
+def engine_overrides(pairs: list[str]) -> dict:
+    """`KEY=VALUE` strings -> EngineConfig fields, each parsed as its default's type (tuples: a,b)."""
+    from workers.engine.engine import EngineConfig
 
-    def __init__(self, name: str, model: str | None = None) -> None:
+    defaults = {f.name: getattr(EngineConfig(), f.name) for f in dataclasses.fields(EngineConfig)}
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in defaults:
+            raise SystemExit(f"bad engine override {pair!r}: KEY=VALUE with KEY one of {', '.join(defaults)}")
+        default = defaults[key]
+        if isinstance(default, tuple):
+            kind = type(default[0]) if default else float
+            out[key] = tuple(kind(v) for v in text.split(",") if v)
+        else:
+            out[key] = type(default)(text)
+    return out
+
+
+class Smallcut:
+    _engines: dict = {}  # one engine per model (and overrides) per process, shared by the ablations
+
+    def __init__(self, name: str, model: str | None = None, overrides: dict | None = None) -> None:
         self.name = f"{name}:{model}" if model else name
         self.model = model
+        self.overrides = dict(overrides or {})
         self.roi_on, self.post_on = _SMALLCUT_FLAGS[name]
 
     @classmethod
-    def engine(cls, model: str | None = None):
-        if model not in cls._engines:
+    def engine(cls, model: str | None = None, overrides: dict | None = None):
+        key = (model, tuple(sorted((overrides or {}).items())))
+        if key not in cls._engines:
             from smallcut.settings import Settings
             from workers.engine import Engine
 
             settings = Settings() if model is None else Settings(model=model, model_path=None)
             eng = Engine.from_settings(settings)
+            eng.config = dataclasses.replace(eng.config, **(overrides or {}))
             eng.matte(np.zeros((480, 640, 3), np.uint8))  # warm-up: keep it out of the timings
-            cls._engines[model] = eng
-        return cls._engines[model]
+            cls._engines[key] = eng
+        return cls._engines[key]
 
     def __call__(self, rgb: np.ndarray, set_name: str, name: str) -> Prediction:
-        eng = self.engine(self.model)
+        eng = self.engine(self.model, self.overrides)
         t0 = time.perf_counter()
         alpha = eng.matte(rgb, roi_on=self.roi_on, postprocess_on=self.post_on).alpha
         return Prediction(alpha, time.perf_counter() - t0, False)
@@ -105,7 +128,8 @@ class Rembg:
         return Prediction(alpha, seconds, False)
 
 
-def make(name: str):
+def make(name: str, overrides: dict | None = None):
+    """A method by name; `overrides` (EngineConfig fields) apply to smallcut ones."""
     base, _, model = name.partition(":")
     if base in _SMALLCUT_FLAGS:
         if model:
@@ -113,7 +137,7 @@ def make(name: str):
 
             if model not in REGISTRY:
                 raise SystemExit(f"unknown model {model!r} in {name!r}: one of {', '.join(REGISTRY)}")
-        return Smallcut(base, model or None)
+        return Smallcut(base, model or None, overrides)
     if name == "rembg":
         return Rembg()
     raise SystemExit(f"unknown method {name!r}: one of {', '.join(METHODS)} (smallcut ones may add :MODEL)")

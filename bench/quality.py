@@ -1,6 +1,7 @@
 """Matte quality by object size: the benchmark the engine is tuned against.
 
     python -m bench.quality --set synth-dev [--limit N] [--methods smallcut,rembg] [--out bench/out/quality]
+                            [--engine detect_tile=224 ...]
 
 Every object is scored in its own window and bucketed by its area (<0.2 %, 0.2-1 %, 1-5 %, >5 % of
 the frame): mean IoU, hit rate (IoU > 0.5), MAE, boundary F, the share missed outright (recall
@@ -29,12 +30,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--methods", default="smallcut,rembg", help=f"comma-separated: {', '.join(methods.METHODS)}; smallcut ones take :MODEL (smallcut-noroi:u2netp_fpn)")
     ap.add_argument("--out", type=Path, default=OUT / "quality")
     ap.add_argument("--worst", type=int, default=16, help="objects in each worst-case contact sheet")
+    ap.add_argument("--engine", action="append", default=[], metavar="KEY=VALUE",
+                    help="override an engine setting for the smallcut methods (repeatable), e.g. detect_tile=224")
     return ap.parse_args(argv)
 
 
-def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: report.WorstCases, progress=None) -> tuple[list[dict], list[dict]]:
+def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: report.WorstCases, progress=None,
+             overrides: dict | None = None) -> tuple[list[dict], list[dict]]:
     """Run every method on every item; returns per-object and per-image records."""
-    runners = [methods.make(m) for m in method_names]
+    runners = [methods.make(m, overrides) for m in method_names]
     objects, images = [], []
     names = datasets.names(set_name, limit)
     for idx, name in enumerate(names):
@@ -72,8 +76,9 @@ def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: r
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     method_names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    overrides = methods.engine_overrides(args.engine)
     for m in method_names:
-        methods.make(m)  # fail early on a typo
+        methods.make(m, overrides)  # fail early on a typo
     out = args.out / args.set
     out.mkdir(parents=True, exist_ok=True)
     worst = report.WorstCases(k=args.worst)
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"set {args.set}: preparing", file=sys.stderr, flush=True)
     datasets.names(args.set, args.limit)  # builds a synthetic set if missing
     t_data = time.perf_counter() - t0
-    objects, images = evaluate(args.set, method_names, args.limit, worst, progress)
+    objects, images = evaluate(args.set, method_names, args.limit, worst, progress, overrides)
     wall = time.perf_counter() - t0
     summary = report.summarize(objects, images, method_names)
 
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ts = report.tables(summary, title)
     report.print_tables(ts)
     print(f"wall {wall:.1f}s (data {t_data:.1f}s)")
-    (out / "results.json").write_text(json.dumps({"set": args.set, "limit": args.limit, "methods": method_names, "wall_s": wall, "summary": summary, "objects": objects, "images": images}, indent=1))
+    (out / "results.json").write_text(json.dumps({"set": args.set, "limit": args.limit, "methods": method_names, "engine": overrides, "wall_s": wall, "summary": summary, "objects": objects, "images": images}, indent=1))
     (out / "summary.md").write_text("\n\n".join(f"### {t}\n\n{report.markdown_table(h, r)}" for t, h, r in ts) + "\n")
     report.bar_chart(summary, out / "chart.png", title)
     for m in method_names:

@@ -69,3 +69,17 @@ def test_methods_pick_a_model_by_name(tmp_path):
     assert set(by_method) == {"smallcut-noroi", "smallcut-noroi:u2netp"}
     assert by_method["smallcut-noroi"] == by_method["smallcut-noroi:u2netp"] > 0.5  # the default is u2netp
     assert (tmp_path / "ecssd-dev" / "worst_smallcut-noroi_u2netp.png").exists()
+
+
+def test_engine_overrides_are_typed_and_reach_the_engine():
+    from bench import methods
+
+    over = methods.engine_overrides(["detect_tile=224", "zoom_sizes=160,224", "accept_score=0.3"])
+    assert over == {"detect_tile": 224, "zoom_sizes": (160, 224), "accept_score": 0.3}
+    with pytest.raises(SystemExit, match="bad engine override"):
+        methods.engine_overrides(["no_such_knob=1"])
+    with pytest.raises(SystemExit, match="bad engine override"):
+        methods.engine_overrides(["detect_tile"])
+    tuned = methods.make("smallcut", {"detect_tile": 224})
+    assert tuned.engine(tuned.model, tuned.overrides).config.detect_tile == 224
+    assert methods.make("smallcut").engine().config.detect_tile == 320

@@ -97,6 +97,7 @@ class EngineConfig:
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     tile_grid_max: int = 3
+    detect_tile: int = 320  # side of each detection tile's pass
     work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
@@ -276,7 +277,7 @@ class Engine:
         h, w = rgb.shape[:2]
         grid = min(self.config.tile_grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
         return tiling.tiled_predict(
-            self.net, rgb, grid=grid, size=self.config.coarse_size, out_scale=self.config.detect_side / max(h, w), flood=self.config.tile_flood
+            self.net, rgb, grid=grid, size=self.config.detect_tile, out_scale=self.config.detect_side / max(h, w), flood=self.config.tile_flood
         )
 
     def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte) -> None:
