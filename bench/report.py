@@ -19,6 +19,19 @@ def _mean(xs: list[float]) -> float | None:
     return float(np.mean(xs)) if xs else None
 
 
+NOT_PHOTO = "all but photos"
+
+
+def _by_size(objs: list[dict]) -> dict:
+    """Mean IoU and hit rate per size bucket."""
+    out = {}
+    for label, *_ in BUCKETS:
+        sel = [o for o in objs if o["bucket"] == label]
+        if sel:
+            out[label] = {"n": len(sel), "iou": _mean([o["iou"] for o in sel]), "hit": _mean([float(o["iou"] > HIT_IOU) for o in sel])}
+    return out
+
+
 def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> dict:
     """Per method: per size bucket (and all) the mean IoU, hit rate, MAE, boundary F and hole leakage;
     per image: IoU, MAE, false-positive area and blobs, seconds; per background kind."""
@@ -58,6 +71,10 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
                 "fp_blobs": _mean([i["fp_blobs"] for i in si]),
                 "fp_frac": _mean([i["fp_frac"] for i in si]),
             }
+        bgs = sorted({o["background"] for o in objs})
+        by_bg_size = {bg: _by_size([o for o in objs if o["background"] == bg]) for bg in bgs}
+        if "photo" in bgs and len(bgs) > 1:  # the studio and texture scenes a catalog shoot resembles
+            by_bg_size[NOT_PHOTO] = _by_size([o for o in objs if o["background"] != "photo"])
         by_kind = {}
         for kind in sorted({o["kind"] for o in objs}):
             sel = [o for o in objs if o["kind"] == kind]
@@ -67,6 +84,7 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
         out[m] = {
             "buckets": by_bucket,
             "backgrounds": by_bg,
+            "backgrounds_by_size": by_bg_size,
             "kinds": by_kind,
             "images": {
                 "n": len(imgs),
@@ -108,6 +126,12 @@ def tables(summary: dict, title: str) -> list[tuple[str, list[str], list[list[st
         head = ["method", "background", "objects", "IoU", "hit", "FP blobs/img", "FP area %"]
         rows = [[m, bg, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["fp_blobs"], 2), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3)] for m, s in summary.items() for bg, v in s["backgrounds"].items()]
         out.append((f"{title}: by background", head, rows))
+        head = ["background", "bucket", "method", "n", "IoU", "hit"]
+        keys = list(dict.fromkeys(bg for s in summary.values() for bg in s.get("backgrounds_by_size", {})))
+        rows = [[bg, b, m, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2)]
+                for bg in keys for b, *_ in BUCKETS for m, s in summary.items()
+                if (v := s.get("backgrounds_by_size", {}).get(bg, {}).get(b))]
+        out.append((f"{title}: by background and size", head, rows))
     if any(len(s["kinds"]) > 1 for s in summary.values()):
         head = ["method", "object kind", "n", "IoU", "hit", "hole fg"]
         rows = [[m, k, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["hole_fg"], 2)] for m, s in summary.items() for k, v in s["kinds"].items()]

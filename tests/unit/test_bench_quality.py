@@ -83,3 +83,16 @@ def test_engine_overrides_are_typed_and_reach_the_engine():
     tuned = methods.make("smallcut", {"detect_tile": 224})
     assert tuned.engine(tuned.model, tuned.overrides).config.detect_tile == 224
     assert methods.make("smallcut").engine().config.detect_tile == 320
+
+
+def test_backgrounds_by_size_and_the_catalog_like_aggregate():
+    objects = [_obj("a", "<0.2%", 0.2, bg="photo"), _obj("a", "<0.2%", 0.8, bg="wood"),
+               _obj("a", "<0.2%", 0.6, bg="gradient"), _obj("a", "1-5%", 0.9, bg="photo")]
+    images = [{"method": "a", "background": bg, "iou": 0.5, "mae": 0.1, "fp_frac": 0.0, "fp_blobs": 0, "seconds": 0.1, "cached": False}
+              for bg in ("photo", "wood", "gradient")]
+    s = report.summarize(objects, images, ["a"])["a"]["backgrounds_by_size"]
+    assert s["photo"]["<0.2%"] == {"n": 1, "iou": 0.2, "hit": 0.0}
+    assert s[report.NOT_PHOTO]["<0.2%"]["n"] == 2 and s[report.NOT_PHOTO]["<0.2%"]["iou"] == pytest.approx(0.7)
+    assert "1-5%" not in s[report.NOT_PHOTO]
+    table = [t for t in report.tables(report.summarize(objects, images, ["a"]), "x") if "background and size" in t[0]][0]
+    assert ["all but photos", "<0.2%", "a", "2", "0.700", "1.00"] in table[2]
