@@ -153,7 +153,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
             "output": f"s3://{out_bucket}/{item.out_key}"})
         if int(attempts) > s.max_retries + 1 + EXTRA_DELIVERIES:
             raise storage.PermanentStorageError(f"gave up after {attempts} deliveries (the worker died on every one)")
-        fingerprint = options.fingerprint(ctx.engine_getter().model_id)
+        fingerprint = ctx.engine_getter().output_fingerprint(options)
         if not force:
             t0 = time.perf_counter()
             existing = storage.head(ctx.s3, out_bucket, item.out_key)
@@ -185,7 +185,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         engine = ctx.engine_getter()
         t0 = time.perf_counter()
         storage.upload_png(ctx.s3, out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
-                           fingerprint=options.fingerprint(engine.model_id), source=f"s3://{bucket}/{item.key}",
+                           fingerprint=engine.output_fingerprint(options), source=f"s3://{bucket}/{item.key}",
                            model=engine.model_id)
         item.timings["upload"] = (time.perf_counter() - t0) * 1000
         r = item.result

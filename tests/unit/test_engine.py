@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ecssd_image, ecssd_mask
-from workers.engine import CutoutOptions, DecodeError
+from workers.engine import CutoutOptions, DecodeError, Engine
 
 
 def _iou(alpha: np.ndarray, gt: np.ndarray) -> float:
@@ -81,6 +81,17 @@ def test_fingerprint_changes_with_options_and_model():
     assert a.fingerprint("m1") != a.fingerprint("m2")
     assert a.fingerprint("m1") != CutoutOptions(roi=False).fingerprint("m1")
     assert CutoutOptions.from_dict({"bg_color": "#102030"}).bg_color == (16, 32, 48, 255)
+
+
+def test_output_fingerprint_follows_the_engine_settings(engine):
+    """Outputs of a retuned engine are not 'current' for one with other settings."""
+    import dataclasses
+
+    opts = CutoutOptions()
+    assert engine.output_fingerprint(opts) == opts.fingerprint(engine.model_id, engine.config)
+    assert engine.output_fingerprint(opts) != opts.fingerprint(engine.model_id)
+    retuned = Engine(engine.net, dataclasses.replace(engine.config, detect_tile=224), engine.model_id)
+    assert retuned.output_fingerprint(opts) != engine.output_fingerprint(opts)
 
 
 def test_slivers_and_single_pixels_take_one_pass(engine):

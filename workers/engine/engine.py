@@ -27,7 +27,9 @@ import numpy as np
 from . import codec, postprocess, roi, tiling
 from .net import SaliencyNet, resize
 
-ENGINE_VERSION = "1"
+# Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
+# outputs, so that re-runs redo what an older engine made instead of skipping it as current.
+ENGINE_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,12 @@ class CutoutOptions:
     mask_only: bool = False
     bg_color: tuple[int, int, int, int] | None = None  # RGBA to composite on; None keeps transparency
 
-    def fingerprint(self, model_id: str) -> str:
-        payload = json.dumps({"v": ENGINE_VERSION, "model": model_id, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    def fingerprint(self, model_id: str, config: "EngineConfig | None" = None) -> str:
+        """Engine version, model, these options and (when given) the engine's tuning knobs."""
+        payload = {"v": ENGINE_VERSION, "model": model_id, **asdict(self)}
+        if config is not None:
+            payload["config"] = asdict(config)
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, data: dict | None) -> "CutoutOptions":
@@ -144,6 +149,10 @@ class Engine:
         self.net = net
         self.config = config or EngineConfig()
         self.model_id = model_id
+
+    def output_fingerprint(self, options: CutoutOptions) -> str:
+        """What an output made by this engine with `options` is stamped with (idempotent re-runs)."""
+        return options.fingerprint(self.model_id, self.config)
 
     @classmethod
     def from_settings(cls, settings=None) -> "Engine":
