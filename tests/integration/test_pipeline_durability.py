@@ -16,7 +16,7 @@ import pytest
 from smallcut import localstack, samples
 from smallcut.status import State
 
-from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, wait_for_object
+from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, running_worker, wait_for_object
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +42,8 @@ def own_stack(tmp_path_factory):
     localstack.down(workdir)
 
 
-def start_worker(state, env, name):
-    proc = localstack.start_worker(env, Path(state.dir), name, concurrency=1, queues="cpu")
-    localstack.wait_for_workers(env["SMALLCUT_REDIS_URL"], 1, timeout=120, pids=[proc.pid])
-    return proc
+def worker(state, env, name):
+    return running_worker(env, Path(state.dir), name, concurrency=1, queues="cpu")
 
 
 def send(celery_app, status, s3, key: str, data: bytes, batch: str) -> None:
@@ -60,28 +58,23 @@ def send(celery_app, status, s3, key: str, data: bytes, batch: str) -> None:
 
 def test_whole_worker_killed_message_comes_back(own_stack):
     state, env, settings, s3, status, celery_app = own_stack
-    first = start_worker(state, env, "doomed")
     name, data = samples.generate(1)[0]
     key = f"killed/{name}"
-    send(celery_app, status, s3, key, data, "durable-kill")
-    wait_for_object(status, f"{IN_BUCKET}/{key}", states=(State.PROCESSING.value,), timeout=60)
-    os.killpg(first.pid, signal.SIGKILL)  # the worker and its child, no warm shutdown, no ack
-    first.wait(timeout=30)
-    second = start_worker(state, env, "rescuer")
-    try:
+    with worker(state, env, "doomed") as first:
+        send(celery_app, status, s3, key, data, "durable-kill")
+        wait_for_object(status, f"{IN_BUCKET}/{key}", states=(State.PROCESSING.value,), timeout=60)
+        os.killpg(first.pid, signal.SIGKILL)  # the worker and its child, no warm shutdown, no ack
+        first.wait(timeout=30)
+    with worker(state, env, "rescuer"):
         obj = wait_for_object(status, f"{IN_BUCKET}/{key}", timeout=VISIBILITY * 10)
         # at least once: the killed delivery plus the rescue (a slow rescue may be redelivered again)
         assert obj["state"] == "done" and obj["attempts"] >= 2
         assert s3.head_object(Bucket=OUT_BUCKET, Key=f"durable/killed/{name.replace('.jpg', '.png')}")
-    finally:
-        localstack.stop(second.pid)
-        second.wait(timeout=30)
 
 
 def test_worker_survives_a_redis_restart(own_stack):
     state, env, settings, s3, status, celery_app = own_stack
-    proc = start_worker(state, env, "survivor")
-    try:
+    with worker(state, env, "survivor"):
         localstack.stop(state.pids["redis"])
         time.sleep(1.0)
         state.pids["redis"] = localstack.start_redis(state.redis_port, Path(state.dir)).pid
@@ -102,9 +95,6 @@ def test_worker_survives_a_redis_restart(own_stack):
                 time.sleep(0.5)
         obj = wait_for_object(status, f"{IN_BUCKET}/restart/after.jpg", timeout=120)
         assert obj["state"] == "done"
-    finally:
-        localstack.stop(proc.pid)
-        proc.wait(timeout=30)
 
 
 def test_time_limits_end_keys_failed_with_the_reason(own_stack):
@@ -122,9 +112,8 @@ def test_time_limits_end_keys_failed_with_the_reason(own_stack):
         s3.put_object(Bucket=IN_BUCKET, Key=f"limits/{name}", Body=data)
     keys = [f"limits/{name}" for name, _ in images]
 
-    soft = start_worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "1", "SMALLCUT_TIME_LIMIT": "60",
-                                "SMALLCUT_RETRY_BACKOFF": "0.1", "SMALLCUT_MAX_RETRIES": "2"}, "soft")
-    try:
+    with worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "1", "SMALLCUT_TIME_LIMIT": "60",
+                        "SMALLCUT_RETRY_BACKOFF": "0.1", "SMALLCUT_MAX_RETRIES": "2"}, "soft"):
         status.create_batch("limits-soft", {})
         status.mark_queued("limits-soft", [(IN_BUCKET, k) for k in keys[:2]])
         celery_app.send_task(TASK_CHUNK, args=[{"batch": "limits-soft", "bucket": IN_BUCKET, "keys": keys[:2],
@@ -132,12 +121,8 @@ def test_time_limits_end_keys_failed_with_the_reason(own_stack):
         for key in keys[:2]:
             obj = wait_for_object(status, f"{IN_BUCKET}/{key}", timeout=60)
             assert obj["state"] == "failed" and obj["error"] == "soft time limit (1s) exceeded", obj
-    finally:
-        localstack.stop(soft.pid)
-        soft.wait(timeout=30)
 
-    hard = start_worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "0", "SMALLCUT_TIME_LIMIT": "1"}, "hard")
-    try:
+    with worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "0", "SMALLCUT_TIME_LIMIT": "1"}, "hard") as hard:
         status.create_batch("limits-hard", {})
         status.mark_queued("limits-hard", [(IN_BUCKET, keys[2])])
         celery_app.send_task(TASK_CHUNK, args=[{"batch": "limits-hard", "bucket": IN_BUCKET, "keys": keys[2:],
@@ -146,8 +131,5 @@ def test_time_limits_end_keys_failed_with_the_reason(own_stack):
         assert obj["state"] == "failed" and obj["error"] == "hard time limit (1s) exceeded", obj
         assert int(obj["worker"].rsplit(":", 1)[1]) == hard.pid  # recorded by the main process
         assert status.get_batch("limits-hard").failed == 1
-    finally:
-        localstack.stop(hard.pid)
-        hard.wait(timeout=30)
     listed = s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix="limits/").get("KeyCount", 0)
     assert listed == 0  # no partial outputs

@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from smallcut import localstack
-
-from .conftest import IN_BUCKET, OUT_BUCKET, smallcut
+from .conftest import IN_BUCKET, OUT_BUCKET, running_worker, smallcut
 from .test_pipeline_durability import own_stack  # noqa: F401 - the fixture, reused
 
 pytestmark = pytest.mark.integration
@@ -37,30 +35,26 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(own_stack):  # noq
     env = {**env, "SMALLCUT_VISIBILITY_TIMEOUT": str(VISIBILITY)}
     for i in range(N):
         s3.put_object(Bucket=IN_BUCKET, Key=f"{PREFIX}{i:03d}.jpg", Body=save(Image.fromarray(scene(64, 48, i)), "JPEG"))
-    first = localstack.start_worker(env, Path(state.dir), "crash-first", concurrency=2, queues="cpu")
-    proc = smallcut(env, "enqueue", f"s3://{IN_BUCKET}/{PREFIX}", "--out", f"s3://{OUT_BUCKET}/{OUT_PREFIX}",
-                    "--chunk-size", "8", "--no-roi", "--json")
-    assert proc.returncode == 0, proc.stderr
-    batch = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]["batch"]
+    with running_worker(env, Path(state.dir), "crash-first", concurrency=2, queues="cpu") as first:
+        proc = smallcut(env, "enqueue", f"s3://{IN_BUCKET}/{PREFIX}", "--out", f"s3://{OUT_BUCKET}/{OUT_PREFIX}",
+                        "--chunk-size", "8", "--no-roi", "--json")
+        assert proc.returncode == 0, proc.stderr
+        batch = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]["batch"]
 
-    deadline = time.monotonic() + 180
-    while status.get_batch(batch).completed < N // 4:  # a quarter done: chunks in flight, most still queued
-        assert time.monotonic() < deadline, status.get_batch(batch)
-        time.sleep(0.1)
-    os.killpg(first.pid, signal.SIGKILL)  # main process and children: no warm shutdown, no acks
-    first.wait(timeout=30)
+        deadline = time.monotonic() + 180
+        while status.get_batch(batch).completed < N // 4:  # a quarter done: chunks in flight, most still queued
+            assert time.monotonic() < deadline, status.get_batch(batch)
+            time.sleep(0.1)
+        os.killpg(first.pid, signal.SIGKILL)  # main process and children: no warm shutdown, no acks
+        first.wait(timeout=30)
     at_kill = status.get_batch(batch)
     assert at_kill.completed < N
 
-    second = localstack.start_worker(env, Path(state.dir), "crash-second", concurrency=2, queues="cpu")
-    try:
+    with running_worker(env, Path(state.dir), "crash-second", concurrency=2, queues="cpu"):
         deadline = time.monotonic() + VISIBILITY * 4 + 240
         while not status.get_batch(batch).is_finished:
             assert time.monotonic() < deadline, status.get_batch(batch)
             time.sleep(0.5)
-    finally:
-        localstack.stop(second.pid)
-        second.wait(timeout=30)
 
     summary = status.get_batch(batch)
     assert summary.failed == 0 and summary.done + summary.skipped == N and summary.queued == summary.processing == 0
