@@ -82,7 +82,7 @@ def test_engine_overrides_are_typed_and_reach_the_engine():
         methods.engine_overrides(["detect_tile"])
     tuned = methods.make("smallcut", {"detect_tile": 224})
     assert tuned.engine(tuned.model, tuned.overrides).config.detect_tile == 224
-    assert methods.make("smallcut").engine().config.detect_tile == 320
+    assert methods.make("smallcut").engine().config.detect_tile == 256
 
 
 def test_backgrounds_by_size_and_the_catalog_like_aggregate():
