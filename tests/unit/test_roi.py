@@ -56,6 +56,13 @@ def test_merge_boxes_merges_overlaps_only():
     assert len(roi.merge_boxes([a, c])) == 2
 
 
+def test_merge_boxes_keeps_a_small_crop_inside_a_large_one_apart():
+    big, tiny, twin = roi.Box(0, 0, 400, 400), roi.Box(300, 300, 360, 360), roi.Box(100, 100, 420, 420)
+    assert len(roi.merge_boxes([big, tiny])) == 1  # without a limit it disappears into the big crop
+    kept = roi.merge_boxes([big, tiny, twin], max_ratio=2.0)
+    assert sorted((m.x0, m.y0, m.x1, m.y1) for m in kept) == [(0, 0, 420, 420), (300, 300, 360, 360)]
+
+
 def test_zoom_size_follows_crop():
     assert roi.zoom_size(90) == 160
     assert roi.zoom_size(200) == 224

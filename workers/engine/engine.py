@@ -93,6 +93,7 @@ class EngineConfig:
     max_rois: int = 8
     beside_large_min_peak: float = 0.8  # blobs zoomed beside a large object need this coarse peak
     roi_margin: float = 0.45
+    merge_max_ratio: float = 2.0  # crops differing more in area keep their own zooms (synth-dev tiny +0.09 IoU)
     zoom_sizes: tuple[int, ...] = (160, 224)
     accept_score: float = 0.35
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
@@ -301,7 +302,8 @@ class Engine:
         small = small[: cfg.max_rois]
         if not small:
             return
-        crops = roi.merge_boxes([roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in small])
+        crops = roi.merge_boxes([roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in small], max_ratio=cfg.merge_max_ratio)
+        crops.sort(key=lambda b: b.area, reverse=True)  # a small crop inside a large one is pasted last, over it
         inputs = []
         for box in crops:
             side = roi.zoom_size(max(box.w, box.h), cfg.zoom_sizes)

@@ -136,8 +136,13 @@ def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: 
     return Box(x0, y0, x0 + side, y0 + side)
 
 
-def merge_boxes(boxes: list[Box], overlap: float = 0.3) -> list[Box]:
-    """Union boxes that overlap by more than `overlap` of the smaller one, until none do."""
+def merge_boxes(boxes: list[Box], overlap: float = 0.3, max_ratio: float | None = None) -> list[Box]:
+    """Union boxes that overlap by more than `overlap` of the smaller one, until none do.
+
+    With `max_ratio`, boxes whose areas differ more than that are never merged: a tiny object's crop
+    inside a large object's crop keeps its own zoom (merged, it is as small in the big crop as in
+    the frame).
+    """
     boxes = list(boxes)
     merged = True
     while merged:
@@ -145,6 +150,8 @@ def merge_boxes(boxes: list[Box], overlap: float = 0.3) -> list[Box]:
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
                 a, b = boxes[i], boxes[j]
+                if max_ratio is not None and max(a.area, b.area) > max_ratio * min(a.area, b.area):
+                    continue
                 if a.intersection(b) > overlap * min(a.area, b.area):
                     boxes[i] = a.union(b)
                     del boxes[j]
