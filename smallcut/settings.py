@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     roi: bool = True
     postprocess: bool = True
     png_encoder: str = "fpng"  # fpng (fast, larger) | opencv | pil (small, slow)
+    # auto: tiled detection only where the coarse pass shows no large confident object; always: on
+    # every frame (finds small objects beside a large subject, ~1/3 slower on such sets)
+    detection: Literal["auto", "always"] = "auto"
     max_pixels: int = 120_000_000  # decompression-bomb guard
     max_input_bytes: int = 200 * 1024 * 1024
 

@@ -64,3 +64,19 @@ def test_bad_colour_is_a_usage_error(tmp_path):
     proc = _run(str(ecssd_image(806)), "--out", str(tmp_path), "--bg-color", "purple-ish")
     assert proc.returncode == 2
     assert "bad colour" in proc.stderr
+
+
+def test_detect_always_finds_a_tiny_object_beside_a_large_subject(tmp_path):
+    from bench import synth
+
+    s = synth.render("dev", 52)  # a photo with a large confident subject, a tiny object pasted on it
+    Image.fromarray(s.image).save(tmp_path / "scene.png")
+    tiny = [o["id"] for o in s.meta["objects"] if o["area_frac"] < 0.002]
+    found = {}
+    for flag in ([], ["--detect-always"]):
+        out = tmp_path / ("always" if flag else "auto")
+        proc = _run(str(tmp_path / "scene.png"), "--out", str(out), "--mask-only", *flag)
+        assert proc.returncode == 0, proc.stderr
+        mask = np.asarray(Image.open(out / "scene.png")) > 127
+        found[bool(flag)] = max(float(mask[s.instances == k].mean()) for k in tiny)
+    assert found[False] < 0.1 and found[True] > 0.5, found

@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-roi", action="store_true", help="whole-frame pass only (rembg's plan)")
     p.add_argument("--no-postprocess", action="store_true", help="skip edge refinement, morphology, holes, colour bleed")
     p.add_argument("--bg-color", default=None, help="flatten onto a colour (#rrggbb or r,g,b[,a])")
+    p.add_argument("--detect-always", action="store_true",
+                   help="tiled detection on every frame: finds small objects beside a large one (slower)")
     p.add_argument("--model", default=None, help="model name from the registry (default: SMALLCUT_MODEL)")
     p.add_argument("--model-path", type=Path, default=None, help="explicit .onnx file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     updates = {}
+    if args.detect_always:
+        updates["detection"] = "always"
     if args.model:
         updates["model"] = args.model
     if args.model_path:

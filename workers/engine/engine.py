@@ -98,6 +98,7 @@ class EngineConfig:
     accept_score: float = 0.35
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     large_box_frac: float = 0.12  # a confident blob with a box this big: one pass is enough
+    detection: str = "auto"  # "always": the tiled detection pass on every frame, large subject or not
     detect_side: int = 640  # long side of the detection map
     min_detect_side: int = 64  # frames thinner than this never get the tiled pass
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
@@ -167,7 +168,7 @@ class Engine:
         spec, path = resolve(s.model, s.model_dir, s.model_path)
         session = create_session(path, s.providers, s.intra_op_threads, s.trt_cache_dir)
         model_id = f"{spec.name}:{spec.md5 or md5sum(Path(path))[:12]}"
-        config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels)
+        config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection)
         return cls(SaliencyNet(session, spec), config, model_id=model_id)
 
     # ------------------------------------------------------------------ bytes -> PNG
@@ -269,7 +270,7 @@ class Engine:
         cfg = self.config
         if min(frame) < cfg.min_detect_side:
             return False  # slivers and thumbnails: tiles a few pixels thick localise nothing
-        if max(frame) > cfg.tile_above_px:
+        if max(frame) > cfg.tile_above_px or cfg.detection == "always":
             return True
         confident = coarse > 0.5
         if not confident.any() or float(confident.mean()) > cfg.coarse_flood:
