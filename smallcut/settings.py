@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from smallcut import redisconn
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -102,7 +104,7 @@ class Settings(BaseSettings):
     def _tls_files_need_rediss(self) -> "Settings":
         # a CA file next to a redis:// URL would silently mean plaintext: refuse the mix instead
         tls_files = self.redis_tls_ca_file or self.redis_tls_cert_file or self.redis_tls_key_file
-        if tls_files and not any(u.startswith("rediss://") for u in (self.redis_url.get_secret_value(), self.broker)):
+        if tls_files and not any(redisconn.is_tls(u) for u in (self.redis_url.get_secret_value(), self.broker)):
             raise ValueError("SMALLCUT_REDIS_TLS_* files are set but neither SMALLCUT_REDIS_URL nor "
                              "SMALLCUT_BROKER_URL is rediss://")
         if self.redis_tls_key_file and not self.redis_tls_cert_file:
