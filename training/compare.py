@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 BASE = "u2netp"
@@ -26,7 +27,9 @@ PATHS = (("smallcut", "ROI"), ("smallcut-noroi", "no ROI"))
 SMALL_BUCKETS = ("<0.2%", "0.2-1%", "1-5%")
 
 
+@lru_cache(maxsize=None)
 def _load(results_dir: Path, model: str, set_name: str) -> dict:
+    """One results.json, parsed once: the rule reads each of them for every path and model."""
     return json.loads((results_dir / model / set_name / "results.json").read_text())
 
 
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("results", type=Path, help="folder with <model>/<set>/results.json from bench.quality")
     ap.add_argument("--models", default="u2netp_cbam,u2netp_fpn", help="variants to compare with u2netp")
     args = ap.parse_args(argv)
+    _load.cache_clear()  # files read by an earlier call in this process may have been rewritten
     variants = [m.strip() for m in args.models.split(",") if m.strip()]
     head = ["model", "path", *[f"small {b}" for b in SMALL_BUCKETS], "small (all)", "normal (>5 %)", "ECSSD per image", "vs u2netp"]
     print("| " + " | ".join(head) + " |")
