@@ -127,10 +127,10 @@ def tables(summary: dict, title: str) -> list[tuple[str, list[str], list[list[st
         rows = [[m, bg, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["fp_blobs"], 2), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3)] for m, s in summary.items() for bg, v in s["backgrounds"].items()]
         out.append((f"{title}: by background", head, rows))
         head = ["background", "bucket", "method", "n", "IoU", "hit"]
-        keys = list(dict.fromkeys(bg for s in summary.values() for bg in s.get("backgrounds_by_size", {})))
+        keys = list(dict.fromkeys(bg for s in summary.values() for bg in s["backgrounds_by_size"]))
         rows = [[bg, b, m, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2)]
                 for bg in keys for b, *_ in BUCKETS for m, s in summary.items()
-                if (v := s.get("backgrounds_by_size", {}).get(bg, {}).get(b))]
+                if (v := s["backgrounds_by_size"].get(bg, {}).get(b))]
         out.append((f"{title}: by background and size", head, rows))
     if any(len(s["kinds"]) > 1 for s in summary.values()):
         head = ["method", "object kind", "n", "IoU", "hit", "hole fg"]
