@@ -80,12 +80,17 @@ def jpeg_set(set_name: str, n: int = 20, root: Path | None = None) -> list[Path]
     return paths
 
 
-def load_engine(threads: int = 0):
-    """The engine as a worker builds it (CPU; `threads` ONNX intra-op threads, 0 = all cores), warmed up."""
+def load_engine(threads: int = 0, precision: str | None = None):
+    """The engine as a worker builds it (CPU; `threads` ONNX intra-op threads, 0 = all cores), warmed up.
+
+    `precision` (fp32, int8, mixed) overrides SMALLCUT_PRECISION.
+    """
     from smallcut.settings import Settings
     from workers.engine import Engine
 
     kw = {"providers": ["CPUExecutionProvider"]}
+    if precision:
+        kw["precision"] = precision
     if threads:
         kw["intra_op_threads"] = threads
     engine = Engine.from_settings(Settings(**kw))

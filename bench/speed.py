@@ -24,24 +24,30 @@ from . import _common as C
 from .paths import OUT
 
 METHODS = ("smallcut", "smallcut-noroi", "rembg")
+# also measurable side by side (--methods): the same plan with int8 passes (SMALLCUT_PRECISION)
+PRECISION_METHODS = {"smallcut-int8": "int8"}
 
 
-def make_runners(engine, session, methods=METHODS) -> dict:
+def make_runners(engine, session, methods=METHODS, threads: int = 0) -> dict:
     """name -> callable(bytes) -> (png bytes, stage timings or {}, extra info)."""
     from workers.engine import CutoutOptions
 
-    def smallcut(opts):
+    def smallcut(opts, eng=engine):
         def run(data: bytes):
-            r = engine.cutout(data, opts)
+            r = eng.cutout(data, opts)
             return r.png, dict(r.timings), {"passes": r.passes, "rois": r.rois}
         return run
 
     table = {
-        "smallcut": smallcut(CutoutOptions()),
-        "smallcut-noroi": smallcut(CutoutOptions(roi=False)),
-        "rembg": lambda data: (C.rembg_png(data, session), {}, {}),
+        "smallcut": lambda: smallcut(CutoutOptions()),
+        "smallcut-noroi": lambda: smallcut(CutoutOptions(roi=False)),
+        "rembg": lambda: lambda data: (C.rembg_png(data, session), {}, {}),
+        **{m: (lambda p=p: smallcut(CutoutOptions(), C.load_engine(threads, p))) for m, p in PRECISION_METHODS.items()},
     }
-    return {m: table[m] for m in methods}
+    unknown = [m for m in methods if m not in table]
+    if unknown:
+        raise SystemExit(f"unknown method(s) {', '.join(unknown)}: one of {', '.join(table)}")
+    return {m: table[m]() for m in methods}
 
 
 def time_methods(paths: list[Path], runners: dict, warmup: bool = True) -> list[dict]:
@@ -150,9 +156,10 @@ def decoders(datas: list[bytes], repeats: int = 3) -> dict:
     return {name: {"median_ms": round(C.median(_time(lambda: f(d), repeats) for d in datas), 1)} for name, f in cands.items()}
 
 
-def run_speed(sets: dict[str, list[Path]], engine, session, methods=METHODS, codec_images: int = 5, repeats: int = 3) -> dict:
+def run_speed(sets: dict[str, list[Path]], engine, session, methods=METHODS, codec_images: int = 5, repeats: int = 3,
+              threads: int = 0) -> dict:
     """The whole measurement, as data (no printing, no files): what the CLI and the test call."""
-    runners = make_runners(engine, session, methods)
+    runners = make_runners(engine, session, methods, threads)
     result = {"machine_before": C.load(), "sets": {}}
     for set_name, paths in sets.items():
         records = time_methods(paths, runners)
@@ -242,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=20, help="images per set")
     ap.add_argument("--sets", default=",".join(C.SETS))
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(METHODS),
+                    help=f"of {', '.join((*METHODS, *PRECISION_METHODS))}")
     ap.add_argument("--threads", type=int, default=0, help="ONNX intra-op threads for smallcut (0: all cores)")
     ap.add_argument("--out", type=Path, default=OUT / "speed")
     args = ap.parse_args(argv)
@@ -250,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = tuple(args.methods.split(","))
     engine = C.load_engine(args.threads)
     session = C.rembg_session() if "rembg" in methods else None
-    result = run_speed(sets, engine, session, methods)
+    result = run_speed(sets, engine, session, methods, threads=args.threads)
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
     C.write_outputs(args.out, result, report(result), chart, "speed.png", "python -m bench.speed " + argv_text)
     return 0

@@ -248,7 +248,8 @@ def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), ch
 
 def report(r: dict) -> str:
     lines = [f"{len(r['images'])} JPEGs 2000x1500 (catalog + small-objects), load before {r['machine_before']['load_avg_1_5_15']}, "
-             f"after {r['machine_after']['load_avg_1_5_15']} ({r['machine_before']['cpus']} CPUs)", ""]
+             f"after {r['machine_after']['load_avg_1_5_15']} ({r['machine_before']['cpus']} CPUs); "
+             f"smallcut precision {r.get('precision', 'fp32')}", ""]
     rembg = r["loop"].get("rembg", {}).get("images_per_s")
     rows = []
     for name, s in r["loop"].items():
@@ -325,13 +326,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--chunk", type=int, default=2, help="keys per task (small: both processes stay busy to the end)")
     ap.add_argument("--no-e2e", action="store_true")
+    ap.add_argument("--precision", choices=("fp32", "int8"), default=None,
+                    help="SMALLCUT_PRECISION for the engine and the workers (default: the environment's, fp32)")
     ap.add_argument("--out", type=Path, default=OUT / "throughput")
     args = ap.parse_args(argv)
+    if args.precision:
+        os.environ["SMALLCUT_PRECISION"] = args.precision  # the workers inherit it
     paths = inputs(args.n)
     procs = tuple(int(x) for x in args.processes.split(","))
     engine = C.load_engine()
     session = C.rembg_session()
     result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e)
+    result["precision"] = os.environ.get("SMALLCUT_PRECISION", "fp32")
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
     C.write_outputs(args.out, result, report(result), chart, "throughput.png", "python -m bench.throughput " + argv_text)
     return 0

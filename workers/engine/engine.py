@@ -166,8 +166,15 @@ class Engine:
 
         s = settings or get_settings()
         spec, path = resolve(s.model, s.model_dir, s.model_path)
-        session = create_session(path, s.providers, s.intra_op_threads, s.trt_cache_dir)
         model_id = f"{spec.name}:{spec.md5 or md5sum(Path(path))[:12]}"
+        providers = s.providers
+        if s.precision == "int8":
+            from .quantize import ensure_int8
+
+            path = ensure_int8(Path(path), spec)
+            model_id += f":int8-{md5sum(path)[:12]}"  # outputs of the two precisions are told apart
+            providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 (TensorRT) instead
+        session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir)
         config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection)
         return cls(SaliencyNet(session, spec), config, model_id=model_id)
 

@@ -1,0 +1,122 @@
+"""int8 builds: calibrated, checked against the float network, refused when they disagree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+
+from tests.conftest import ecssd_image, ecssd_mask
+from workers.engine import models, quantize
+
+
+@pytest.fixture(scope="module")
+def float_model(tmp_path_factory):
+    """A private copy of the cached u2netp (symbolic dims), so builds land in a temp folder."""
+    from smallcut.settings import Settings
+
+    s = Settings()
+    spec, path = models.resolve("u2netp", s.model_dir)
+    copy = tmp_path_factory.mktemp("models") / "u2netp.dyn.onnx"
+    shutil.copyfile(path, copy)
+    return spec, copy
+
+
+@pytest.fixture(scope="module")
+def int8_build(float_model):
+    spec, path = float_model
+    return quantize.build(path, spec, quantize.sample_images(12))
+
+
+def _float_inputs(model: onnx.ModelProto, node_name: str) -> bool:
+    """True when the node's weight comes straight from an initializer (not through DequantizeLinear)."""
+    node = next(n for n in model.graph.node if n.name == node_name)
+    inits = {i.name for i in model.graph.initializer}
+    return node.input[1] in inits
+
+
+def test_build_quantizes_convs_but_keeps_the_fragile_ones_float(float_model, int8_build):
+    spec, path = float_model
+    assert int8_build.path == path.with_name("u2netp.int8.onnx") and int8_build.path.exists()
+    assert int8_build.calibration_images == 9 and int8_build.check_images == 3
+    assert int8_build.agreement >= quantize.MIN_AGREEMENT
+    model = onnx.load(str(int8_build.path))
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("QuantizeLinear") > 100 and ops.count("DequantizeLinear") > 200
+    for name in quantize.KEEP_FLOAT["u2netp"]:
+        assert _float_inputs(model, name), name
+    assert not _float_inputs(model, "Conv_0")  # an ordinary conv is quantized
+    assert not list(path.parent.glob("*.unchecked.onnx"))
+
+
+def test_int8_network_scores_like_the_float_one_on_real_photos(float_model, int8_build):
+    from workers.engine.net import SaliencyNet, resize
+    from workers.engine.session import create_session
+
+    spec, path = float_model
+    nets = {k: SaliencyNet(create_session(p, ["CPUExecutionProvider"], 2), spec) for k, p in (("fp32", path), ("int8", int8_build.path))}
+    ious = {k: [] for k in nets}
+    for n in (5, 10, 20, 40, 60, 80):
+        rgb = cv2.cvtColor(cv2.imread(str(ecssd_image(n))), cv2.COLOR_BGR2RGB)
+        truth = cv2.imread(str(ecssd_mask(n)), cv2.IMREAD_GRAYSCALE) > 127
+        for k, net in nets.items():
+            mask = cv2.resize(net.predict([resize(rgb, (320, 320))])[0], truth.shape[::-1]) > 0.5
+            ious[k].append((mask & truth).sum() / (mask | truth).sum())
+    fp32, int8 = np.mean(ious["fp32"]), np.mean(ious["int8"])
+    assert fp32 > 0.8 and int8 > fp32 - 0.03, (fp32, int8)
+
+
+def test_a_build_that_disagrees_is_refused_and_leaves_nothing(float_model, tmp_path):
+    spec, path = float_model
+    dst = tmp_path / "strict.int8.onnx"
+    with pytest.raises(quantize.QuantizeError, match="disagrees"):
+        quantize.build(path, spec, quantize.sample_images(6), dst, min_agreement=1.01)
+    assert not dst.exists() and not list(tmp_path.glob("*.onnx"))
+    with pytest.raises(quantize.QuantizeError, match="at least 4"):
+        quantize.build(path, spec, quantize.sample_images(3), dst)
+
+
+def test_int8_engine_cuts_out_what_the_float_engine_does(float_model, int8_build):
+    from smallcut import samples
+    from smallcut.settings import Settings
+    from workers.engine import Engine
+
+    _, path = float_model
+    cpu = dict(providers=["CPUExecutionProvider"], intra_op_threads=2, model_path=path)
+    fp32 = Engine.from_settings(Settings(**cpu))
+    int8 = Engine.from_settings(Settings(precision="int8", **cpu))
+    assert int8.net.session._model_path == str(int8_build.path)  # the checked build, not a new one
+    assert ":int8-" in int8.model_id and fp32.model_id != int8.model_id  # outputs of each are told apart
+    _, data = samples.generate(1, seed=3)[0]
+    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    ref, got = fp32.matte(rgb).alpha > 127, int8.matte(rgb).alpha > 127
+    assert ref.any()
+    assert (got & ref).sum() / (got | ref).sum() > 0.8
+
+
+def test_cli_quantize_from_a_folder_skips_non_images(float_model, tmp_path):
+    from smallcut import samples
+
+    _, path = float_model
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, data in samples.generate(5, seed=11):
+        (folder / name).write_bytes(data)
+    (folder / "notes.txt").write_text("not a photo")
+    model = tmp_path / "m" / "u2netp.dyn.onnx"
+    model.parent.mkdir()
+    shutil.copyfile(path, model)
+    env = {**os.environ, "SMALLCUT_MODEL_PATH": str(model)}
+    cmd = [sys.executable, "-m", "smallcut.cli", "models", "quantize", "--images", str(folder)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "calibrated on 3 images, checked on 2" in proc.stdout
+    assert (model.parent / "u2netp.int8.onnx").exists()
+    bad = subprocess.run([*cmd[:-1], str(tmp_path / "nope")], capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "is not a folder" in bad.stdout
