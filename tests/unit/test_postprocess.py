@@ -194,3 +194,33 @@ def test_fill_small_holes_matches_the_per_hole_reference_on_random_masks():
             owner = np.bincount(objects[ring & (objects > 0)]).argmax()
             expect = region.sum() <= 0.01 * (objects == owner).sum()
             assert (out[region] == 255).all() == expect
+
+
+def _striped(size=200, a=(200, 110, 60), b=(225, 205, 160), period=14, seed=0):
+    """Fabric-like stripes with weave noise: no single colour describes this background."""
+    rng = np.random.default_rng(seed)
+    x = np.arange(size)[None, :] + np.arange(size)[:, None] // 3
+    img = np.where(((x // (period // 2)) % 2 == 0)[..., None], np.array(a), np.array(b)).astype(np.float32)
+    return np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_open_background_holes_opens_a_ring_on_a_striped_fabric():
+    img = _striped()
+    _, mask = _ring_scene()
+    img[mask > 0] = (150, 150, 165)  # a silver ring
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    out = pp.open_background_holes(disc, img)
+    assert (out[85:116, 85:116] == 0.0).mean() > 0.9  # the hole shows the fabric: opened
+    assert out[100, 100 + 48] == 1.0 and out[100 - 48, 100] == 1.0  # the ring body stays
+    # switched off, textured backgrounds are left alone as before
+    assert pp.open_background_holes(disc, img, textured=False) is disc
+
+
+def test_open_background_holes_leaves_an_object_made_of_the_backgrounds_colours():
+    img = _striped()
+    obj = _striped(period=6, seed=1)  # the same two colours, finer: a patterned solid disc
+    disc = np.zeros(img.shape[:2], np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    img[disc > 0] = obj[disc > 0]
+    assert pp.open_background_holes(disc, img) is disc
