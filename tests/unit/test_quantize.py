@@ -120,3 +120,18 @@ def test_cli_quantize_from_a_folder_skips_non_images(float_model, tmp_path):
     assert (model.parent / "u2netp.int8.onnx").exists()
     bad = subprocess.run([*cmd[:-1], str(tmp_path / "nope")], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "is not a folder" in bad.stdout
+
+
+def test_a_cache_that_cannot_be_written_gives_a_clear_error(float_model, tmp_path, monkeypatch):
+    spec, path = float_model
+    src = tmp_path / "u2netp.dyn.onnx"
+    shutil.copyfile(path, src)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(quantize, "build", no_space)
+    monkeypatch.setattr(quantize, "sample_images", lambda count=40: [])
+    with pytest.raises(quantize.QuantizeError, match="smallcut models quantize"):
+        quantize.ensure_int8(src, spec)
+    assert not (tmp_path / "u2netp.int8.onnx").exists()

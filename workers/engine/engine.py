@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,8 @@ import numpy as np
 
 from . import codec, postprocess, roi, tiling
 from .net import SaliencyNet, resize
+
+log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
@@ -162,7 +165,7 @@ class Engine:
         from smallcut.settings import get_settings
 
         from .models import md5sum, resolve
-        from .session import create_session
+        from .session import choose_providers, create_session
 
         s = settings or get_settings()
         spec, path = resolve(s.model, s.model_dir, s.model_path)
@@ -173,6 +176,8 @@ class Engine:
 
             path = ensure_int8(Path(path), spec)
             model_id += f":int8-{md5sum(path)[:12]}"  # outputs of the two precisions are told apart
+            if any(p != "CPUExecutionProvider" for p in choose_providers(s.providers)):
+                log.warning("SMALLCUT_PRECISION=int8 runs on the CPU although a GPU provider is available")
             providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 (TensorRT) instead
         session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir)
         config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection)

@@ -173,7 +173,13 @@ def ensure_int8(src: Path, spec: ModelSpec) -> Path:
     dst = int8_path(src)
     if not dst.exists():
         log.info("no int8 model at %s: building one from the sample frames", dst)
-        build(src, spec, sample_images(), dst)
+        try:
+            build(src, spec, sample_images(), dst)
+        except OSError as exc:  # a read-only model cache, a full disk
+            raise QuantizeError(
+                f"cannot build the int8 model at {dst} ({exc}); run `smallcut models quantize` where the "
+                "model cache is writable, or unset SMALLCUT_PRECISION"
+            ) from exc
     return dst
 
 
