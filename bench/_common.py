@@ -83,7 +83,7 @@ def jpeg_set(set_name: str, n: int = 20, root: Path | None = None) -> list[Path]
 def load_engine(threads: int = 0, precision: str | None = None):
     """The engine as a worker builds it (CPU; `threads` ONNX intra-op threads, 0 = all cores), warmed up.
 
-    `precision` (fp32, int8, mixed) overrides SMALLCUT_PRECISION.
+    `precision` (fp32 or int8) overrides SMALLCUT_PRECISION.
     """
     from smallcut.settings import Settings
     from workers.engine import Engine

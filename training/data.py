@@ -19,7 +19,8 @@ import numpy as np
 
 from bench import backgrounds, synth
 from bench.paths import ecssd_dir
-from workers.engine.models import IMAGENET_MEAN, IMAGENET_STD
+from workers.engine import net
+from workers.engine.models import REGISTRY
 
 AREA_RANGE = (0.0005, 0.05)
 
@@ -45,9 +46,7 @@ def ids(span: tuple[int, int]) -> list[int]:
 
 def normalise(rgb: np.ndarray) -> np.ndarray:
     """uint8 HxWx3 -> float32 3xHxW exactly as workers.engine.net feeds u2netp (max scaling, ImageNet)."""
-    x = rgb.astype(np.float32) * (1.0 / max(float(rgb.max()), 1e-6))
-    x = (x - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32)
-    return x.transpose(2, 0, 1)
+    return net.normalise(rgb, REGISTRY["u2netp"])
 
 
 def read_ecssd(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -22,22 +22,12 @@ class SaliencyNet:
     def __post_init__(self) -> None:
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
-        self._mean = np.asarray(self.spec.mean, np.float32).reshape(1, 1, 3)
-        self._std = np.asarray(self.spec.std, np.float32).reshape(1, 1, 3)
         self.passes = 0  # network runs, for stats
         self._lock = threading.Lock()
         self._shrink = arena_shrink_options()
 
     def normalise(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 HxWx3 -> float32 3xHxW the way the weights were trained (and rembg feeds them)."""
-        x = rgb.astype(np.float32)
-        if self.spec.scale_by_max:
-            x *= 1.0 / max(float(x.max()), 1e-6)
-        else:
-            x *= 1.0 / 255.0
-        x -= self._mean
-        x /= self._std
-        return x.transpose(2, 0, 1)
+        return normalise(rgb, self.spec)
 
     def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Probability maps (float32, same HxW as each input) for uint8 RGB inputs of any sizes.
@@ -65,6 +55,15 @@ class SaliencyNet:
     def predict_resized(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         """Probability map of `rgb` seen at `size` (w, h), returned at that size."""
         return self.predict([resize(rgb, size)])[0]
+
+
+def normalise(rgb: np.ndarray, spec: ModelSpec) -> np.ndarray:
+    """uint8 HxWx3 -> float32 3xHxW the way the weights were trained (and rembg feeds them)."""
+    x = rgb.astype(np.float32)
+    x *= 1.0 / (max(float(x.max()), 1e-6) if spec.scale_by_max else 255.0)
+    x -= np.asarray(spec.mean, np.float32)
+    x /= np.asarray(spec.std, np.float32)
+    return x.transpose(2, 0, 1)
 
 
 def arena_shrink_options():

@@ -266,15 +266,14 @@ def open_background_holes(
     if outer.sum() < 10:
         return prob
     lab8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-    lab = lab8.astype(np.float32)
-    bg = lab[outer]
+    bg = lab8[outer].astype(np.float32)
     bg_ref = np.median(bg, axis=0)
     bg_spread = float(np.median(_lab_distance(bg, bg_ref)))
     ring = max(2, int(diam * 0.04))
     depth = cv2.distanceTransform(silhouette, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     inner = depth > ring + 0.5
     if bg_spread <= max_spread:
-        looks_bg = inner & small_parts & (_lab_distance(lab, bg_ref) < max(bg_distance, 3.0 * bg_spread))
+        looks_bg = inner & small_parts & (_lab_distance(lab8.astype(np.float32), bg_ref) < max(bg_distance, 3.0 * bg_spread))
         min_area = max(4.0, min_frac * obj_area)
     elif textured:
         looks_bg = _looks_like_texture(lab8, outer, (depth > 0) & ~inner, inner & small_parts)

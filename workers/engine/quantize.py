@@ -20,7 +20,7 @@ from typing import Iterable
 import numpy as np
 
 from .models import ModelSpec
-from .net import resize
+from .net import normalise, resize
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +61,6 @@ def keep_float_for(spec: ModelSpec, model) -> tuple[str, ...]:
     return tuple(n for n in KEEP_FLOAT.get(spec.name, ()) if n in names)
 
 
-def network_input(rgb: np.ndarray, spec: ModelSpec, size: int) -> np.ndarray:
-    """A frame as the network's 1x3xSxS input (the same normalisation as SaliencyNet)."""
-    x = resize(rgb, (size, size)).astype(np.float32)
-    x *= 1.0 / (max(float(x.max()), 1e-6) if spec.scale_by_max else 255.0)
-    x = (x - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    return x.transpose(2, 0, 1)[None].copy()
-
-
 def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.ndarray]) -> int:
     """Write the int8 QDQ model of `src` to `dst` (atomically); returns the calibration image count.
 
@@ -82,7 +74,8 @@ def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.nda
     model = onnx.load(str(src))
     keep_float = keep_float_for(spec, model)
     input_name = model.graph.input[0].name
-    feeds = [{input_name: network_input(rgb, spec, spec.input_size)} for rgb in calibration]
+    size = (spec.input_size, spec.input_size)
+    feeds = [{input_name: normalise(resize(rgb, size), spec)[None].copy()} for rgb in calibration]
     if not feeds:
         raise QuantizeError("no calibration images")
 
@@ -185,16 +178,14 @@ def ensure_int8(src: Path, spec: ModelSpec) -> Path:
 
 def sample_images(count: int = 40) -> list[np.ndarray]:
     """Catalog-like calibration frames when the user gives none: smallcut's deterministic samples."""
-    import cv2
-
     from smallcut import samples
+
+    from . import codec
 
     out: list[np.ndarray] = []
     seed = 0
     while len(out) < count:
-        for _, data in samples.generate(seed=seed):
-            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-            out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        out.extend(codec.decode(data) for _, data in samples.generate(seed=seed))
         seed += 1
     return out[:count]
 
