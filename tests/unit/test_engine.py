@@ -172,6 +172,23 @@ def test_detection_always_looks_beside_a_large_subject(engine):
     assert max(found) > 0.5 and max(missed) < 0.1
 
 
+def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
+    """synth-dev 112: u2netp calls the whole grained surface salient (tiles too). The flood is told
+    from a subject by colour statistics and dropped; the chain is found by its colours."""
+    import dataclasses
+
+    from bench import synth
+
+    s = synth.render("dev", 112)
+    assert s.meta["background"]["kind"] == "wood"
+    gt = s.alpha > 127
+    fixed = engine.matte(s.image).alpha > 127
+    flooded = Engine(engine.net, dataclasses.replace(engine.config, texture_floods=False), engine.model_id).matte(s.image).alpha > 127
+    assert flooded.mean() > 0.5, "the network floods this surface"
+    assert fixed.mean() < 2 * gt.mean()
+    assert float((fixed & gt).sum() / (fixed | gt).sum()) > 0.7
+
+
 def test_detection_setting_is_checked():
     from pydantic import ValidationError
 

@@ -92,7 +92,13 @@ def test_paste_feathers_into_base():
     assert base[10, 10] == 0.0
     base2 = np.full((10, 10), 0.5, np.float32)
     roi.paste(base2, np.zeros((4, 4), np.float32), roi.Box(0, 0, 4, 4), mode="max")
-    assert (base2 == 0.5).all()
+    assert (base2 == 0.5).all()  # max mode only adds
+    base3 = np.zeros((100, 100), np.float32)
+    owned = np.zeros((40, 40), bool)
+    owned[:, :20] = True  # another object's pixels
+    roi.paste(base3, patch, roi.Box(30, 30, 70, 70), mode="max", exclude=owned)
+    assert base3[50, 60] == pytest.approx(1.0) and base3[50, 40] == 0.0
+    assert 0.0 < base3[30, 60] < 0.2  # feathered at the border like a blend
 
 
 def test_propose_splits_a_flood_at_higher_thresholds():

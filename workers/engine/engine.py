@@ -25,14 +25,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import codec, postprocess, roi, tiling
+from . import codec, postprocess, roi, texture, tiling
 from .net import SaliencyNet, resize
 
 log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,10 @@ class EngineConfig:
     detect_side: int = 640  # long side of the detection map
     min_detect_side: int = 64  # frames thinner than this never get the tiled pass
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
+    texture_floods: bool = True  # large blobs that are texture (wood grain) dropped; objects found by rare colours
+    min_homogeneity: float = 0.92  # a frame this uniform in colour (cells vs frame) may be one textured surface
+    min_similarity: float = 0.8  # ... and a blob whose colours match its surroundings' this much is that surface
+    rare_ratio: float = 0.02  # on such a surface, colours this much rarer than the median pixel's are objects
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     tile_grid_max: int = 3
     detect_tile: int = 256  # side of each detection tile's pass: as good as 320 on synth-dev, 21 % faster
@@ -254,9 +258,18 @@ class Engine:
         result = Matte(alpha=np.zeros((h, w), np.uint8))
         if roi_on:
             with timer.stage("detect"):
+                flood = self._texture_flood(rgb, coarse)
+                if flood is not None:
+                    coarse = np.where(flood, 0.0, coarse).astype(np.float32)
                 detect = coarse
-                result.detection = self._needs_detection(coarse, (w, h))
-                if result.detection:
+                result.detection = flood is not None or self._needs_detection(coarse, (w, h))
+                if flood is not None:
+                    # the network sees texture at every scale here (tiles flood too): colours find the objects
+                    side = cfg.detect_side / max(h, w)
+                    shape = (max(1, round(h * side)), max(1, round(w * side)))
+                    sure = np.where(coarse > 0.5, coarse, 0.0)  # the flood's soft fringe is texture too
+                    detect = np.maximum(self._rare_colours(rgb, shape), cv2.resize(sure, shape[::-1], interpolation=cv2.INTER_LINEAR))
+                elif result.detection:
                     tiles = self._tiled_detection(rgb)
                     detect = np.maximum(tiles, cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR))
                 candidates, _, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
@@ -290,6 +303,24 @@ class Engine:
         n, _, stats, _ = cv2.connectedComponentsWithStats(confident.astype(np.uint8), connectivity=8)
         box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
         return float(box_fracs.max()) < cfg.large_box_frac
+
+    def _texture_flood(self, rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
+        """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None.
+
+        Checked only where the map holds a large confident blob (the cascade would otherwise trust it).
+        """
+        cfg = self.config
+        if not cfg.texture_floods or min(rgb.shape[:2]) < cfg.min_detect_side or not (coarse > 0.5).any():
+            return None
+        idx = texture.colour_index(resize(rgb, coarse.shape[::-1]))
+        mask = texture.flood_mask(coarse, idx, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity)
+        return mask if mask.any() else None
+
+    def _rare_colours(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Detection-map-sized map (0 / 0.6) of colours the textured surface does not have."""
+        small = cv2.GaussianBlur(resize(rgb, shape[::-1]), (3, 3), 0)
+        rare = texture.rare_colours(texture.colour_index(small), self.config.rare_ratio)
+        return texture.object_blobs(rare).astype(np.float32) * 0.6
 
     def _tiled_detection(self, rgb: np.ndarray) -> np.ndarray:
         """A grid of `detect_tile`² passes over the frame, stitched with overlap blending, at `detect_side` max side.
@@ -331,14 +362,31 @@ class Engine:
             blab = roi.crop_labels(labels, box, (w, h), (box.w, box.h))
             own = np.isin(blab, members)
             others = (blab > 0) & ~own  # a larger object reaching into the crop keeps its coarse map
+            nested = any(box.intersection(b) >= 0.9 * box.area for b in result.rois)
             if score >= cfg.accept_score:
-                roi.paste(prob, patch, box, exclude=others)
+                mode = "max" if nested and self._fragment(prob, box) else "feather"
+                roi.paste(prob, patch, box, mode=mode, exclude=others)
                 result.rois.append(box)
+            elif nested:
+                result.rejected.append(box)  # the accepted larger zoom already judged these pixels
             else:
                 # texture or nothing: drop the blob itself (with its soft rim), nothing else
                 rim = cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
                 prob[box.slices()][rim & ~others] = 0.0
                 result.rejected.append(box)
+
+    @staticmethod
+    def _fragment(prob: np.ndarray, box: roi.Box, min_border: float = 0.05) -> bool:
+        """Does this crop, inside an accepted larger zoom, show only part of that zoom's object?
+
+        Then its zoom may add but not overwrite: a piece of a button's rim zoomed alone comes back
+        as a crescent. A separate small object inside the larger crop keeps its own zoom, which
+        draws it finer than the larger one did. Told apart by whether the foreground the larger
+        zoom left in this crop runs across the crop's border.
+        """
+        fg = prob[box.slices()] > 0.5
+        edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
+        return bool(edge.mean() > min_border)
 
     def _postprocess(self, rgb: np.ndarray, prob: np.ndarray, result: Matte) -> np.ndarray:
         """Decisions (holes, specks, morphology) on a working-size copy; edges at full resolution."""

@@ -210,16 +210,17 @@ def feather(h: int, w: int, ramp: float = 0.12) -> np.ndarray:
 def paste(base: np.ndarray, patch: np.ndarray, box: Box, ramp: float = 0.12, mode: str = "feather", exclude: np.ndarray | None = None) -> None:
     """Fuse `patch` (already at box size) into `base` in place.
 
-    feather: blend towards the patch in the middle of the box; max: keep the larger probability.
-    `exclude` (box-sized bool) marks pixels owned by other objects, which keep their values.
+    feather: blend towards the patch in the middle of the box; max: keep the larger probability
+    (the patch feathered too, so its border adds nothing). `exclude` (box-sized bool) marks pixels
+    owned by other objects, which keep their values.
     """
     region = base[box.slices()]
-    if mode == "max":
-        np.maximum(region, patch, out=region)
-        return
     wgt = feather(box.h, box.w, ramp)
     if exclude is not None:
         wgt[exclude] = 0.0
+    if mode == "max":
+        np.maximum(region, wgt * patch, out=region)
+        return
     region += wgt * (patch - region)
 
 

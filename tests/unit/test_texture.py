@@ -1,0 +1,65 @@
+"""Texture floods told from real subjects by colour statistics; objects on a texture found by rare colours."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from bench import backgrounds
+from tests.conftest import ecssd_image
+from workers.engine import texture
+
+
+def _wood(w=320, h=320, seed=0) -> np.ndarray:
+    return backgrounds.wood(np.random.default_rng(seed), w, h)
+
+
+def _disc(h, w, cx, cy, r) -> np.ndarray:
+    m = np.zeros((h, w), np.uint8)
+    cv2.circle(m, (cx, cy), r, 1, -1)
+    return m > 0
+
+
+def test_a_grained_surface_is_homogeneous_and_a_photo_is_not():
+    wood = _wood()
+    photo = np.asarray(Image.open(ecssd_image(812)).convert("RGB").resize((320, 320)))
+    assert texture.homogeneity(texture.colour_index(wood)) > 0.92
+    assert texture.homogeneity(texture.colour_index(photo)) < 0.85
+
+
+def test_a_flood_over_texture_is_marked_and_a_real_subject_is_not():
+    wood = _wood()
+    idx = texture.colour_index(wood)
+    flood = np.zeros((320, 320), np.float32)
+    flood[20:240, 30:300] = 0.95  # the network lit up most of the surface
+    mask = texture.flood_mask(flood, idx)
+    assert mask[100, 100] and mask.mean() > 0.5
+    everywhere = np.full((320, 320), 0.9, np.float32)  # nothing left around the blob
+    assert texture.flood_mask(everywhere, idx).all()
+
+    # the same map over a large blue object on the same wood: a subject, not texture
+    scene = wood.copy()
+    subject = np.zeros((320, 320), bool)
+    subject[20:240, 30:300] = True
+    scene[subject] = (40, 70, 200)
+    assert not texture.flood_mask(flood, texture.colour_index(scene)).any()
+    # and nothing confident: nothing to mark
+    assert not texture.flood_mask(np.zeros((320, 320), np.float32), idx).any()
+
+
+def test_rare_colours_find_small_objects_on_wood():
+    wood = _wood(640, 480)
+    objects = _disc(480, 640, 500, 120, 14) | _disc(480, 640, 150, 380, 9)
+    ring = _disc(480, 640, 300, 250, 20) & ~_disc(480, 640, 300, 250, 13)
+    scene = wood.copy()
+    scene[objects] = (60, 160, 70)  # green buttons
+    scene[ring] = (40, 40, 45)  # a dark grey ring
+    rare = texture.rare_colours(texture.colour_index(scene))
+    truth = objects | ring
+    assert rare[truth].mean() > 0.8, "the objects' colours are rare on wood"
+    assert truth[rare].mean() > 0.9, "the wood itself is not"
+    blobs = texture.object_blobs(rare)
+    n, _ = cv2.connectedComponents(blobs.view(np.uint8))
+    assert n - 1 == 3  # one blob per object
+    assert blobs[250, 300], "the ring's blob is whole (a proposal, not a mask)"

@@ -1,0 +1,115 @@
+"""Texture floods: the network calling a whole textured surface salient (wood grain, some fabrics).
+
+u2netp learnt "one subject on a background" from photos; on strongly grained wood it lights up the
+whole surface at every scale we look at, tiles included, and the frame comes out as foreground.
+On the map alone such a flood is a large confident blob, like a frame-filling subject. Colour
+statistics tell them apart: a textured surface looks the same everywhere (each cell of the frame
+has the frame's colour histogram), and the flooded part looks like what is left around it, while
+a real subject's colours differ from its surroundings. On such a surface the small objects are
+found where the network is no help: by colours the surface does not have.
+
+Pure functions on numpy arrays (Lab uint8 images as OpenCV makes them).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BINS = (8, 16, 16)  # L, a, b: coarse on lightness (shading), finer on chroma
+N_BINS = BINS[0] * BINS[1] * BINS[2]
+
+
+def colour_index(rgb: np.ndarray) -> np.ndarray:
+    """Per-pixel colour bin (int32) of an RGB uint8 image, in Lab."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    return (lab[..., 0].astype(np.int32) >> 5) << 8 | (lab[..., 1].astype(np.int32) >> 4) << 4 | (lab[..., 2] >> 4)
+
+
+def histogram(idx: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Normalised colour histogram of the bins in `idx` (where `mask`)."""
+    values = idx[mask] if mask is not None else idx.ravel()
+    h = np.bincount(values, minlength=N_BINS).astype(np.float32)
+    return h / max(1.0, float(h.sum()))
+
+
+def intersection(a: np.ndarray, b: np.ndarray) -> float:
+    """Histogram intersection: 1 for the same colour distribution, 0 for disjoint ones."""
+    return float(np.minimum(a, b).sum())
+
+
+def homogeneity(idx: np.ndarray, grid: int = 4) -> float:
+    """Mean intersection of each cell's histogram with the whole frame's (grid x grid cells).
+
+    Measured at 320²: wood grain 0.95-0.99; ECSSD photos at most 0.87 (their subject's cells differ).
+    """
+    h, w = idx.shape
+    whole = histogram(idx)
+    scores = []
+    for gy in range(grid):
+        for gx in range(grid):
+            cell = idx[gy * h // grid : (gy + 1) * h // grid, gx * w // grid : (gx + 1) * w // grid]
+            scores.append(intersection(histogram(cell), whole))
+    return float(np.mean(scores))
+
+
+def flood_mask(
+    prob: np.ndarray,
+    idx: np.ndarray,
+    large_box_frac: float = 0.12,
+    min_homogeneity: float = 0.92,
+    min_similarity: float = 0.8,
+    level: float = 0.5,
+    ring: int = 7,
+) -> np.ndarray:
+    """Where a saliency map's large confident blobs are texture, not a subject (bool, map-sized).
+
+    `idx` is the frame's colour_index at the map's size. A blob counts as texture only on a
+    homogeneous frame, and only if the colours around it (beyond `ring` pixels) match its own, or
+    nothing is left around it (the flood covers the frame).
+    """
+    out = np.zeros(prob.shape, bool)
+    confident = (prob > level).astype(np.uint8)
+    if not confident.any() or homogeneity(idx) < min_homogeneity:
+        return out
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
+    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT] < large_box_frac * prob.size:
+            continue
+        blob = labels == i
+        near = cv2.dilate(blob.view(np.uint8), kernel) > 0
+        around = ~near
+        if around.mean() >= 0.05 and intersection(histogram(idx, blob), histogram(idx, around)) < min_similarity:
+            continue
+        out |= near  # with its soft rim
+    return out
+
+
+def rare_colours(idx: np.ndarray, ratio: float = 0.02, open_px: int = 3) -> np.ndarray:
+    """Pixels whose colour the frame hardly has (bool): objects lying on a uniform texture.
+
+    A pixel is rare when its bin holds under `ratio` times the share of the median pixel's bin
+    (neighbouring chroma bins count half, so the texture's own colour noise is not rare). On wood
+    and fabric frames of synth-dev this finds 55-100 % of the objects' pixels at 98 % precision.
+    """
+    hist = histogram(idx).reshape(BINS)
+    smooth = cv2.GaussianBlur(np.ascontiguousarray(hist.transpose(1, 2, 0)), (3, 3), 0).transpose(2, 0, 1)
+    freq = np.maximum(hist, 0.5 * smooth).reshape(-1)[idx]
+    rare = (freq < ratio * float(np.median(freq))).astype(np.uint8)
+    if open_px > 1:
+        rare = cv2.morphologyEx(rare, cv2.MORPH_OPEN, np.ones((open_px, open_px), np.uint8))
+    return rare > 0
+
+
+def object_blobs(rare: np.ndarray, close_px: int = 5) -> np.ndarray:
+    """Rare-colour pixels as whole-object blobs (bool): gaps closed, enclosed parts filled.
+
+    A button's flat face shares a bin with nothing else but is common enough not to be rare, so
+    only its rim is; one blob per object keeps one zoom per object (fragments zoomed on their
+    own come back as crescents pasted over the good zoom).
+    """
+    blobs = cv2.morphologyEx(rare.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((close_px, close_px), np.uint8))
+    contours, _ = cv2.findContours(blobs, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(blobs, contours, -1, 1, thickness=cv2.FILLED)
+    return blobs > 0
