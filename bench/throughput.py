@@ -30,8 +30,13 @@ IN_BUCKET, OUT_BUCKET = "bench-in", "bench-out"
 IO_STAGES = ("head", "download", "upload")
 
 
-def inputs(n: int) -> list[Path]:
-    """n catalog + n small-object JPEGs, interleaved (a mix like a real catalog run)."""
+MIXES = ("mixed", "catalog", "small-objects")
+
+
+def inputs(n: int, mix: str = "mixed") -> list[Path]:
+    """n catalog + n small-object JPEGs interleaved, or 2n of one kind (`mix`)."""
+    if mix != "mixed":
+        return C.jpeg_set(mix, 2 * n)
     a, b = C.jpeg_set("catalog", n), C.jpeg_set("small-objects", n)
     return [p for pair in zip(a, b) for p in pair] + a[len(b):] + b[len(a):]
 
@@ -247,7 +252,8 @@ def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), ch
 
 
 def report(r: dict) -> str:
-    lines = [f"{len(r['images'])} JPEGs 2000x1500 (catalog + small-objects), load before {r['machine_before']['load_avg_1_5_15']}, "
+    mix = {"mixed": "catalog + small-objects"}.get(r.get("mix", "mixed"), r.get("mix"))
+    lines = [f"{len(r['images'])} JPEGs 2000x1500 ({mix}), load before {r['machine_before']['load_avg_1_5_15']}, "
              f"after {r['machine_after']['load_avg_1_5_15']} ({r['machine_before']['cpus']} CPUs); "
              f"smallcut precision {r.get('precision', 'fp32')}", ""]
     rembg = r["loop"].get("rembg", {}).get("images_per_s")
@@ -323,6 +329,8 @@ def chart(r: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10, help="images per set (catalog and small-objects)")
+    ap.add_argument("--mix", choices=MIXES, default="mixed",
+                    help="mixed: half single-product catalog frames, half small-object frames; or only one kind")
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--chunk", type=int, default=2, help="keys per task (small: both processes stay busy to the end)")
     ap.add_argument("--no-e2e", action="store_true")
@@ -332,12 +340,13 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.precision:
         os.environ["SMALLCUT_PRECISION"] = args.precision  # the workers inherit it
-    paths = inputs(args.n)
+    paths = inputs(args.n, args.mix)
     procs = tuple(int(x) for x in args.processes.split(","))
     engine = C.load_engine()
     session = C.rembg_session()
     result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e)
     result["precision"] = os.environ.get("SMALLCUT_PRECISION", "fp32")
+    result["mix"] = args.mix
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
     C.write_outputs(args.out, result, report(result), chart, "throughput.png", "python -m bench.throughput " + argv_text)
     return 0
