@@ -40,7 +40,11 @@ def engine_overrides(pairs: list[str]) -> dict:
         if not sep or key not in defaults:
             raise SystemExit(f"bad engine override {pair!r}: KEY=VALUE with KEY one of {', '.join(defaults)}")
         default = defaults[key]
-        if isinstance(default, tuple):
+        if isinstance(default, bool):  # bool("False") is True
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise SystemExit(f"bad engine override {pair!r}: {key} is true or false")
+            out[key] = text.lower() in ("true", "1", "yes", "on")
+        elif isinstance(default, tuple):
             kind = type(default[0]) if default else float
             out[key] = tuple(kind(v) for v in text.split(",") if v)
         else:

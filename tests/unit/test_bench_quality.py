@@ -80,6 +80,10 @@ def test_engine_overrides_are_typed_and_reach_the_engine():
         methods.engine_overrides(["no_such_knob=1"])
     with pytest.raises(SystemExit, match="bad engine override"):
         methods.engine_overrides(["detect_tile"])
+    assert methods.engine_overrides(["texture_floods=False"]) == {"texture_floods": False}
+    assert methods.engine_overrides(["texture_floods=true"]) == {"texture_floods": True}
+    with pytest.raises(SystemExit, match="true or false"):
+        methods.engine_overrides(["texture_floods=maybe"])
     tuned = methods.make("smallcut", {"detect_tile": 224})
     assert tuned.engine(tuned.model, tuned.overrides).config.detect_tile == 224
     assert methods.make("smallcut").engine().config.detect_tile == 256

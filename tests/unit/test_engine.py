@@ -189,6 +189,17 @@ def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
     assert float((fixed & gt).sum() / (fixed | gt).sum()) > 0.7
 
 
+def test_a_nested_crop_is_a_fragment_only_when_the_larger_zooms_object_crosses_it():
+    from workers.engine import roi
+
+    prob = np.zeros((400, 400), np.float32)
+    cv2.circle(prob, (200, 200), 120, 1.0, -1)  # a button the larger zoom drew whole
+    cv2.circle(prob, (60, 340), 10, 1.0, -1)  # a separate tiny object
+    assert Engine._fragment(prob, roi.Box(250, 250, 330, 330))  # part of the button's rim
+    assert not Engine._fragment(prob, roi.Box(30, 310, 90, 370))  # the tiny object, whole
+    assert not Engine._fragment(np.zeros_like(prob), roi.Box(30, 310, 90, 370))
+
+
 def test_detection_setting_is_checked():
     from pydantic import ValidationError
 
