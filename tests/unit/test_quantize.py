@@ -43,7 +43,7 @@ def _float_inputs(model: onnx.ModelProto, node_name: str) -> bool:
 
 def test_build_quantizes_convs_but_keeps_the_fragile_ones_float(float_model, int8_build):
     spec, path = float_model
-    assert int8_build.path == path.with_name("u2netp.int8.onnx") and int8_build.path.exists()
+    assert int8_build.path == path.with_name("u2netp.int8-r7.onnx") and int8_build.path.exists()
     assert int8_build.calibration_images == 9 and int8_build.check_images == 3
     assert int8_build.agreement >= quantize.MIN_AGREEMENT
     model = onnx.load(str(int8_build.path))
@@ -117,7 +117,7 @@ def test_cli_quantize_from_a_folder_skips_non_images(float_model, tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "calibrated on 3 images, checked on 2" in proc.stdout
-    assert (model.parent / "u2netp.int8.onnx").exists()
+    assert (model.parent / "u2netp.int8-r7.onnx").exists()
     bad = subprocess.run([*cmd[:-1], str(tmp_path / "nope")], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "is not a folder" in bad.stdout
 
@@ -134,4 +134,4 @@ def test_a_cache_that_cannot_be_written_gives_a_clear_error(float_model, tmp_pat
     monkeypatch.setattr(quantize, "sample_images", lambda count=40: [])
     with pytest.raises(quantize.QuantizeError, match="smallcut models quantize"):
         quantize.ensure_int8(src, spec)
-    assert not (tmp_path / "u2netp.int8.onnx").exists()
+    assert not (tmp_path / "u2netp.int8-r7.onnx").exists()
