@@ -189,6 +189,25 @@ def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
     assert float((fixed & gt).sum() / (fixed | gt).sum()) > 0.7
 
 
+def test_on_wood_rare_colours_find_a_tiny_object_the_tiles_miss(engine):
+    """synth-dev 73: a dog (3 % of the frame) and tiny pieces on wood; the tiles do not see the
+    0.07 % one, its colours stand out from the wood's."""
+    import dataclasses
+
+    from bench import synth
+
+    s = synth.render("dev", 73)
+    tiny = [o["id"] for o in s.meta["objects"] if o["area_frac"] < 0.001]
+    assert len(tiny) == 1
+
+    def found(eng) -> float:
+        alpha = eng.matte(s.image).alpha
+        return float((alpha[s.instances == tiny[0]] > 127).mean())
+
+    without = Engine(engine.net, dataclasses.replace(engine.config, rare_on_uniform=False), engine.model_id)
+    assert found(engine) > 0.7 and found(without) < 0.1
+
+
 def test_a_nested_crop_is_a_fragment_only_when_the_larger_zooms_object_crosses_it():
     from workers.engine import roi
 
