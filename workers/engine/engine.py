@@ -253,13 +253,18 @@ class Engine:
         cfg = self.config
         h, w = rgb.shape[:2]
         passes0 = self.net.passes
+        view = None  # the frame as the coarse pass saw it
         with timer.stage("coarse"):
             if coarse is None:
-                coarse = self.net.predict([resize(rgb, (cfg.coarse_size, cfg.coarse_size))])[0]
+                view = resize(rgb, (cfg.coarse_size, cfg.coarse_size))
+                coarse = self.net.predict([view])[0]
         result = Matte(alpha=np.zeros((h, w), np.uint8))
         if roi_on:
             with timer.stage("detect"):
-                flood = self._texture_flood(rgb, coarse)
+                colours = None
+                if cfg.texture_floods and min(h, w) >= cfg.min_detect_side:
+                    colours = texture.colour_index(view if view is not None else resize(rgb, coarse.shape[::-1]))
+                flood = self._texture_flood(colours, coarse)
                 if flood is not None:
                     coarse = np.where(flood, 0.0, coarse).astype(np.float32)
                 detect = coarse
@@ -273,7 +278,7 @@ class Engine:
                 elif result.detection:
                     tiles = self._tiled_detection(rgb)
                     detect = np.maximum(tiles, cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR))
-                    if cfg.rare_on_uniform and self._uniform(rgb, coarse.shape):
+                    if cfg.rare_on_uniform and colours is not None and texture.homogeneity(colours) >= cfg.min_homogeneity:
                         # tiny objects the tiles miss on wood still have colours the wood has not
                         detect = np.maximum(detect, self._rare_colours(rgb, detect.shape))
                 candidates, _, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
@@ -308,23 +313,16 @@ class Engine:
         box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
         return float(box_fracs.max()) < cfg.large_box_frac
 
-    def _texture_flood(self, rgb: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
+    def _texture_flood(self, colours: np.ndarray | None, coarse: np.ndarray) -> np.ndarray | None:
         """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None.
 
-        Checked only where the map holds a large confident blob (the cascade would otherwise trust it).
+        `colours` is the frame's texture.colour_index at the map's size (None: not checked).
         """
-        cfg = self.config
-        if not cfg.texture_floods or min(rgb.shape[:2]) < cfg.min_detect_side or not (coarse > 0.5).any():
+        if colours is None or not (coarse > 0.5).any():
             return None
-        idx = texture.colour_index(resize(rgb, coarse.shape[::-1]))
-        mask = texture.flood_mask(coarse, idx, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity)
+        cfg = self.config
+        mask = texture.flood_mask(coarse, colours, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity)
         return mask if mask.any() else None
-
-    def _uniform(self, rgb: np.ndarray, shape: tuple[int, int]) -> bool:
-        """Is the frame one surface, colour-wise (wood, a plain backdrop), seen at the map's `shape`?"""
-        if not self.config.texture_floods:
-            return False
-        return texture.homogeneity(texture.colour_index(resize(rgb, shape[::-1]))) >= self.config.min_homogeneity
 
     def _rare_colours(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """Detection-map-sized map (0 / 0.6) of colours the textured surface does not have."""
