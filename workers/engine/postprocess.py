@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from . import texture
+
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
     """He et al.'s guided filter with a grey guide: edges of `src` snap to edges of `guide`.
@@ -290,6 +292,9 @@ def open_background_holes(
     return out
 
 
+TEXTURE_BINS = (8, 32, 32)  # finer chroma than the frame-level texture checks: a hole vs its own rim
+
+
 def _looks_like_texture(lab8: np.ndarray, outer: np.ndarray, rim: np.ndarray, where: np.ndarray, min_share: float = 0.8) -> np.ndarray:
     """Pixels of `where` whose colour is far likelier in the background band than in the object's rim.
 
@@ -297,10 +302,10 @@ def _looks_like_texture(lab8: np.ndarray, outer: np.ndarray, rim: np.ndarray, wh
     colour histogram does; the object's outer rim (its own material, before any hole) is the
     counter-evidence, so an object sharing the background's colours is left alone.
     """
-    idx = (lab8[..., 0].astype(np.int32) >> 5) << 10 | (lab8[..., 1].astype(np.int32) >> 3) << 5 | (lab8[..., 2] >> 3)
-    bins = 8 * 32 * 32
-    h_bg = np.bincount(idx[outer], minlength=bins).astype(np.float32) / max(1, int(outer.sum()))
-    h_obj = np.bincount(idx[rim], minlength=bins).astype(np.float32) / max(1, int(rim.sum()))
+    idx = texture.lab_bins(lab8, TEXTURE_BINS)
+    n_bins = TEXTURE_BINS[0] * TEXTURE_BINS[1] * TEXTURE_BINS[2]
+    h_bg = texture.histogram(idx, outer, n_bins)
+    h_obj = texture.histogram(idx, rim, n_bins)
     share = h_bg / np.maximum(h_bg + h_obj, 1e-9)
     looks = (share[idx] * 255).astype(np.uint8)
     looks = cv2.medianBlur(looks, 5)  # a texture's odd pixel does not cut a hole in two

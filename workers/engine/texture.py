@@ -20,16 +20,24 @@ BINS = (8, 16, 16)  # L, a, b: coarse on lightness (shading), finer on chroma
 N_BINS = BINS[0] * BINS[1] * BINS[2]
 
 
+def lab_bins(lab8: np.ndarray, bins: tuple[int, int, int] = BINS) -> np.ndarray:
+    """Per-pixel colour bin (int32) of an OpenCV Lab uint8 image; `bins` per channel, powers of two."""
+    nl, na, nb = bins
+    shift = [8 - (n.bit_length() - 1) for n in bins]
+    return ((lab8[..., 0].astype(np.int32) >> shift[0]) * na + (lab8[..., 1].astype(np.int32) >> shift[1])) * nb + (
+        lab8[..., 2].astype(np.int32) >> shift[2]
+    )
+
+
 def colour_index(rgb: np.ndarray) -> np.ndarray:
-    """Per-pixel colour bin (int32) of an RGB uint8 image, in Lab."""
-    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
-    return (lab[..., 0].astype(np.int32) >> 5) << 8 | (lab[..., 1].astype(np.int32) >> 4) << 4 | (lab[..., 2] >> 4)
+    """Per-pixel colour bin (int32) of an RGB uint8 image, in Lab (BINS)."""
+    return lab_bins(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB))
 
 
-def histogram(idx: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+def histogram(idx: np.ndarray, mask: np.ndarray | None = None, n_bins: int = N_BINS) -> np.ndarray:
     """Normalised colour histogram of the bins in `idx` (where `mask`)."""
     values = idx[mask] if mask is not None else idx.ravel()
-    h = np.bincount(values, minlength=N_BINS).astype(np.float32)
+    h = np.bincount(values, minlength=n_bins).astype(np.float32)
     return h / max(1.0, float(h.sum()))
 
 
