@@ -209,6 +209,27 @@ def end_to_end(paths: list[Path], processes_list=(1, 2), chunk: int = 2, timeout
 
 
 
+def busy_ms_per_image(done: list[dict]) -> float:
+    """Per worker process (the status's host:pid), first start to last finish, summed, per image.
+
+    What a long run costs per image and process: it counts the worker's download, upload, status
+    writes and the gaps between its tasks, but not the run's start (enqueue, first dispatch) or its
+    tail (one process done while the other finishes its last chunk), which a 20-image run magnifies.
+    """
+    first: dict[str, float] = {}
+    last: dict[str, float] = {}
+    count: dict[str, int] = {}
+    for o in done:
+        w = o.get("worker")
+        if not (w and o.get("started_at") and o.get("finished_at")):
+            continue
+        first[w] = min(first.get(w, float("inf")), float(o["started_at"]))
+        last[w] = max(last.get(w, 0.0), float(o["finished_at"]))
+        count[w] = count.get(w, 0) + 1
+    n = sum(count.values())
+    return 1000 * sum(last[w] - first[w] for w in count) / n if n else float("nan")
+
+
 def _summarise_e2e(procs: int, chunk: int, wall: float, objs: list[dict], model_loads: int) -> dict:
     done = [o for o in objs if o.get("state") == "done"]
     n = len(objs)
@@ -217,6 +238,7 @@ def _summarise_e2e(procs: int, chunk: int, wall: float, objs: list[dict], model_
     per_image_process_ms = 1000 * wall * procs / max(1, n)
     waits = [(float(o["started_at"]) - float(o["queued_at"])) * 1000 for o in done if o.get("queued_at") and o.get("started_at")]
     spans = [(float(o["finished_at"]) - float(o["started_at"])) * 1000 for o in done if o.get("finished_at") and o.get("started_at")]
+    busy_ms = busy_ms_per_image(done)
     return {
         "processes": procs,
         "threads_per_process": max(1, (os.cpu_count() or 1) // procs),
@@ -231,6 +253,8 @@ def _summarise_e2e(procs: int, chunk: int, wall: float, objs: list[dict], model_
         "engine_mean_ms": round(mean_engine, 1),
         "process_ms_per_image": round(per_image_process_ms, 1),
         "overhead_pct_of_engine": round(100 * (per_image_process_ms - mean_engine) / mean_engine, 1),
+        "busy_ms_per_image": round(busy_ms, 1),
+        "busy_overhead_pct_of_engine": round(100 * (busy_ms - mean_engine) / mean_engine, 1),
         "stage_mean_ms": {k: round(float(np.mean([o["timings"].get(k, 0.0) for o in done])), 1) for k in (*IO_STAGES, *C.STAGES)},
         "queue_wait_median_ms": round(C.median(waits), 1),
         "started_to_finished_median_ms": round(C.median(spans), 1),
@@ -259,16 +283,17 @@ def report(r: dict) -> str:
     rembg = r["loop"].get("rembg", {}).get("images_per_s")
     rows = []
     for name, s in r["loop"].items():
-        rows.append([f"{name} loop (1 process, all cores)", s["images_per_s"], s["ms_per_image"], "-", "-",
+        rows.append([f"{name} loop (1 process, all cores)", s["images_per_s"], s["ms_per_image"], "-", "-", "-",
                      round(s["images_per_s"] / rembg, 2) if rembg else "-"])
     for s in r.get("engine_processes", []):
         rows.append([f"engine alone, {s['processes']} processes x {s['threads_per_process']} thr", s["images_per_s"],
-                     s["ms_per_image"], s["engine_mean_ms"], "-", round(s["images_per_s"] / rembg, 2) if rembg else "-"])
+                     s["ms_per_image"], s["engine_mean_ms"], "-", "-", round(s["images_per_s"] / rembg, 2) if rembg else "-"])
     for s in r.get("end_to_end", []):
         rows.append([f"end to end, {s['processes']} process(es) x {s['threads_per_process']} thr", s["images_per_s"],
-                     s["ms_per_image"], s["engine_mean_ms"], s["overhead_pct_of_engine"],
+                     s["ms_per_image"], s["engine_mean_ms"], s["overhead_pct_of_engine"], s.get("busy_overhead_pct_of_engine", "-"),
                      round(s["images_per_s"] / rembg, 2) if rembg else "-"])
-    lines.append(C.table(rows, ["what", "images/s", "ms/image (wall)", "engine ms/image (per process)", "overhead % of engine", "x rembg"]))
+    lines.append(C.table(rows, ["what", "images/s", "ms/image (wall)", "engine ms/image (per process)",
+                                "overhead % of engine (wall)", "overhead % of engine (worker busy span)", "x rembg"]))
     sc = r.get("scaling_interleaved")
     if sc:
         lines += ["", "engine alone, alternating blocks of 4 images (load drift cancels):", ""]

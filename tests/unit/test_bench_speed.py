@@ -92,12 +92,16 @@ def test_throughput_loop_and_summary(images, engine, tmp_path):
     out = throughput.loop(images, engine, None)
     assert out["engine"]["images"] == 2 and out["engine"]["images_per_s"] > 0
     assert out["engine"]["stage_mean_ms"]["coarse"] > 0
-    objs = [{"state": "done", "queued_at": "100.0", "started_at": "100.5", "finished_at": "101.5",
-             "timings": {"download": 5.0, "upload": 7.0, "decode": 10.0, "coarse": 300.0, "encode": 10.0}}] * 4
+    timings = {"download": 5.0, "upload": 7.0, "decode": 10.0, "coarse": 300.0, "encode": 10.0}
+    # two worker processes, two images each, back to back: w1 busy 100.5 -> 101.2, w2 100.5 -> 101.5
+    objs = [{"state": "done", "queued_at": "100.0", "started_at": str(a), "finished_at": str(b), "worker": w, "timings": timings}
+            for w, a, b in (("h:1", 100.5, 100.85), ("h:1", 100.85, 101.2), ("h:2", 100.5, 101.0), ("h:2", 101.0, 101.5))]
     s = throughput._summarise_e2e(2, 2, wall=1.0, objs=objs, model_loads=2)
     # 2 processes x 1 s / 4 images = 500 ms per image per process vs 320 ms engine: 56.2 % overhead
     assert s["process_ms_per_image"] == 500.0 and s["engine_mean_ms"] == 320.0
-    assert s["overhead_pct_of_engine"] == 56.2 and s["queue_wait_median_ms"] == 500.0
+    assert s["overhead_pct_of_engine"] == 56.2 and s["queue_wait_median_ms"] == 675.0  # waits 500, 850, 500, 1000 ms
+    # busy spans (0.7 s + 1.0 s) / 4 images = 425 ms per image: 32.8 %; the 0.3 s w1 sat idle does not count
+    assert s["busy_ms_per_image"] == 425.0 and s["busy_overhead_pct_of_engine"] == 32.8
     result = {"machine_before": C.load(), "machine_after": C.load(), "images": ["a", "b"], "loop": out, "end_to_end": [s]}
     assert "end to end, 2 process(es)" in throughput.report(result)
     throughput.chart(result, tmp_path / "t.png")

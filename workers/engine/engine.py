@@ -419,8 +419,12 @@ class Engine:
             ] = True
         cleaned = clean_matte(p_work, img_work, keep, frame_area=h * w * scale * scale)
         if cleaned is not p_work:
-            p = np.clip(p + resize(cleaned - p_work, (cw, ch)), 0.0, 1.0)
+            change = resize(cleaned - p_work, (cw, ch))
+            change += p
+            p = np.clip(change, 0.0, 1.0, out=change)
         p = postprocess.refine_edges(img, p)
+        if p.shape == prob.shape:
+            return p
         out = np.zeros_like(prob)
         out[sub] = p
         return out
@@ -474,7 +478,8 @@ def object_sizes(alpha: np.ndarray, min_px: int = 16) -> dict:
 
 
 def to_alpha(prob: np.ndarray) -> np.ndarray:
-    return np.clip(prob * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """0..1 → 0..255, rounded and saturated (one OpenCV pass; negatives clamp to 0, not to |p|)."""
+    return cv2.convertScaleAbs(np.maximum(prob, 0.0, dtype=np.float32), alpha=255.0)
 
 
 def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool = True) -> np.ndarray:
@@ -482,12 +487,12 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: b
     if options.mask_only:
         return alpha
     band = int(np.clip(0.015 * max(alpha.shape), 6, 48))
-    rgba = np.zeros((*alpha.shape, 4), np.uint8)
     if bleed:
-        postprocess.colour_bleed(rgb, alpha, band, out=rgba[..., :3])
+        rgba = postprocess.bleed_rgba(rgb, alpha, band)
     else:
+        rgba = np.zeros((*alpha.shape, 4), np.uint8)
         np.copyto(rgba[..., :3], rgb, where=(alpha > 0)[..., None])
-    rgba[..., 3] = alpha
+        rgba[..., 3] = alpha
     if options.bg_color is None:
         return rgba
     colours = rgba[..., :3]
