@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from workers.engine import tiling
@@ -36,3 +37,30 @@ def test_tiled_predict_runs_the_net_per_tile(engine):
     assert out.shape == (150, 250)
     assert engine.net.passes - before == 1  # four same-size tiles in one batch
     assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_calm_tiles_of_plain_backdrop_are_not_run(engine):
+    """A studio gradient with one button: only the tile holding it goes through the network."""
+    h, w = 600, 800
+    yy, xx = np.mgrid[:h, :w]
+    rgb = np.dstack([200 + 30 * xx / w, 190 + 20 * yy / h, np.full((h, w), 185.0)]).astype(np.uint8)
+    cv2.circle(rgb, (650, 470), 25, (40, 60, 160), -1)
+    edges = tiling.edge_strength(rgb)
+    boxes = tiling.tile_boxes(w, h, 2)
+    assert [tiling.calm(edges, b, (w, h), 30.0) for b in boxes] == [True, True, True, False]
+
+    seen = []
+
+    class Spy:
+        def predict(self, images):
+            seen.extend(images)
+            return engine.net.predict(images)
+
+    out = tiling.tiled_predict(Spy(), rgb, grid=2, size=256, out_scale=0.5, edges=edges)
+    assert len(seen) == 1 and out.shape == (300, 400)
+    assert out[:120, :160].max() == 0.0  # only the skipped top-left tile covers this corner
+    assert out[220:250, 310:340].max() > 0.3  # the button, found by the tile that ran (candidates start at 0.15)
+    # without edges every tile runs
+    seen.clear()
+    tiling.tiled_predict(Spy(), rgb, grid=2, size=256, out_scale=0.5)
+    assert len(seen) == 4

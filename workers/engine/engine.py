@@ -111,6 +111,8 @@ class EngineConfig:
     rare_ratio: float = 0.02  # on such a surface, colours this much rarer than the median pixel's are objects
     rare_on_uniform: bool = True  # ... and on such a surface rare colours join the tiles' candidates (flood or not)
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
+    skip_calm_tiles: bool = True  # detection tiles of plain backdrop (no colour edge above calm_edge) are not run
+    calm_edge: float = 30.0  # Sobel magnitude in Lab at the detection map's scale (a step of ≈ 7 levels)
     tile_grid_max: int = 3
     detect_tile: int = 256  # side of each detection tile's pass: as good as 320 on synth-dev, 21 % faster
     work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
@@ -336,10 +338,16 @@ class Engine:
         In a tile a small object competes with fewer others and is 4x larger relative to the view:
         measured on synthetic composites, recall of objects <0.2% of the frame goes from ~0.58 to ~0.94.
         """
+        cfg = self.config
         h, w = rgb.shape[:2]
-        grid = min(self.config.tile_grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
+        grid = min(cfg.tile_grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
+        edges = None
+        if cfg.skip_calm_tiles:
+            side = min(1.0, cfg.detect_side / max(h, w))
+            edges = tiling.edge_strength(resize(rgb, (max(1, round(w * side)), max(1, round(h * side)))))
         return tiling.tiled_predict(
-            self.net, rgb, grid=grid, size=self.config.detect_tile, out_scale=self.config.detect_side / max(h, w), flood=self.config.tile_flood
+            self.net, rgb, grid=grid, size=cfg.detect_tile, out_scale=cfg.detect_side / max(h, w), flood=cfg.tile_flood,
+            edges=edges, calm_level=cfg.calm_edge,
         )
 
     def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte) -> None:
