@@ -100,3 +100,17 @@ def test_backgrounds_by_size_and_the_catalog_like_aggregate():
     assert "1-5%" not in s[report.NOT_PHOTO]
     table = [t for t in report.tables(report.summarize(objects, images, ["a"]), "x") if "background and size" in t[0]][0]
     assert ["all but photos", "<0.2%", "a", "2", "0.700", "1.00"] in table[2]
+
+
+def test_tile_peaks_tell_plain_backdrop_from_an_object():
+    from bench import tiles
+
+    h, w = 1200, 1600
+    yy, xx = np.mgrid[:h, :w]
+    rgb = np.dstack([210 + 25 * xx / w, 200 + 20 * yy / h, np.full((h, w), 190.0)]).astype(np.uint8)
+    alpha = np.zeros((h, w), np.uint8)
+    rgb[1000:1040, 1400:1430] = (150, 120, 40)  # a small brass piece in the bottom-right tile
+    alpha[1000:1040, 1400:1430] = 255
+    peaks = tiles.tile_peaks(rgb, alpha)
+    assert len(peaks) == 4 and [n > 0 for _, n in peaks] == [False, False, False, True]
+    assert all(p < 30 for p, _ in peaks[:3]) and peaks[3][0] > 100
