@@ -175,6 +175,10 @@ class Engine:
         from .session import choose_providers, create_session
 
         s = settings or get_settings()
+        if s.keep_freed_memory:
+            from .alloc import keep_freed_memory
+
+            keep_freed_memory()
         spec, path = resolve(s.model, s.model_dir, s.model_path)
         model_id = f"{spec.name}:{spec.md5 or md5sum(Path(path))[:12]}"
         providers = s.providers
