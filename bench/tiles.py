@@ -16,7 +16,6 @@ import numpy as np
 
 from workers.engine import tiling
 from workers.engine.engine import EngineConfig
-from workers.engine.net import resize
 
 from . import datasets
 
@@ -24,15 +23,10 @@ from . import datasets
 def tile_peaks(rgb: np.ndarray, alpha: np.ndarray, cfg: EngineConfig = EngineConfig()) -> list[tuple[float, int]]:
     """(edge peak, object pixels) per detection tile of one frame, as the engine tiles it."""
     h, w = rgb.shape[:2]
-    side = min(1.0, cfg.detect_side / max(h, w))
-    edges = tiling.edge_strength(resize(rgb, (max(1, round(w * side)), max(1, round(h * side)))))
-    grid = min(cfg.tile_grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
+    edges = tiling.edge_strength_at(rgb, cfg.detect_side)
     out = []
-    for b in tiling.tile_boxes(w, h, grid):
-        sy, sx = edges.shape[0] / h, edges.shape[1] / w
-        peak = float(edges[int(b.y0 * sy) : max(int(b.y0 * sy) + 1, int(np.ceil(b.y1 * sy))),
-                           int(b.x0 * sx) : max(int(b.x0 * sx) + 1, int(np.ceil(b.x1 * sx)))].max())
-        out.append((peak, int(np.count_nonzero(alpha[b.slices()] > 127))))
+    for b in tiling.tile_boxes(w, h, tiling.grid_for(h, w, cfg.tile_grid_max)):
+        out.append((tiling.edge_peak(edges, b, (w, h)), int(np.count_nonzero(alpha[b.slices()] > 127))))
     return out
 
 

@@ -344,13 +344,9 @@ class Engine:
         """
         cfg = self.config
         h, w = rgb.shape[:2]
-        grid = min(cfg.tile_grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
-        edges = None
-        if cfg.skip_calm_tiles:
-            side = min(1.0, cfg.detect_side / max(h, w))
-            edges = tiling.edge_strength(resize(rgb, (max(1, round(w * side)), max(1, round(h * side)))))
+        edges = tiling.edge_strength_at(rgb, cfg.detect_side) if cfg.skip_calm_tiles else None
         return tiling.tiled_predict(
-            self.net, rgb, grid=grid, size=cfg.detect_tile, out_scale=cfg.detect_side / max(h, w), flood=cfg.tile_flood,
+            self.net, rgb, grid=tiling.grid_for(h, w, cfg.tile_grid_max), size=cfg.detect_tile, out_scale=cfg.detect_side / max(h, w), flood=cfg.tile_flood,
             edges=edges, calm_level=cfg.calm_edge,
         )
 

@@ -53,16 +53,31 @@ def edge_strength(rgb: np.ndarray) -> np.ndarray:
     return mag
 
 
-def calm(edges: np.ndarray, box: Box, frame: tuple[int, int], level: float) -> bool:
-    """Is there no edge above `level` in this tile (`edges` is the frame's edge_strength at any scale)?
+def grid_for(h: int, w: int, grid_max: int = 3) -> int:
+    """Tiles per side for a frame: 2, or one more per 2000 px of its long side, at most `grid_max`."""
+    return min(grid_max, max(2, int(np.ceil(max(h, w) / 2000))))
 
-    A tile of plain backdrop: nothing there for the network to find. Measured at a 640-px view on
-    synth-dev's studio gradients: empty tiles peak at 12-18, tiles holding any object at 106 and up.
-    """
+
+def edge_strength_at(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """edge_strength of the frame seen at `long_side` px (never upscaled)."""
+    h, w = rgb.shape[:2]
+    side = min(1.0, long_side / max(h, w))
+    return edge_strength(resize(rgb, (max(1, round(w * side)), max(1, round(h * side)))))
+
+
+def edge_peak(edges: np.ndarray, box: Box, frame: tuple[int, int]) -> float:
+    """The strongest edge inside `box` (frame pixels) of `edges` (the frame's edge_strength at any scale)."""
     sy, sx = edges.shape[0] / frame[1], edges.shape[1] / frame[0]
     y0, y1 = int(box.y0 * sy), max(int(box.y0 * sy) + 1, int(np.ceil(box.y1 * sy)))
     x0, x1 = int(box.x0 * sx), max(int(box.x0 * sx) + 1, int(np.ceil(box.x1 * sx)))
-    return float(edges[y0:y1, x0:x1].max()) < level
+    return float(edges[y0:y1, x0:x1].max())
+
+
+def calm(edges: np.ndarray, box: Box, frame: tuple[int, int], level: float) -> bool:
+    """Is there no edge above `level` in this tile? A tile of plain backdrop: nothing there for the
+    network to find (`python -m bench.tiles`: on synth-dev's studio gradients empty tiles peak at 18
+    at most, tiles holding any object at 106 and up)."""
+    return edge_peak(edges, box, frame) < level
 
 
 def tiled_predict(
