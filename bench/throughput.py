@@ -5,7 +5,8 @@ worker processes (ONNX threads per process = cores / processes).
 End to end, every object's stage timings (download, decode ... encode, upload) and its queued /
 started / finished times are read back from its Redis status. Overhead = what a worker process
 spends per image beyond its engine time ((wall x processes / images) - mean engine ms), as % of
-engine time: queue, storage, status and any idling together.
+engine time: queue, storage, status and any idling together; and the same over each worker's busy
+span (its first start to its last finish), which leaves out the run's start and tail.
 
     python -m bench.throughput [--n 10] [--processes 1,2] [--chunk 2]
 

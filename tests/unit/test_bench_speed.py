@@ -116,3 +116,13 @@ def test_throughput_end_to_end_through_real_servers(images):
     assert s["model_loads"] == 1  # one worker process: the model loads once
     assert s["stage_mean_ms"]["download"] > 0 and s["stage_mean_ms"]["upload"] > 0
     assert s["stage_mean_ms"]["coarse"] > 0 and s["images_per_s"] > 0
+
+
+def test_ab_runs_both_sides_on_the_same_blocks(images):
+    from bench import ab
+
+    r = ab.ab(images * 2, {"SMALLCUT_KEEP_FREED_MEMORY": "false"}, block=2)
+    a, b = r["sides"]
+    assert a == "A (default)" and b == "B (SMALLCUT_KEEP_FREED_MEMORY=false)"
+    assert all(len(v["blocks"]) == 2 and min(v["blocks"]) > 0 for v in r["sides"].values())
+    assert r["ratio_b_over_a_median"] > 0
