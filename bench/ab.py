@@ -25,6 +25,15 @@ def _init(env: dict) -> None:
     throughput._init(0)
 
 
+def _memory() -> dict:
+    """This process's peak and current resident memory (MB)."""
+    import resource
+
+    with open("/proc/self/statm") as f:
+        now = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10, "rss_mb": now}
+
+
 def ab(paths, env: dict, block: int = 4) -> dict:
     pools = {}
     try:
@@ -39,11 +48,12 @@ def ab(paths, env: dict, block: int = 4) -> dict:
                 t0 = time.perf_counter()
                 pools[name].map(throughput._cut, chunk, chunksize=1)
                 rates[name].append(len(chunk) / (time.perf_counter() - t0))
+        memory = {name: pool.apply(_memory) for name, pool in pools.items()}
     finally:
         for pool in pools.values():
             pool.terminate()
     a, b = list(rates)
-    return {"images": len(paths), "block": block, "sides": {k: {"images_per_s_median": round(C.median(v), 3), "blocks": [round(x, 3) for x in v]}
+    return {"images": len(paths), "block": block, "sides": {k: {"images_per_s_median": round(C.median(v), 3), "blocks": [round(x, 3) for x in v], **memory[k]}
                                                            for k, v in rates.items()},
             "ratio_b_over_a_median": round(C.median([y / x for x, y in zip(rates[a], rates[b])]), 3)}
 
@@ -58,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(pair.split("=", 1) for pair in args.env)
     r = ab(throughput.inputs(args.n, args.mix), env, args.block)
     print(f"{r['images']} JPEGs 2000x1500 ({args.mix}), blocks of {r['block']}, load {C.load()['load_avg_1_5_15']}\n")
-    print(C.table([[k, v["images_per_s_median"], " ".join(map(str, v["blocks"]))] for k, v in r["sides"].items()],
-                  ["side", "images/s (median of blocks)", "per block"]))
+    print(C.table([[k, v["images_per_s_median"], v["peak_rss_mb"], v["rss_mb"], " ".join(map(str, v["blocks"]))] for k, v in r["sides"].items()],
+                  ["side", "images/s (median of blocks)", "peak RSS MB", "RSS MB at the end", "per block"]))
     print(f"\nB / A, paired by block (median): {r['ratio_b_over_a_median']}x")
     return 0
 

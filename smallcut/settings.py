@@ -89,8 +89,8 @@ class Settings(BaseSettings):
     # every frame (finds small objects beside a large subject, ~1/3 slower on such sets)
     detection: Literal["auto", "always"] = "auto"
     max_pixels: int = 120_000_000  # decompression-bomb guard
-    # glibc: large arrays from the heap, freed memory kept for the next frame (≈ 8-10 % faster per
-    # frame, ≈ 100-200 MB more resident memory per process; workers/engine/alloc.py)
+    # glibc: large arrays from the heap, freed memory kept for the next frame (≈ 8 % faster per
+    # catalog frame, ≈ 50 MB more resident memory per process: bench.ab; workers/engine/alloc.py)
     keep_freed_memory: bool = True
     max_input_bytes: int = 200 * 1024 * 1024
 

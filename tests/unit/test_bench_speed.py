@@ -125,4 +125,5 @@ def test_ab_runs_both_sides_on_the_same_blocks(images):
     a, b = r["sides"]
     assert a == "A (default)" and b == "B (SMALLCUT_KEEP_FREED_MEMORY=false)"
     assert all(len(v["blocks"]) == 2 and min(v["blocks"]) > 0 for v in r["sides"].values())
+    assert all(v["peak_rss_mb"] >= v["rss_mb"] > 100 for v in r["sides"].values())  # a loaded model
     assert r["ratio_b_over_a_median"] > 0

@@ -3,7 +3,8 @@
 By default glibc serves blocks over 128 KiB-32 MiB (its threshold adapts) with fresh mmaps and gives
 them back on free, so every full-resolution float map (12 MB at 2000x1500) costs thousands of page
 faults again on every frame. Serving them from the heap and keeping freed memory for reuse made a
-catalog frame ≈ 8-10 % faster (bench.speed), for ≈ 100-200 MB more resident memory per process.
+catalog frame ≈ 8 % faster, for ≈ 50 MB more resident memory per process (`python -m bench.ab
+--env SMALLCUT_KEEP_FREED_MEMORY=false`).
 """
 
 from __future__ import annotations
