@@ -42,7 +42,7 @@ def refine_edges(rgb: np.ndarray, prob: np.ndarray, radius: int | None = None, e
     Only the uncertain band around edges changes (`band`, default: 0.02 < prob < 0.98 dilated), so
     confident interiors and background stay exactly as the network said. Large frames use the fast
     (subsampled) guided filter: the coefficients are smooth, so little is lost. (Evaluating it at
-    the band's pixels only was measured slower: gathers of 5–18 % of a frame cost more than
+    the band's pixels only was measured slower: numpy gathers and scatters of the band cost more than
     OpenCV's full-frame passes.)
     """
     h, w = prob.shape
