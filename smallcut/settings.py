@@ -26,6 +26,10 @@ def _split_csv(value: object) -> object:
 # Comma-separated in the environment ("a,b"), a list in code.
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
+# the engine's post-processing steps, in the order they run (workers/engine/engine.py)
+POST_STEPS = ("open-holes", "smooth", "specks", "fill-holes", "edges", "bleed")
+PostStep = Literal["open-holes", "smooth", "specks", "fill-holes", "edges", "bleed"]
+
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a validation error must not echo the input, which holds the secrets
@@ -92,6 +96,8 @@ class Settings(BaseSettings):
     # glibc: large arrays from the heap, freed memory kept for the next frame (≈ 8 % faster per
     # catalog frame, ≈ 50 MB more resident memory per process: bench.ab; workers/engine/alloc.py)
     keep_freed_memory: bool = True
+    # post-processing steps that run when post-processing is on (a subset of POST_STEPS, any order)
+    post_steps: Annotated[list[PostStep], NoDecode, BeforeValidator(_split_csv)] = Field(default_factory=lambda: list(POST_STEPS))
     max_input_bytes: int = 200 * 1024 * 1024
 
     # --- event receiver and API ----------------------------------------------------------------

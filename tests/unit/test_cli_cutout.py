@@ -80,3 +80,14 @@ def test_detect_always_finds_a_tiny_object_beside_a_large_subject(tmp_path):
         mask = np.asarray(Image.open(out / "scene.png")) > 127
         found[bool(flag)] = max(float(mask[s.instances == k].mean()) for k in tiny)
     assert found[False] < 0.1 and found[True] > 0.5, found
+
+
+def test_post_steps_are_checked_and_honoured(tmp_path):
+    proc = _run(str(ecssd_image(806)), "--out", str(tmp_path), "--post-steps", "edges,sharpen")
+    assert proc.returncode == 2 and "open-holes,smooth" not in proc.stdout and "--post-steps" in proc.stderr
+    proc = _run(str(ecssd_image(806)), "--out", str(tmp_path / "a"), "--post-steps", "edges", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    rgba = np.asarray(Image.open(tmp_path / "a" / "0806.png"))
+    soft = (rgba[..., 3] > 0) & (rgba[..., 3] < 255)
+    photo = np.asarray(Image.open(ecssd_image(806)).convert("RGB"))
+    assert soft.any() and (rgba[soft][:, :3] == photo[soft]).all()  # "bleed" left out

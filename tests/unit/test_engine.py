@@ -227,3 +227,25 @@ def test_detection_setting_is_checked():
     assert Settings(_env_file=None, detection="always").detection == "always"
     with pytest.raises(ValidationError):
         Settings(_env_file=None, detection="sometimes")
+
+
+def test_post_steps_switch_one_by_one(engine):
+    """Each post-processing step can be left out: none of them is the plain map (up to the crop's
+    2 % floor), edges alone refine it, and without the bleed the RGB under soft edges is the photo's."""
+    from dataclasses import replace
+
+    img, gt, _ = _ring_on_texture()
+    plain = engine.matte(img, postprocess_on=False).alpha
+    without = Engine(engine.net, replace(engine.config, post_steps=()))
+    none = without.matte(img).alpha
+    assert np.abs(none.astype(int) - plain).max() <= 6
+    edges = Engine(engine.net, replace(engine.config, post_steps=("edges",))).matte(img).alpha
+    assert np.abs(edges.astype(int) - plain).max() > 20 and _iou(edges, gt) > 0.85
+
+    data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
+    rgba = np.asarray(Image.open(io.BytesIO(without.cutout(data).png)))
+    soft = (rgba[..., 3] > 0) & (rgba[..., 3] < 255)
+    assert soft.any() and (rgba[soft][:, :3] == img[soft]).all()  # no bleed: the photo's own colours
+    bled = np.asarray(Image.open(io.BytesIO(engine.cutout(data).png)))
+    assert (bled[soft][:, :3] != img[soft]).any()
+    assert without.output_fingerprint(CutoutOptions()) != engine.output_fingerprint(CutoutOptions())

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-only", action="store_true", help="write the 8-bit alpha mask instead of RGBA")
     p.add_argument("--no-roi", action="store_true", help="whole-frame pass only (rembg's plan)")
     p.add_argument("--no-postprocess", action="store_true", help="skip edge refinement, morphology, holes, colour bleed")
+    p.add_argument("--post-steps", default=None, metavar="LIST",
+                   help="post-processing steps to run, comma-separated: open-holes,smooth,specks,fill-holes,edges,bleed "
+                        "(default: SMALLCUT_POST_STEPS, all)")
     p.add_argument("--bg-color", default=None, help="flatten onto a colour (#rrggbb or r,g,b[,a])")
     p.add_argument("--detect-always", action="store_true",
                    help="tiled detection on every frame: finds small objects beside a large one (slower)")
@@ -47,7 +50,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from smallcut.settings import get_settings
+    from smallcut.settings import POST_STEPS, get_settings
 
     from .codec import DecodeError
     from .engine import CutoutOptions, Engine, parse_color
@@ -60,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
         updates["model"] = args.model
     if args.model_path:
         updates["model_path"] = args.model_path
+    if args.post_steps is not None:
+        try:
+            updates["post_steps"] = type(settings).model_validate({"post_steps": args.post_steps}).post_steps
+        except ValueError:
+            print(f"error: --post-steps takes a comma-separated subset of {', '.join(POST_STEPS)}", file=sys.stderr)
+            return 2
     if updates:
         settings = settings.model_copy(update=updates)
     try:

@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from smallcut.settings import POST_STEPS
+
 from . import codec, postprocess, roi, texture, tiling
 from .net import SaliencyNet, resize
 
@@ -116,6 +118,7 @@ class EngineConfig:
     tile_grid_max: int = 3
     detect_tile: int = 256  # side of each detection tile's pass: as good as 320 on synth-dev, 21 % faster
     work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
+    post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
 
@@ -191,7 +194,8 @@ class Engine:
                 log.warning("SMALLCUT_PRECISION=int8 runs on the CPU although a GPU provider is available")
             providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 (TensorRT) instead
         session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir)
-        config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection)
+        config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection,
+                              post_steps=tuple(s.post_steps))
         return cls(SaliencyNet(session, spec), config, model_id=model_id)
 
     # ------------------------------------------------------------------ bytes -> PNG
@@ -237,7 +241,7 @@ class Engine:
         passes_before = self.net.passes
         matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer, coarse=coarse)
         with timer.stage("compose"):
-            out = compose(rgb, matte.alpha, options, bleed=options.postprocess)
+            out = compose(rgb, matte.alpha, options, bleed=options.postprocess and "bleed" in self.config.post_steps)
         with timer.stage("encode"):
             png = codec.encode_png(out, self.config.png_encoder)
         return CutoutResult(
@@ -425,12 +429,13 @@ class Engine:
                 max(0, int((box.y0 - y0) * scale)) : max(0, int(np.ceil((box.y1 - y0) * scale))),
                 max(0, int((box.x0 - x0) * scale)) : max(0, int(np.ceil((box.x1 - x0) * scale))),
             ] = True
-        cleaned = clean_matte(p_work, img_work, keep, frame_area=h * w * scale * scale)
+        cleaned = clean_matte(p_work, img_work, keep, frame_area=h * w * scale * scale, steps=self.config.post_steps)
         if cleaned is not p_work:
             change = resize(cleaned - p_work, (cw, ch))
             change += p
             p = np.clip(change, 0.0, 1.0, out=change)
-        p = postprocess.refine_edges(img, p)
+        if "edges" in self.config.post_steps:
+            p = postprocess.refine_edges(img, p)
         if p.shape == prob.shape:
             return p
         out = np.zeros_like(prob)
@@ -438,16 +443,23 @@ class Engine:
         return out
 
 
-def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: float | None = None) -> np.ndarray:
+def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: float | None = None,
+                steps: tuple[str, ...] = POST_STEPS) -> np.ndarray:
     """Open background inside silhouettes, smooth (size-aware), drop specks, fill small holes.
 
-    Binary decisions override the map; soft edges elsewhere stay as they were.
+    Binary decisions override the map; soft edges elsewhere stay as they were. `steps` names the
+    ones to run (POST_STEPS).
     """
-    p = postprocess.open_background_holes(p, img, frame_area=frame_area)
+    if "open-holes" in steps:
+        p = postprocess.open_background_holes(p, img, frame_area=frame_area)
     binary = (p > 0.5).astype(np.uint8) * 255
-    cleaned = postprocess.smooth_objects(binary)
-    cleaned = postprocess.remove_specks(cleaned, keep=keep & (cleaned > 0))
-    cleaned = postprocess.fill_small_holes(cleaned, img)
+    cleaned = binary
+    if "smooth" in steps:
+        cleaned = postprocess.smooth_objects(cleaned)
+    if "specks" in steps:
+        cleaned = postprocess.remove_specks(cleaned, keep=keep & (cleaned > 0))
+    if "fill-holes" in steps:
+        cleaned = postprocess.fill_small_holes(cleaned, img)
     added = (cleaned > 0) & (binary == 0)
     removed = (cleaned == 0) & (binary > 0)
     if not added.any() and not removed.any():
