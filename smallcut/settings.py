@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     )
     intra_op_threads: int = 0  # 0: all cores of this process's share
     # int8: a checked int8 copy of the model (built on first use from the sample frames, or by
-    # `smallcut models quantize --images DIR`): ≈ 1.8–2× faster per image on CPUs with VNNI, small
+    # `smallcut models quantize --images DIR`): 1.3-1.5× faster per image on CPUs with VNNI, small
     # objects lose a little (README "Speed"); CPU only
     precision: Literal["fp32", "int8"] = "fp32"
     trt_cache_dir: Path = Path.home() / ".cache" / "smallcut" / "trt"
