@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BeforeValidator, Field, FilePath, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,8 +27,8 @@ def _split_csv(value: object) -> object:
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
 # the engine's post-processing steps, in the order they run (workers/engine/engine.py)
-POST_STEPS = ("open-holes", "smooth", "specks", "fill-holes", "edges", "bleed")
 PostStep = Literal["open-holes", "smooth", "specks", "fill-holes", "edges", "bleed"]
+POST_STEPS: tuple[str, ...] = get_args(PostStep)
 
 
 class Settings(BaseSettings):

@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from smallcut.settings import POST_STEPS
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
 
 
@@ -20,8 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-roi", action="store_true", help="whole-frame pass only (rembg's plan)")
     p.add_argument("--no-postprocess", action="store_true", help="skip edge refinement, morphology, holes, colour bleed")
     p.add_argument("--post-steps", default=None, metavar="LIST",
-                   help="post-processing steps to run, comma-separated: open-holes,smooth,specks,fill-holes,edges,bleed "
-                        "(default: SMALLCUT_POST_STEPS, all)")
+                   help=f"post-processing steps to run, comma-separated: {','.join(POST_STEPS)} (default: SMALLCUT_POST_STEPS, all)")
     p.add_argument("--bg-color", default=None, help="flatten onto a colour (#rrggbb or r,g,b[,a])")
     p.add_argument("--detect-always", action="store_true",
                    help="tiled detection on every frame: finds small objects beside a large one (slower)")
@@ -50,7 +51,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from smallcut.settings import POST_STEPS, get_settings
+    from smallcut.settings import get_settings
 
     from .codec import DecodeError
     from .engine import CutoutOptions, Engine, parse_color
