@@ -274,7 +274,9 @@ class Engine:
                 colours = None
                 if cfg.texture_floods and min(h, w) >= cfg.min_detect_side:
                     colours = texture.colour_index(view if view is not None else resize(rgb, coarse.shape[::-1]))
-                flood = self._texture_flood(colours, coarse)
+                # a frame this uniform in colour may be one textured surface (checked once: floods and rare colours)
+                uniform = colours is not None and texture.homogeneity(colours) >= cfg.min_homogeneity
+                flood = self._texture_flood(colours, coarse) if uniform else None
                 if flood is not None:
                     coarse = np.where(flood, 0.0, coarse).astype(np.float32)
                 detect = coarse
@@ -288,7 +290,7 @@ class Engine:
                 elif result.detection:
                     tiles = self._tiled_detection(rgb)
                     detect = np.maximum(tiles, cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR))
-                    if cfg.rare_on_uniform and colours is not None and texture.homogeneity(colours) >= cfg.min_homogeneity:
+                    if cfg.rare_on_uniform and uniform:
                         # tiny objects the tiles miss on wood still have colours the wood has not
                         detect = np.maximum(detect, self._rare_colours(rgb, detect.shape))
                 candidates, _, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
@@ -323,15 +325,14 @@ class Engine:
         box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
         return float(box_fracs.max()) < cfg.large_box_frac
 
-    def _texture_flood(self, colours: np.ndarray | None, coarse: np.ndarray) -> np.ndarray | None:
-        """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None.
-
-        `colours` is the frame's texture.colour_index at the map's size (None: not checked).
+    def _texture_flood(self, colours: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
+        """On a homogeneous frame, the coarse map's blobs that are the textured surface, not a subject
+        (map-sized mask), or None. `colours` is the frame's texture.colour_index at the map's size.
         """
-        if colours is None or not (coarse > 0.5).any():
+        if not (coarse > 0.5).any():
             return None
         cfg = self.config
-        mask = texture.flood_mask(coarse, colours, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity)
+        mask = texture.textured_blobs(coarse, colours, cfg.large_box_frac, cfg.min_similarity)
         return mask if mask.any() else None
 
     def _rare_colours(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

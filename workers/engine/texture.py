@@ -73,13 +73,26 @@ def flood_mask(
     """Where a saliency map's large confident blobs are texture, not a subject (bool, map-sized).
 
     `idx` is the frame's colour_index at the map's size. A blob counts as texture only on a
-    homogeneous frame, and only if the colours around it (beyond `ring` pixels) match its own, or
-    nothing is left around it (the flood covers the frame).
+    homogeneous frame (see `textured_blobs` for the rest).
     """
+    if not (prob > level).any() or homogeneity(idx) < min_homogeneity:
+        return np.zeros(prob.shape, bool)
+    return textured_blobs(prob, idx, large_box_frac, min_similarity, level, ring)
+
+
+def textured_blobs(
+    prob: np.ndarray,
+    idx: np.ndarray,
+    large_box_frac: float = 0.12,
+    min_similarity: float = 0.8,
+    level: float = 0.5,
+    ring: int = 7,
+) -> np.ndarray:
+    """On a frame already found homogeneous: its large confident blobs whose colours around them
+    (beyond `ring` pixels) match their own, or that leave nothing around them (the flood covers the
+    frame), with their soft rims (bool, map-sized)."""
     out = np.zeros(prob.shape, bool)
     confident = (prob > level).astype(np.uint8)
-    if not confident.any() or homogeneity(idx) < min_homogeneity:
-        return out
     n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
     kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
     for i in range(1, n):
