@@ -14,7 +14,6 @@ import argparse
 import multiprocessing as mp
 import os
 import sys
-import time
 
 from . import _common as C
 from . import throughput
@@ -41,13 +40,7 @@ def ab(paths, env: dict, block: int = 4) -> dict:
             pool = mp.get_context("spawn").Pool(1, initializer=_init, initargs=(side_env,))
             pool.map(throughput._cut, [str(paths[0])], chunksize=1)  # warm-up
             pools[name] = pool
-        rates: dict[str, list[float]] = {k: [] for k in pools}
-        for b, start in enumerate(range(0, len(paths) - block + 1, block)):
-            chunk = [str(p) for p in paths[start : start + block]]
-            for name in (list(pools) if b % 2 == 0 else list(pools)[::-1]):
-                t0 = time.perf_counter()
-                pools[name].map(throughput._cut, chunk, chunksize=1)
-                rates[name].append(len(chunk) / (time.perf_counter() - t0))
+        rates, _ = throughput.alternate(pools, paths, block)
         memory = {name: pool.apply(_memory) for name, pool in pools.items()}
     finally:
         for pool in pools.values():

@@ -102,6 +102,23 @@ def engine_processes(paths: list[Path], processes: int) -> dict:
             "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t, _ in res])), 1) for k in C.STAGES}}
 
 
+def alternate(pools: dict, paths: list[Path], block: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Blocks of the same images through every pool in turn, the order flipping every block (a shared
+    machine's load drifts; alternating cancels most of it): per pool, images/s and cores kept busy
+    (CPU time of its processes / wall) per block."""
+    rates: dict[str, list[float]] = {k: [] for k in pools}
+    busy: dict[str, list[float]] = {k: [] for k in pools}
+    for b, start in enumerate(range(0, len(paths) - block + 1, block)):
+        chunk = [str(p) for p in paths[start : start + block]]
+        for name in (list(pools) if b % 2 == 0 else list(pools)[::-1]):
+            t0 = time.perf_counter()
+            res = pools[name].map(_cut, chunk, chunksize=1)
+            wall = time.perf_counter() - t0
+            rates[name].append(len(chunk) / wall)
+            busy[name].append(sum(c for _, _, c in res) / 1000 / wall)
+    return rates, busy
+
+
 def scaling(paths: list[Path], block: int = 4, configs=((1, 0), (2, 1))) -> dict:
     """1 process x all cores vs 2 processes x 1 thread, engine alone, alternating blocks of the same
     images (a shared machine's load drifts; alternating cancels most of it). Per config: images/s
@@ -114,17 +131,7 @@ def scaling(paths: list[Path], block: int = 4, configs=((1, 0), (2, 1))) -> dict
             pool = mp.get_context("spawn").Pool(procs, initializer=_init, initargs=(threads,))
             pool.map(_cut, [str(paths[0])] * procs, chunksize=1)
             pools[f"{procs} proc x {threads} thr"] = pool
-        rates: dict[str, list[float]] = {k: [] for k in pools}
-        busy: dict[str, list[float]] = {k: [] for k in pools}
-        for b, start in enumerate(range(0, len(paths) - block + 1, block)):
-            chunk = [str(p) for p in paths[start : start + block]]
-            names = list(pools) if b % 2 == 0 else list(pools)[::-1]
-            for name in names:
-                t0 = time.perf_counter()
-                res = pools[name].map(_cut, chunk, chunksize=1)
-                wall = time.perf_counter() - t0
-                rates[name].append(len(chunk) / wall)
-                busy[name].append(sum(c for _, _, c in res) / 1000 / wall)
+        rates, busy = alternate(pools, paths, block)
     finally:
         for pool in pools.values():
             pool.terminate()
