@@ -63,3 +63,24 @@ def test_rare_colours_find_small_objects_on_wood():
     n, _ = cv2.connectedComponents(blobs.view(np.uint8))
     assert n - 1 == 3  # one blob per object
     assert blobs[250, 300], "the ring's blob is whole (a proposal, not a mask)"
+
+
+def test_a_flood_that_follows_stripes_is_ragged_and_subjects_are_not():
+    """The network lighting up a striped fabric: one large blob whose outline runs along every
+    stripe. Real subjects, foliage-like edges included, have outlines a few times sqrt(area)."""
+    stripes = np.zeros((320, 320), np.float32)
+    for x in range(0, 320, 8):
+        stripes[10:300, x : x + 5] = 0.9  # stripes...
+    stripes[150:158, :] = 0.9  # ...joined into one blob by a band across them
+    assert texture.ragged_blobs(stripes)[100, 40]
+
+    subject = np.zeros((320, 320), np.float32)
+    subject[_disc(320, 320, 160, 160, 100)] = 0.95
+    rng = np.random.default_rng(0)
+    fringe = _disc(320, 320, 160, 160, 106) & (rng.random((320, 320)) < 0.5)  # a ragged rim (hair)
+    subject[fringe] = 0.95
+    assert not texture.ragged_blobs(subject).any()
+    small = np.zeros((320, 320), np.float32)
+    small[100:130, 100:160:3] = 0.9
+    small[100:103, 100:160] = 0.9  # a comb, as ragged as the stripes but small: left to the zoom's scoring
+    assert not texture.ragged_blobs(small).any()

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "4"
+ENGINE_VERSION = "5"
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,11 @@ class EngineConfig:
     min_detect_side: int = 64  # frames thinner than this never get the tiled pass
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
     texture_floods: bool = True  # large blobs that are texture (wood grain) dropped; objects found by rare colours
+    max_outline: float = 40.0  # a large blob with a longer outline (boundary px / sqrt(area)) is a pattern; 0: off
     min_homogeneity: float = 0.92  # a frame this uniform in colour (cells vs frame) may be one textured surface
     min_similarity: float = 0.8  # ... and a blob whose colours match its surroundings' this much is that surface
-    rare_ratio: float = 0.02  # on such a surface, colours this much rarer than the median pixel's are objects
-    rare_on_uniform: bool = True  # ... and on such a surface rare colours join the tiles' candidates (flood or not)
+    rare_ratio: float = 0.02  # colours this much rarer than the median pixel's are candidate objects
+    rare_colours: bool = True  # rare colours join the tiles' candidates wherever the detection pass runs (synth-dev 0.2-1 % +0.02)
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     skip_calm_tiles: bool = True  # detection tiles of plain backdrop (no colour edge above calm_edge) are not run
     calm_edge: float = 30.0  # Sobel magnitude in Lab at the detection map's scale (a step of ≈ 7 levels)
@@ -274,9 +275,9 @@ class Engine:
                 colours = None
                 if cfg.texture_floods and min(h, w) >= cfg.min_detect_side:
                     colours = texture.colour_index(view if view is not None else resize(rgb, coarse.shape[::-1]))
-                # a frame this uniform in colour may be one textured surface (checked once: floods and rare colours)
+                # a frame this uniform in colour may be one textured surface
                 uniform = colours is not None and texture.homogeneity(colours) >= cfg.min_homogeneity
-                flood = self._texture_flood(colours, coarse) if uniform else None
+                flood = self._texture_flood(colours, coarse, uniform) if colours is not None else None
                 if flood is not None:
                     coarse = np.where(flood, 0.0, coarse).astype(np.float32)
                 detect = coarse
@@ -290,8 +291,8 @@ class Engine:
                 elif result.detection:
                     tiles = self._tiled_detection(rgb)
                     detect = np.maximum(tiles, cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR))
-                    if cfg.rare_on_uniform and uniform:
-                        # tiny objects the tiles miss on wood still have colours the wood has not
+                    if cfg.rare_colours:
+                        # objects the tiles miss on wood, fabric or a backdrop still have colours the frame hardly has
                         detect = np.maximum(detect, self._rare_colours(rgb, detect.shape))
                 candidates, _, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
             with timer.stage("roi"):
@@ -325,14 +326,17 @@ class Engine:
         box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
         return float(box_fracs.max()) < cfg.large_box_frac
 
-    def _texture_flood(self, colours: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
-        """On a homogeneous frame, the coarse map's blobs that are the textured surface, not a subject
-        (map-sized mask), or None. `colours` is the frame's texture.colour_index at the map's size.
+    def _texture_flood(self, colours: np.ndarray, coarse: np.ndarray, uniform: bool) -> np.ndarray | None:
+        """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None:
+        ragged ones (a pattern followed) on any frame, and on a homogeneous (`uniform`) frame those
+        whose colours match their surroundings'. `colours` is the frame's colour_index at the map's size.
         """
         if not (coarse > 0.5).any():
             return None
         cfg = self.config
-        mask = texture.textured_blobs(coarse, colours, cfg.large_box_frac, cfg.min_similarity)
+        mask = texture.ragged_blobs(coarse, cfg.large_box_frac, cfg.max_outline) if cfg.max_outline else np.zeros(coarse.shape, bool)
+        if uniform:
+            mask |= texture.textured_blobs(coarse, colours, cfg.large_box_frac, cfg.min_similarity)
         return mask if mask.any() else None
 
     def _rare_colours(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
