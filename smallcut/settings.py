@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     postprocess: bool = True
     png_encoder: str = "fpng"  # fpng (fast, larger) | opencv | pil (small, slow)
     # auto: tiled detection only where the coarse pass shows no large confident object; always: on
-    # every frame (finds small objects beside a large subject, ~1/3 slower on such sets)
-    detection: Literal["auto", "always"] = "auto"
+    # every frame (finds small objects beside a large subject, ~1/3 slower on such sets); never: not
+    # at all (runs of one product per frame: medium-sized subjects no longer pay for a search)
+    detection: Literal["auto", "always", "never"] = "auto"
     max_pixels: int = 120_000_000  # decompression-bomb guard
     # glibc: large arrays from the heap, freed memory kept for the next frame (≈ 8 % faster per
     # catalog frame, ≈ 50 MB more resident memory per process: bench.ab; workers/engine/alloc.py)

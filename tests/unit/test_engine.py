@@ -172,6 +172,22 @@ def test_detection_always_looks_beside_a_large_subject(engine):
     assert max(found) > 0.5 and max(missed) < 0.1
 
 
+def test_detection_never_keeps_a_medium_subject_to_the_coarse_pass(engine):
+    """ECSSD 0801 at 2000x1500: an otter covering 5 % of the frame is not large enough for the
+    cascade's gate, so `auto` searches the frame (tiles, zooms); `never` does not, and keeps the
+    otter all the same."""
+    import dataclasses
+
+    rgb = cv2.resize(np.asarray(Image.open(ecssd_image(801)).convert("RGB")), (2000, 1500))
+    gt = cv2.resize(np.asarray(Image.open(ecssd_mask(801)).convert("L")), (2000, 1500)) > 127
+    auto = engine.matte(rgb)
+    never = Engine(engine.net, dataclasses.replace(engine.config, detection="never"), engine.model_id).matte(rgb)
+    assert auto.detection and auto.passes >= 3
+    assert not never.detection and never.passes < auto.passes  # the coarse pass (and a zoom of its own blobs)
+    fg = never.alpha > 127
+    assert float((fg & gt).sum() / (fg | gt).sum()) > 0.7
+
+
 def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
     """synth-dev 112: u2netp calls the whole grained surface salient (tiles too). The flood is told
     from a subject by colour statistics and dropped; the chain is found by its colours."""
@@ -265,6 +281,7 @@ def test_detection_setting_is_checked():
     from smallcut.settings import Settings
 
     assert Settings(_env_file=None, detection="always").detection == "always"
+    assert Settings(_env_file=None, detection="never").detection == "never"
     with pytest.raises(ValidationError):
         Settings(_env_file=None, detection="sometimes")
 

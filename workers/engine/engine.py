@@ -103,7 +103,7 @@ class EngineConfig:
     accept_score: float = 0.35
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     large_box_frac: float = 0.12  # a confident blob with a box this big: one pass is enough
-    detection: str = "auto"  # "always": the tiled detection pass on every frame, large subject or not
+    detection: str = "auto"  # "always": the tiled detection pass on every frame, large subject or not; "never": on none
     detect_side: int = 640  # long side of the detection map
     min_detect_side: int = 64  # frames thinner than this never get the tiled pass
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
@@ -315,7 +315,7 @@ class Engine:
         with only small blobs, nothing confident, or a huge frame gets the tiled detection pass.
         """
         cfg = self.config
-        if min(frame) < cfg.min_detect_side:
+        if min(frame) < cfg.min_detect_side or cfg.detection == "never":
             return False  # slivers and thumbnails: tiles a few pixels thick localise nothing
         if max(frame) > cfg.tile_above_px or cfg.detection == "always":
             return True
