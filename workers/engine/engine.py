@@ -275,9 +275,7 @@ class Engine:
                 colours = None
                 if cfg.texture_floods and min(h, w) >= cfg.min_detect_side:
                     colours = texture.colour_index(view if view is not None else resize(rgb, coarse.shape[::-1]))
-                # a frame this uniform in colour may be one textured surface
-                uniform = colours is not None and texture.homogeneity(colours) >= cfg.min_homogeneity
-                flood = self._texture_flood(colours, coarse, uniform) if colours is not None else None
+                flood = self._texture_flood(colours, coarse) if colours is not None else None
                 if flood is not None:
                     coarse = np.where(flood, 0.0, coarse).astype(np.float32)
                 detect = coarse
@@ -315,7 +313,9 @@ class Engine:
         with only small blobs, nothing confident, or a huge frame gets the tiled detection pass.
         """
         cfg = self.config
-        if min(frame) < cfg.min_detect_side or cfg.detection == "never":
+        if cfg.detection == "never":
+            return False
+        if min(frame) < cfg.min_detect_side:
             return False  # slivers and thumbnails: tiles a few pixels thick localise nothing
         if max(frame) > cfg.tile_above_px or cfg.detection == "always":
             return True
@@ -326,21 +326,15 @@ class Engine:
         box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
         return float(box_fracs.max()) < cfg.large_box_frac
 
-    def _texture_flood(self, colours: np.ndarray, coarse: np.ndarray, uniform: bool) -> np.ndarray | None:
-        """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None:
-        ragged ones (a pattern followed) on any frame, and on a homogeneous (`uniform`) frame those
-        whose colours match their surroundings'. `colours` is the frame's colour_index at the map's size.
-        """
-        if not (coarse > 0.5).any():
-            return None
+    def _texture_flood(self, colours: np.ndarray, coarse: np.ndarray) -> np.ndarray | None:
+        """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None
+        (texture.flood_mask). `colours` is the frame's colour_index at the map's size."""
         cfg = self.config
-        mask = texture.ragged_blobs(coarse, cfg.large_box_frac, cfg.max_outline) if cfg.max_outline else np.zeros(coarse.shape, bool)
-        if uniform:
-            mask |= texture.textured_blobs(coarse, colours, cfg.large_box_frac, cfg.min_similarity)
+        mask = texture.flood_mask(coarse, colours, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity, cfg.max_outline)
         return mask if mask.any() else None
 
     def _rare_colours(self, rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-        """Detection-map-sized map (0 / 0.6) of colours the textured surface does not have."""
+        """Detection-map-sized map (0 / 0.6) of colours the frame hardly has, closed into object blobs."""
         small = cv2.GaussianBlur(resize(rgb, shape[::-1]), (3, 3), 0)
         rare = texture.rare_colours(texture.colour_index(small), self.config.rare_ratio)
         return texture.object_blobs(rare).astype(np.float32) * 0.6

@@ -67,17 +67,35 @@ def flood_mask(
     large_box_frac: float = 0.12,
     min_homogeneity: float = 0.92,
     min_similarity: float = 0.8,
+    max_outline: float = 40.0,
     level: float = 0.5,
     ring: int = 7,
 ) -> np.ndarray:
     """Where a saliency map's large confident blobs are texture, not a subject (bool, map-sized).
 
-    `idx` is the frame's colour_index at the map's size. A blob counts as texture only on a
-    homogeneous frame (see `textured_blobs` for the rest).
+    `idx` is the frame's colour_index at the map's size. Ragged blobs (a pattern followed) count on
+    any frame (`max_outline` 0: never); blobs whose surroundings' colours match their own only on a
+    homogeneous frame (see `textured_blobs`).
     """
-    if not (prob > level).any() or homogeneity(idx) < min_homogeneity:
+    if not (prob > level).any():
         return np.zeros(prob.shape, bool)
-    return textured_blobs(prob, idx, large_box_frac, min_similarity, level, ring)
+    out = ragged_blobs(prob, large_box_frac, max_outline, level, ring) if max_outline else np.zeros(prob.shape, bool)
+    if homogeneity(idx) >= min_homogeneity:
+        out |= textured_blobs(prob, idx, large_box_frac, min_similarity, level, ring)
+    return out
+
+
+def _large_blobs(prob: np.ndarray, large_box_frac: float, level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """The map's confident pixels (uint8), their blob labels and stats, and the blobs whose box
+    covers at least `large_box_frac` of the map."""
+    confident = (prob > level).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
+    large = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT] >= large_box_frac * prob.size]
+    return confident, labels, stats, large
+
+
+def _rim_kernel(ring: int) -> np.ndarray:
+    return np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
 
 
 def textured_blobs(
@@ -92,12 +110,9 @@ def textured_blobs(
     (beyond `ring` pixels) match their own, or that leave nothing around them (the flood covers the
     frame), with their soft rims (bool, map-sized)."""
     out = np.zeros(prob.shape, bool)
-    confident = (prob > level).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
-    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
-    for i in range(1, n):
-        if stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT] < large_box_frac * prob.size:
-            continue
+    _, labels, _, large = _large_blobs(prob, large_box_frac, level)
+    kernel = _rim_kernel(ring)
+    for i in large:
         blob = labels == i
         near = cv2.dilate(blob.view(np.uint8), kernel) > 0
         around = ~near
@@ -116,14 +131,12 @@ def ragged_blobs(prob: np.ndarray, large_box_frac: float = 0.12, max_outline: fl
     holds on fabrics whose shading makes the frame look inhomogeneous.
     """
     out = np.zeros(prob.shape, bool)
-    confident = (prob > level).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
-    large = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT] >= large_box_frac * prob.size]
+    confident, labels, stats, large = _large_blobs(prob, large_box_frac, level)
     if not large:
         return out
     boundary = (confident > 0) & ~(cv2.erode(confident, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0)
-    outline = np.bincount(labels[boundary], minlength=n)
-    kernel = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
+    outline = np.bincount(labels[boundary], minlength=len(stats))
+    kernel = _rim_kernel(ring)
     for i in large:
         if outline[i] > max_outline * np.sqrt(stats[i, cv2.CC_STAT_AREA]):
             out |= cv2.dilate((labels == i).view(np.uint8), kernel) > 0
