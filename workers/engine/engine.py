@@ -14,6 +14,7 @@ absent):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -193,11 +194,27 @@ class Engine:
             model_id += f":int8-{md5sum(path)[:12]}"  # outputs of the two precisions are told apart
             if any(p != "CPUExecutionProvider" for p in choose_providers(s.providers)):
                 log.warning("SMALLCUT_PRECISION=int8 runs on the CPU although a GPU provider is available")
-            providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 (TensorRT) instead
-        session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir)
+            providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 instead
+        elif s.precision == "fp16":
+            from .half import ensure_fp16
+
+            path = ensure_fp16(Path(path))
+            model_id += f":fp16-{md5sum(path)[:12]}"
+            if all(p == "CPUExecutionProvider" for p in choose_providers(s.providers)):
+                log.warning("SMALLCUT_PRECISION=fp16 without a GPU provider: slower than fp32 on the CPU")
+        session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir, shared_arena=s.session_per_shape)
         config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection,
                               post_steps=tuple(s.post_steps))
-        return cls(SaliencyNet(session, spec), config, model_id=model_id)
+        per_shape = None
+        if s.session_per_shape and session.get_providers()[0] != "CPUExecutionProvider":
+            per_shape = functools.partial(create_session, path, providers, s.intra_op_threads, s.trt_cache_dir,
+                                          quiet=True, shared_arena=True)
+        net = SaliencyNet(session, spec, session_for_shape=per_shape)
+        if per_shape is not None:
+            t0 = time.perf_counter()
+            count = net.warm((config.coarse_size, config.detect_tile, *config.zoom_sizes))
+            log.info("%d sessions, one per input shape, ready in %.1f s", count, time.perf_counter() - t0)
+        return cls(net, config, model_id=model_id)
 
     # ------------------------------------------------------------------ bytes -> PNG
     def cutout(self, data: bytes, options: CutoutOptions | None = None) -> CutoutResult:
