@@ -81,14 +81,15 @@ def jpeg_set(set_name: str, n: int = 20, root: Path | None = None) -> list[Path]
 
 
 def load_engine(threads: int = 0, precision: str | None = None):
-    """The engine as a worker builds it (CPU; `threads` ONNX intra-op threads, 0 = all cores), warmed up.
+    """The engine as a worker builds it (`threads` ONNX intra-op threads, 0 = all cores), warmed up.
 
-    `precision` (fp32 or int8) overrides SMALLCUT_PRECISION.
+    On the CPU unless SMALLCUT_PROVIDERS names others (a GPU run sets it for the workers too);
+    `precision` (fp32, fp16 or int8) overrides SMALLCUT_PRECISION.
     """
     from smallcut.settings import Settings
     from workers.engine import Engine
 
-    kw = {"providers": ["CPUExecutionProvider"]}
+    kw = {} if os.environ.get("SMALLCUT_PROVIDERS") else {"providers": ["CPUExecutionProvider"]}
     if precision:
         kw["precision"] = precision
     if threads:
@@ -151,3 +152,44 @@ def write_outputs(out: Path, result: dict, text: str, chart, chart_name: str, co
     chart(result, out / chart_name)
     print(text)
     print(f"\nwrote {out}/results.json, summary.md, {chart_name}")
+
+
+class GpuSampler:
+    """GPU utilisation and memory, sampled from NVML every `period` s while the block runs.
+
+    `summary` is empty on a machine without NVML (no driver, no `nvidia-ml-py`): CPU runs report nothing.
+    """
+
+    def __init__(self, period: float = 0.1) -> None:
+        from smallcut.gpu_metrics import NvmlReader
+
+        self.period, self.read = period, NvmlReader()
+        self.readings: list = []
+        self._stop = None
+
+    def __enter__(self) -> "GpuSampler":
+        import threading
+
+        self._stop = threading.Event()
+
+        def poll() -> None:
+            while not self._stop.is_set():
+                self.readings.extend(r for r in self.read() if r.index == 0)
+                self._stop.wait(self.period)
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def summary(self) -> dict:
+        if not self.readings:
+            return {}
+        util = [r.utilization for r in self.readings]
+        return {"gpu": self.readings[0].name, "gpu_util_mean": round(float(np.mean(util)), 3),
+                "gpu_util_median": round(float(np.median(util)), 3),
+                "gpu_mem_peak_mb": round(max(r.memory_used for r in self.readings) / 2**20), "samples": len(util)}

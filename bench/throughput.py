@@ -9,6 +9,10 @@ engine time: queue, storage, status and any idling together; and the same over e
 span (its first start to its last finish), which leaves out the run's start and tail.
 
     python -m bench.throughput [--n 10] [--processes 1,2] [--chunk 2]
+    python -m bench.throughput --providers CUDAExecutionProvider,CPUExecutionProvider --processes 1,2,4,8
+
+On a GPU (--providers naming one), the engine, rembg's session and the workers (on the `gpu`
+queue) all run there, and GPU utilisation and memory are sampled from NVML while the images run.
 
 Writes bench/out/throughput/{results.json,summary.md,throughput.png}.
 """
@@ -92,14 +96,16 @@ def engine_processes(paths: list[Path], processes: int) -> dict:
     threads = max(1, (os.cpu_count() or 1) // processes)
     with mp.get_context("spawn").Pool(processes, initializer=_init, initargs=(threads,)) as pool:
         pool.map(_cut, [str(paths[0])] * processes, chunksize=1)  # warm-up (model already loaded)
-        t0 = time.perf_counter()
-        res = pool.map(_cut, [str(p) for p in paths], chunksize=1)
-        wall = time.perf_counter() - t0
+        with C.GpuSampler() as gpu:
+            t0 = time.perf_counter()
+            res = pool.map(_cut, [str(p) for p in paths], chunksize=1)
+            wall = time.perf_counter() - t0
     engine_ms = [sum(t.get(k, 0.0) for k in C.STAGES) for _, t, _ in res]
     return {"processes": processes, "threads_per_process": threads, "images": len(paths),
             "images_per_s": round(len(paths) / wall, 3), "ms_per_image": round(1000 * wall / len(paths), 1),
             "engine_mean_ms": round(float(np.mean(engine_ms)), 1),
-            "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t, _ in res])), 1) for k in C.STAGES}}
+            "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t, _ in res])), 1) for k in C.STAGES},
+            **gpu.summary}
 
 
 def alternate(pools: dict, paths: list[Path], block: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -149,11 +155,20 @@ def _settings(env: dict):
     return Settings(_env_file=None, **{k.removeprefix("SMALLCUT_").lower(): v for k, v in env.items()})
 
 
+def _providers() -> str:
+    """The workers' ONNX Runtime providers: the environment's SMALLCUT_PROVIDERS, else the CPU."""
+    return os.environ.get("SMALLCUT_PROVIDERS", "CPUExecutionProvider")
+
+
+def _queue() -> str:
+    return "cpu" if _providers().split(",")[0].strip() == "CPUExecutionProvider" else "gpu"
+
+
 def _run_batch(prefix: str, out_prefix: str, *, settings, status, s3, app, chunk: int, timeout: float) -> tuple[str, float]:
     from producer.enqueue import Request, enqueue
     from smallcut.keys import S3Url
 
-    req = Request(source=S3Url(IN_BUCKET, prefix), out_bucket=OUT_BUCKET, out_prefix=out_prefix, queue="cpu",
+    req = Request(source=S3Url(IN_BUCKET, prefix), out_bucket=OUT_BUCKET, out_prefix=out_prefix, queue=_queue(),
                   chunk_size=chunk, force=True)
     t0 = time.perf_counter()
     res = enqueue(req, settings=settings, status=status, s3=s3, celery_app=app)
@@ -182,7 +197,7 @@ def end_to_end(paths: list[Path], processes_list=(1, 2), chunk: int = 2, timeout
     state = localstack.up(workdir, workers=0)
     results = []
     try:
-        env = {**state.env, "SMALLCUT_QUEUE": "cpu", "SMALLCUT_PROVIDERS": "CPUExecutionProvider",
+        env = {**state.env, "SMALLCUT_QUEUE": _queue(), "SMALLCUT_PROVIDERS": _providers(),
                "SMALLCUT_ALLOWED_BUCKETS": f"{IN_BUCKET},{OUT_BUCKET}"}
         settings = _settings(env)
         s3 = make_client(settings)
@@ -198,17 +213,18 @@ def end_to_end(paths: list[Path], processes_list=(1, 2), chunk: int = 2, timeout
         for procs in processes_list:
             name = f"bench{procs}"
             loads_before = sum(status.model_loads().values())
-            proc = localstack.start_worker(env, workdir, name, concurrency=procs, queues="cpu")
+            proc = localstack.start_worker(env, workdir, name, concurrency=procs, queues=_queue())
             try:
                 localstack.wait_for_workers(settings.broker, 1, timeout=180, pids=[proc.pid])
                 _run_batch("warm/", f"warm-p{procs}", settings=settings, status=status, s3=s3, app=app, chunk=1, timeout=timeout)
-                batch, wall = _run_batch("run/", f"p{procs}", settings=settings, status=status, s3=s3, app=app,
-                                         chunk=chunk, timeout=timeout)
+                with C.GpuSampler() as gpu:
+                    batch, wall = _run_batch("run/", f"p{procs}", settings=settings, status=status, s3=s3, app=app,
+                                             chunk=chunk, timeout=timeout)
                 objs = [status.get_object(keyrules.object_id(IN_BUCKET, f"run/{i:03d}-{p.name}")) or {} for i, p in enumerate(paths)]
                 model_loads = sum(status.model_loads().values()) - loads_before  # per child, once each
             finally:
                 localstack.stop(proc.pid)
-            results.append(_summarise_e2e(procs, chunk, wall, objs, model_loads))
+            results.append({**_summarise_e2e(procs, chunk, wall, objs, model_loads), **gpu.summary})
     finally:
         localstack.down(workdir)
         if tmp is not None:
@@ -276,7 +292,8 @@ def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), ch
     result["loop"] = loop(paths, engine, session)
     if parallel_engine:
         result["engine_processes"] = [engine_processes(paths, p) for p in processes_list if p > 1]
-        result["scaling_interleaved"] = scaling(paths)
+        if _queue() == "cpu":  # how to split a CPU's cores between processes; moot on a GPU
+            result["scaling_interleaved"] = scaling(paths)
     if e2e:
         result["end_to_end"] = end_to_end(paths, processes_list, chunk)
     result["machine_after"] = C.load()
@@ -302,6 +319,13 @@ def report(r: dict) -> str:
                      round(s["images_per_s"] / rembg, 2) if rembg else "-"])
     lines.append(C.table(rows, ["what", "images/s", "ms/image (wall)", "engine ms/image (per process)",
                                 "overhead % of engine (wall)", "overhead % of engine (worker busy span)", "x rembg"]))
+    gpu_rows = [[f"engine alone, {s['processes']} processes", s["gpu"], s["gpu_util_mean"], s["gpu_util_median"], s["gpu_mem_peak_mb"]]
+                for s in r.get("engine_processes", []) if s.get("gpu")]
+    gpu_rows += [[f"end to end, {s['processes']} process(es)", s["gpu"], s["gpu_util_mean"], s["gpu_util_median"], s["gpu_mem_peak_mb"]]
+                 for s in r.get("end_to_end", []) if s.get("gpu")]
+    if gpu_rows:
+        lines += ["", f"providers: {r.get('providers')}", "", "GPU, sampled from NVML every 0.1 s while the images ran:", ""]
+        lines.append(C.table(gpu_rows, ["what", "device", "utilisation mean", "utilisation median", "memory peak MB"]))
     sc = r.get("scaling_interleaved")
     if sc:
         lines += ["", "engine alone, alternating blocks of 4 images (load drift cancels):", ""]
@@ -367,18 +391,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--chunk", type=int, default=2, help="keys per task (small: both processes stay busy to the end)")
     ap.add_argument("--no-e2e", action="store_true")
-    ap.add_argument("--precision", choices=("fp32", "int8"), default=None,
+    ap.add_argument("--no-engine-processes", action="store_true", help="skip the engine-alone pools (and their scaling)")
+    ap.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
                     help="SMALLCUT_PRECISION for the engine and the workers (default: the environment's, fp32)")
+    ap.add_argument("--providers", default=None,
+                    help="SMALLCUT_PROVIDERS for the engine and the workers, e.g. CUDAExecutionProvider,CPUExecutionProvider "
+                         "(default: the environment's, else the CPU); a GPU run uses the `gpu` queue")
     ap.add_argument("--out", type=Path, default=OUT / "throughput")
     args = ap.parse_args(argv)
     if args.precision:
         os.environ["SMALLCUT_PRECISION"] = args.precision  # the workers inherit it
+    if args.providers:
+        os.environ["SMALLCUT_PROVIDERS"] = args.providers
     paths = inputs(args.n, args.mix)
     procs = tuple(int(x) for x in args.processes.split(","))
     engine = C.load_engine()
     session = C.rembg_session()
-    result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e)
+    result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e,
+                            parallel_engine=not args.no_engine_processes)
     result["precision"] = os.environ.get("SMALLCUT_PRECISION", "fp32")
+    result["providers"] = {"smallcut": engine.net.session.get_providers(),
+                           "rembg": session.inner_session.get_providers() if session is not None else None}
     result["mix"] = args.mix
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
     C.write_outputs(args.out, result, report(result), chart, "throughput.png", "python -m bench.throughput " + argv_text)
