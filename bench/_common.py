@@ -160,10 +160,10 @@ class GpuSampler:
     `summary` is empty on a machine without NVML (no driver, no `nvidia-ml-py`): CPU runs report nothing.
     """
 
-    def __init__(self, period: float = 0.1) -> None:
+    def __init__(self, period: float = 0.1, read=None) -> None:
         from smallcut.gpu_metrics import NvmlReader
 
-        self.period, self.read = period, NvmlReader()
+        self.period, self.read = period, read or NvmlReader()
         self.readings: list = []
         self._stop = None
 

@@ -127,3 +127,38 @@ def test_ab_runs_both_sides_on_the_same_blocks(images):
     assert all(len(v["blocks"]) == 2 and min(v["blocks"]) > 0 for v in r["sides"].values())
     assert all(v["peak_rss_mb"] >= v["rss_mb"] > 100 for v in r["sides"].values())  # a loaded model
     assert r["ratio_b_over_a_median"] > 0
+
+
+def test_gpu_sampler_summarises_device_zero_and_the_report_shows_it(monkeypatch):
+    import time
+
+    from smallcut.gpu_metrics import GpuReading
+
+    ticks = iter(range(1000))
+
+    def read():  # device 0 busy 20 %, 40 %, 60 % ...; a second device that must be ignored
+        i = next(ticks)
+        return [GpuReading(0, "H100", (1000 + 10 * i) * 2**20, 80 * 2**30, min(1.0, 0.2 * (i % 3 + 1))),
+                GpuReading(1, "other", 0, 1, 1.0)]
+
+    with C.GpuSampler(period=0.01, read=read) as gpu:
+        time.sleep(0.2)
+    s = gpu.summary
+    n = s["samples"]
+    assert n >= 5 and s["gpu"] == "H100"
+    assert s["gpu_mem_peak_mb"] == 1000 + 10 * (n - 1)  # the last sample is the largest
+    utils = [min(1.0, 0.2 * (i % 3 + 1)) for i in range(n)]
+    assert s["gpu_util_mean"] == round(sum(utils) / n, 3) and s["gpu_util_median"] == round(float(np.median(utils)), 3)
+    assert C.GpuSampler(read=lambda: []).summary == {}  # no NVML: nothing, CPU runs report no GPU rows
+    monkeypatch.setenv("SMALLCUT_PROVIDERS", "CUDAExecutionProvider,CPUExecutionProvider")
+    assert throughput._queue() == "gpu"
+    monkeypatch.setenv("SMALLCUT_PROVIDERS", "CPUExecutionProvider")
+    assert throughput._queue() == "cpu"
+    e2e = {"processes": 2, "threads_per_process": 8, "images_per_s": 8.0, "ms_per_image": 125.0, "engine_mean_ms": 200.0,
+           "overhead_pct_of_engine": 15.0, "busy_overhead_pct_of_engine": 14.0, "stage_mean_ms": {}, "queue_wait_median_ms": 1.0,
+           "started_to_finished_median_ms": 1.0, **s}
+    e2e["stage_mean_ms"] = {k: 1.0 for k in (*throughput.IO_STAGES, *C.STAGES)}
+    result = {"machine_before": C.load(), "machine_after": C.load(), "images": ["a"], "loop": {"engine": {"images_per_s": 5.0, "ms_per_image": 200.0}},
+              "end_to_end": [e2e], "providers": {"smallcut": ["CUDAExecutionProvider"]}}
+    text = throughput.report(result)
+    assert "GPU, sampled from NVML" in text and f"| {s['gpu_util_mean']}" in text
