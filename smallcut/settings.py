@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     gpu_queue: str = "gpu"
     cpu_queue: str = "cpu"
     queue: str = "cpu"  # where producers send work by default
-    concurrency: int = 1
+    concurrency: int = 0  # worker processes; 0: auto (1 on a CPU host; on a GPU host 1 per 2 cores, ≤ 1 per 8 GB)
     chunk_size: int = 8  # keys per bulk task
     soft_time_limit: int = 300
     time_limit: int = 360

@@ -32,3 +32,32 @@ def test_children_share_the_cores(monkeypatch):
     get_settings.cache_clear()
     cli_worker.share_cores(Settings(_env_file=None, intra_op_threads=1), concurrency=4, pool="prefork")
     assert "SMALLCUT_INTRA_OP_THREADS" not in os.environ  # explicit setting wins
+
+
+def test_auto_concurrency_fills_a_gpu_host_and_keeps_one_process_on_a_cpu_host():
+    from smallcut.gpu_metrics import GpuReading
+
+    def gpu(gb: int) -> list[GpuReading]:
+        return [GpuReading(0, "GPU", 0, gb * 2**30, 0.0)]
+
+    assert cli_worker.auto_concurrency(16, [], gpu_wanted=False)[0] == 1
+    assert cli_worker.auto_concurrency(16, [], gpu_wanted=True) == (1, "no GPU found through NVML")
+    assert cli_worker.auto_concurrency(16, gpu(80), gpu_wanted=False)[0] == 1  # CPU providers asked for
+    assert cli_worker.auto_concurrency(16, gpu(80), gpu_wanted=True)[0] == 8  # by cores (the H100 host)
+    assert cli_worker.auto_concurrency(8, gpu(24), gpu_wanted=True)[0] == 3  # by memory
+    assert cli_worker.auto_concurrency(4, gpu(16), gpu_wanted=True)[0] == 2
+    assert cli_worker.auto_concurrency(1, gpu(80), gpu_wanted=True)[0] == 1
+    assert cli_worker.auto_concurrency(16, gpu(4), gpu_wanted=True)[0] == 1  # never zero
+
+
+def test_resolve_concurrency_keeps_a_request_and_is_one_on_this_cpu_host():
+    assert cli_worker.resolve_concurrency(3, Settings(_env_file=None)) == 3
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        # the default settings ask for TensorRT/CUDA first; a CPU-only onnxruntime gives 1
+        assert cli_worker.resolve_concurrency(0, Settings(_env_file=None)) == 1
+    assert cli_worker.resolve_concurrency(0, Settings(_env_file=None, precision="int8")) == 1
+    argv = cli_worker.build_argv(parse(), Settings(_env_file=None), concurrency=5)
+    assert "--concurrency=5" in argv
+    assert "--concurrency=1" in cli_worker.build_argv(parse(), Settings(_env_file=None))  # 0 never reaches Celery
