@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ class EngineConfig:
     tile_grid_max: int = 3
     detect_tile: int = 256  # side of each detection tile's pass: as good as 320 on synth-dev, 21 % faster
     work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
+    small_edge_radius: int = 2  # guided-filter radius at the edges of small objects (thin parts); 0: the frame's radius everywhere
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
@@ -459,7 +460,7 @@ class Engine:
             change += p
             p = np.clip(change, 0.0, 1.0, out=change)
         if "edges" in self.config.post_steps:
-            p = postprocess.refine_edges(img, p)
+            p = postprocess.refine_edges(img, p, small_radius=self.config.small_edge_radius)
         if p.shape == prob.shape:
             return p
         out = np.zeros_like(prob)
