@@ -246,3 +246,18 @@ def test_refine_edges_keeps_thin_parts_of_small_objects_and_leaves_large_ones_al
     large = (slice(350, 1250), slice(850, 1750))
     assert np.array_equal(fine[large], plain[large])  # the disc is too large for the small pass
     assert np.array_equal(pp.refine_edges(img, prob, radius=2, small_radius=2), pp.refine_edges(img, prob, radius=2))
+
+
+def test_refine_edges_skips_the_small_pass_on_a_map_of_many_blobs():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (600, 800, 3), dtype=np.uint8)
+    dots = np.zeros((600, 800), np.uint8)
+    for y in range(10, 600, 24):
+        for x in range(10, 800, 24):
+            cv2.circle(dots, (x, y), 4, 255, -1)
+    prob = cv2.GaussianBlur(dots.astype(np.float32) / 255.0, (0, 0), 1.5)
+    assert cv2.connectedComponents((prob > 0.5).astype(np.uint8))[0] - 1 > pp.MAX_SMALL_REFINES
+    assert np.array_equal(pp.refine_edges(img, prob, radius=6, small_radius=2), pp.refine_edges(img, prob, radius=6))
+    few = prob.copy()
+    few[:, 100:] = 0  # 100 blobs, under the cap: the small pass runs and changes the band
+    assert not np.array_equal(pp.refine_edges(img, few, radius=6, small_radius=2), pp.refine_edges(img, few, radius=6))

@@ -69,10 +69,19 @@ def refine_edges(rgb: np.ndarray, prob: np.ndarray, radius: int | None = None, e
     return out
 
 
+MAX_SMALL_REFINES = 200
+
+
 def _refine_small_objects(grey: np.ndarray, prob: np.ndarray, band: np.ndarray, out: np.ndarray, radius: int, eps: float,
                           max_diameter: float) -> None:
-    """refine_edges at `radius` around each object of `prob` (> 0.5) under `max_diameter`, into `out`."""
+    """refine_edges at `radius` around each object of `prob` (> 0.5) under `max_diameter`, into `out`.
+
+    Not on a map of hundreds of blobs (texture the earlier steps kept): a crop each would cost more
+    than the whole frame's pass, for no product.
+    """
     n, _, stats, _ = cv2.connectedComponentsWithStats((prob > 0.5).view(np.uint8), connectivity=8)
+    if n - 1 > MAX_SMALL_REFINES:
+        return
     h, w = prob.shape
     pad = 4 * radius + 2
     for x, y, bw, bh, area in stats[1:]:
