@@ -12,7 +12,6 @@ import logging
 
 log = logging.getLogger(__name__)
 
-GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 # GPU memory a worker process holds: 6.6 GB after the per-shape sessions' warm-up, ≈ 7 GB at the
 # peak of 8 processes on an H100 (README "GPU"), and some headroom
 GPU_MEMORY_PER_PROCESS = 8 * 2**30
@@ -49,18 +48,12 @@ def resolve_concurrency(requested: int, settings) -> int:
     """The process count: `requested` (flag or SMALLCUT_CONCURRENCY) when > 0, else auto_concurrency."""
     if requested > 0:
         return requested
-    import os
-
-    import onnxruntime as ort
-
     from smallcut.gpu_metrics import NvmlReader
 
-    from .engine.session import choose_providers
+    from .engine.session import cpu_threads, uses_accelerator
 
-    gpu_wanted = settings.precision != "int8" and any(
-        p in GPU_PROVIDERS for p in choose_providers(settings.providers, ort.get_available_providers()))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n, why = auto_concurrency(cores, NvmlReader()() if gpu_wanted else [], gpu_wanted)
+    gpu_wanted = settings.precision != "int8" and uses_accelerator(settings.providers)  # int8 runs on the CPU
+    n, why = auto_concurrency(cpu_threads(), NvmlReader()() if gpu_wanted else [], gpu_wanted)
     log.info("worker processes: %d (auto; %s)", n, why)
     return n
 
@@ -88,10 +81,11 @@ def share_cores(settings, concurrency: int, pool: str) -> None:
 
     from smallcut.settings import get_settings
 
+    from .engine.session import cpu_threads
+
     if settings.intra_op_threads or pool != "prefork" or concurrency <= 1:
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    os.environ["SMALLCUT_INTRA_OP_THREADS"] = str(max(1, cores // concurrency))
+    os.environ["SMALLCUT_INTRA_OP_THREADS"] = str(max(1, cpu_threads() // concurrency))
     get_settings.cache_clear()
 
 

@@ -123,3 +123,12 @@ def test_fp16_precision_names_its_outputs_apart(model, tmp_path):
     engine = Engine.from_settings(Settings(providers=CPU, intra_op_threads=2, precision="fp16", model_dir=tmp_path))
     assert engine.model_id.startswith("u2netp:") and ":fp16-" in engine.model_id
     assert engine.net.session.get_inputs()[0].type == "tensor(float)"
+
+
+def test_uses_accelerator_asks_what_the_session_would_run_on():
+    from workers.engine.session import uses_accelerator
+
+    both = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert uses_accelerator(both, available=both)
+    assert not uses_accelerator(both, available=CPU)  # a CPU-only build: the wish for CUDA is skipped
+    assert not uses_accelerator(CPU, available=both)

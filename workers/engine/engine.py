@@ -178,7 +178,7 @@ class Engine:
         from smallcut.settings import get_settings
 
         from .models import md5sum, resolve
-        from .session import choose_providers, create_session
+        from .session import create_session, uses_accelerator
 
         s = settings or get_settings()
         if s.keep_freed_memory:
@@ -193,7 +193,7 @@ class Engine:
 
             path = ensure_int8(Path(path), spec)
             model_id += f":int8-{md5sum(path)[:12]}"  # outputs of the two precisions are told apart
-            if any(p != "CPUExecutionProvider" for p in choose_providers(s.providers)):
+            if uses_accelerator(s.providers):
                 log.warning("SMALLCUT_PRECISION=int8 runs on the CPU although a GPU provider is available")
             providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 instead
         elif s.precision == "fp16":
@@ -201,7 +201,7 @@ class Engine:
 
             path = ensure_fp16(Path(path))
             model_id += f":fp16-{md5sum(path)[:12]}"
-            if all(p == "CPUExecutionProvider" for p in choose_providers(s.providers)):
+            if not uses_accelerator(s.providers):
                 log.warning("SMALLCUT_PRECISION=fp16 without a GPU provider: slower than fp32 on the CPU")
         session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir, shared_arena=s.session_per_shape)
         config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection,

@@ -23,6 +23,12 @@ def choose_providers(wanted: list[str], available: list[str] | None = None) -> l
     return chosen
 
 
+def uses_accelerator(wanted: list[str], available: list[str] | None = None) -> bool:
+    """Whether a session for `wanted` would run on something other than the CPU (a GPU provider
+    that this onnxruntime build has)."""
+    return any(p != "CPUExecutionProvider" for p in choose_providers(wanted, available))
+
+
 def _provider_options(name: str, trt_cache_dir: Path | None) -> dict:
     if name == "TensorrtExecutionProvider":
         opts = {"trt_fp16_enable": True}
