@@ -261,3 +261,43 @@ def test_refine_edges_skips_the_small_pass_on_a_map_of_many_blobs():
     few = prob.copy()
     few[:, 100:] = 0  # 100 blobs, under the cap: the small pass runs and changes the band
     assert not np.array_equal(pp.refine_edges(img, few, radius=6, small_radius=2), pp.refine_edges(img, few, radius=6))
+
+
+def _button(img: np.ndarray, prob: np.ndarray, centre: tuple[int, int], radius: int, colour, hole_r: int) -> list[tuple[int, int]]:
+    """A four-hole button drawn into `img`; the network's map sees it as a solid disc. Returns hole centres."""
+    cx, cy = centre
+    cv2.circle(img, centre, radius, colour, -1)
+    cv2.circle(prob, centre, radius, 1.0, -1)
+    off = int(radius * 0.3)
+    holes = [(cx - off, cy - off), (cx + off, cy - off), (cx - off, cy + off), (cx + off, cy + off)]
+    for h in holes:
+        cv2.circle(img, h, hole_r, (60, 160, 120), -1)  # the backdrop's green shows through
+    return holes
+
+
+def test_open_background_holes_sizes_each_object_on_its_own():
+    """A button's four holes (≈ 2 % of the button each) beside a large object: measured against the
+    union of both they were too small to open, against the button they are holes."""
+    img = np.empty((300, 400, 3), np.uint8)
+    img[:] = (60, 160, 120)
+    prob = np.zeros((300, 400), np.float32)
+    holes = _button(img, prob, (80, 150), 50, (110, 30, 40), 7)
+    cv2.rectangle(img, (180, 40), (380, 260), (200, 180, 60), -1)  # a solid box, 9× the button
+    cv2.rectangle(prob, (180, 40), (380, 260), 1.0, -1)
+    out = pp.open_background_holes(prob, img)
+    assert all(out[y, x] == 0.0 for x, y in holes)
+    assert out[150, 80] == 1.0 and out[150, 80 + 42] == 1.0  # the button's middle and rim stay
+    assert (out[40:261, 180:381] == 1.0).all()
+
+
+def test_open_background_holes_leaves_an_object_coloured_like_the_backdrop():
+    """A calm backdrop whose colour the object itself wears (a lizard's skin on a sand backdrop):
+    the object's own rim is counter-evidence, as on textures."""
+    img = np.empty((200, 200, 3), np.uint8)
+    img[:] = (200, 140, 130)
+    disc = np.zeros((200, 200), np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    for i in range(-2, 3):  # the object: the backdrop's colour with dark spots, rim included
+        for j in range(-2, 3):
+            cv2.circle(img, (100 + 22 * i, 100 + 22 * j), 6, (90, 70, 60), -1)
+    assert pp.open_background_holes(disc, img) is disc

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "6"
+ENGINE_VERSION = "7"
 
 
 @dataclass(frozen=True)
