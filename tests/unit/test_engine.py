@@ -306,3 +306,31 @@ def test_post_steps_switch_one_by_one(engine):
     bled = np.asarray(Image.open(io.BytesIO(engine.cutout(data).png)))
     assert (bled[soft][:, :3] != img[soft]).any()
     assert without.output_fingerprint(CutoutOptions()) != engine.output_fingerprint(CutoutOptions())
+
+
+def test_holes_of_a_small_object_too_fine_for_the_working_size_are_opened_at_full_resolution():
+    """A button of 0.2 % of a 2000×1500 frame with four 4-px holes, a larger object across the
+    frame: at post-processing's working size (768 px for the crop of both) each hole is under 2 px
+    and blurred into the button; at full resolution it shows the backdrop. The network's map (a solid disc) is all the engine needs here: no passes run."""
+    from dataclasses import replace
+
+    from workers.engine.engine import EngineConfig, Matte
+
+    h, w = 1500, 2000
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (60, 160, 120)
+    cv2.circle(img, (700, 600), 40, (120, 30, 40), -1)
+    holes = [(688, 588), (712, 588), (688, 612), (712, 612)]
+    for centre in holes:
+        cv2.circle(img, centre, 4, (60, 160, 120), -1)
+    cv2.circle(img, (1700, 1200), 150, (200, 180, 60), -1)  # a second object far away: the crop is most of the frame
+    prob = np.zeros((h, w), np.float32)
+    cv2.circle(prob, (700, 600), 40, 1.0, -1)
+    cv2.circle(prob, (1700, 1200), 150, 1.0, -1)
+    prob = cv2.GaussianBlur(prob, (0, 0), 2)  # an upsampled map's soft rim
+    matte = Matte(alpha=np.zeros((h, w), np.uint8))
+    opened = Engine(None, EngineConfig())._postprocess(img, prob.copy(), matte)
+    assert all(opened[y, x] < 0.2 for x, y in holes)
+    assert opened[600, 700] > 0.9 and opened[600, 735] > 0.9  # the button's middle and rim stay
+    kept = Engine(None, replace(EngineConfig(), fine_holes_below=0.0))._postprocess(img, prob.copy(), matte)
+    assert all(kept[y, x] > 0.5 for x, y in holes)  # the working size alone does not see them

@@ -301,3 +301,14 @@ def test_open_background_holes_leaves_an_object_coloured_like_the_backdrop():
         for j in range(-2, 3):
             cv2.circle(img, (100 + 22 * i, 100 + 22 * j), 6, (90, 70, 60), -1)
     assert pp.open_background_holes(disc, img) is disc
+
+
+def test_open_background_holes_in_a_crop_leaves_objects_its_border_cuts():
+    img, mask = _ring_scene()
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    cut = (slice(0, 200), slice(0, 150))  # the crop's right border runs through the ring
+    assert pp.open_background_holes(disc[cut], img[cut])[100, 100] == 0.0
+    assert (pp.open_background_holes(disc[cut], img[cut], whole_only=True) == disc[cut]).all()
+    whole = pp.open_background_holes(disc, img, whole_only=True)  # inside the crop: judged as before
+    assert whole[100, 100] == 0.0

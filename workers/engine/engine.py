@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "7"
+ENGINE_VERSION = "8"
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ class EngineConfig:
     tile_grid_max: int = 3
     detect_tile: int = 256  # side of each detection tile's pass: as good as 320 on synth-dev, 21 % faster
     work_side: int = 768  # post-processing decisions run at this size; edges at full resolution
+    fine_holes_below: float = 0.05  # objects under this share of the frame get background holes opened at full resolution too; 0: off
     small_edge_radius: int = 2  # guided-filter radius at the edges of small objects (thin parts); 0: the frame's radius everywhere
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
     png_encoder: str = "fpng"
@@ -459,6 +460,8 @@ class Engine:
             change = resize(cleaned - p_work, (cw, ch))
             change += p
             p = np.clip(change, 0.0, 1.0, out=change)
+        if self.config.fine_holes_below > 0 and "open-holes" in self.config.post_steps and scale < 1.0:
+            self._fine_holes(img, p, cleaned, scale, h * w)
         if "edges" in self.config.post_steps:
             p = postprocess.refine_edges(img, p, small_radius=self.config.small_edge_radius)
         if p.shape == prob.shape:
@@ -466,6 +469,30 @@ class Engine:
         out = np.zeros_like(prob)
         out[sub] = p
         return out
+
+    def _fine_holes(self, img: np.ndarray, p: np.ndarray, work: np.ndarray, scale: float, frame_area: int) -> None:
+        """Background holes of small objects opened at full resolution, in place, a crop per object.
+
+        A chain link's or a small button's holes are 1–3 px at the working size, blurred into the
+        object. Objects are found on `work` (the working-size map, `scale` of `p`'s size).
+        """
+        fine = self.config.fine_holes_below
+        n, _, stats, _ = cv2.connectedComponentsWithStats((work > 0.5).view(np.uint8), connectivity=8)
+        if n - 1 > MAX_FINE_OBJECTS:
+            return  # texture the earlier steps kept, not products: a crop each would cost more than it finds
+        ph, pw = p.shape
+        for x, y, bw, bh, area in stats[1:]:
+            if area < 16 or area > fine * scale * scale * frame_area:
+                continue
+            # the crop holds the object and the band around it that the background is read from
+            pad = int(0.3 * max(bw, bh) / scale) + 8
+            x0, y0 = max(0, int(x / scale) - pad), max(0, int(y / scale) - pad)
+            x1, y1 = min(pw, int(np.ceil((x + bw) / scale)) + pad), min(ph, int(np.ceil((y + bh) / scale)) + pad)
+            crop = p[y0:y1, x0:x1]
+            opened = postprocess.open_background_holes(crop, img[y0:y1, x0:x1], frame_area=frame_area, max_object_frac=fine,
+                                                       min_frac=FINE_HOLE_FRAC, whole_only=True)
+            if opened is not crop:
+                crop[...] = opened
 
 
 def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: float | None = None,
@@ -496,6 +523,10 @@ def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: fl
         rm = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         p[rm & (cleaned == 0)] = 0.0
     return p
+
+
+MAX_FINE_OBJECTS = 40  # more separate objects than this after cleaning is texture, not a tray of products
+FINE_HOLE_FRAC = 0.003  # at full resolution a hole of 0.3 % of its object is a few dozen pixels, not noise
 
 
 def minmax(p: np.ndarray) -> np.ndarray:

@@ -273,6 +273,7 @@ def open_background_holes(
     textured: bool = True,
     textured_min_frac: float = 0.03,
     min_object_px: int = 64,
+    whole_only: bool = False,
 ) -> np.ndarray:
     """Open regions inside a ring/bracelet/chain's silhouette that show the background.
 
@@ -286,7 +287,8 @@ def open_background_holes(
     as counter-evidence opened 6 rings, washers and earrings on synth-dev and hurt none. On calm
     backgrounds the rim is asked too: a hoop or a lizard's skin may wear the backdrop's colour.
     Only for objects under `max_object_frac` of `frame_area` (jewellery on a catalog shot; large
-    subjects keep their light interiors).
+    subjects keep their light interiors). With `whole_only` (for a crop) objects cut by its border
+    are left alone.
 
     Each object is judged on its own: its size sets the bands and the smallest hole, its own
     surroundings the background (measured on the union of a frame's objects, a button's holes were
@@ -299,6 +301,9 @@ def open_background_holes(
     n, comp, stats, _ = cv2.connectedComponentsWithStats(silhouette, connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     todo = areas >= min_object_px
+    if whole_only:  # `prob` is a crop: an object its border cuts is judged in its own crop
+        x, y, bw, bh = stats[1:, 0], stats[1:, 1], stats[1:, 2], stats[1:, 3]
+        todo &= (x > 0) & (y > 0) & (x + bw < mask.shape[1]) & (y + bh < mask.shape[0])
     if frame_area is not None:
         todo &= areas <= max_object_frac * frame_area
     if not todo.any():
