@@ -460,34 +460,37 @@ class Engine:
             change = resize(cleaned - p_work, (cw, ch))
             change += p
             p = np.clip(change, 0.0, 1.0, out=change)
+        # the objects, labelled once at the working size and scaled to the crop's pixels
+        stats = cv2.connectedComponentsWithStats((cleaned > 0.5).view(np.uint8), connectivity=8)[2][1:]
+        objects = np.column_stack([np.floor(stats[:, :2] / scale), np.ceil(stats[:, 2:4] / scale),
+                                   stats[:, 4] / (scale * scale)]).astype(np.int64)
         if self.config.fine_holes_below > 0 and "open-holes" in self.config.post_steps and scale < 1.0:
-            self._fine_holes(img, p, cleaned, scale, h * w)
+            self._fine_holes(img, p, objects[stats[:, 4] >= 16], h * w)
         if "edges" in self.config.post_steps:
-            p = postprocess.refine_edges(img, p, small_radius=self.config.small_edge_radius)
+            p = postprocess.refine_edges(img, p, small_radius=self.config.small_edge_radius, objects=objects)
         if p.shape == prob.shape:
             return p
         out = np.zeros_like(prob)
         out[sub] = p
         return out
 
-    def _fine_holes(self, img: np.ndarray, p: np.ndarray, work: np.ndarray, scale: float, frame_area: int) -> None:
+    def _fine_holes(self, img: np.ndarray, p: np.ndarray, objects: np.ndarray, frame_area: int) -> None:
         """Background holes of small objects opened at full resolution, in place, a crop per object.
 
         A chain link's or a small button's holes are 1–3 px at the working size, blurred into the
-        object. Objects are found on `work` (the working-size map, `scale` of `p`'s size).
+        object. `objects`: rows of x, y, w, h, area in `p`'s pixels (found at the working size).
         """
         fine = self.config.fine_holes_below
-        n, _, stats, _ = cv2.connectedComponentsWithStats((work > 0.5).view(np.uint8), connectivity=8)
-        if n - 1 > MAX_FINE_OBJECTS:
+        if len(objects) > MAX_FINE_OBJECTS:
             return  # texture the earlier steps kept, not products: a crop each would cost more than it finds
         ph, pw = p.shape
-        for x, y, bw, bh, area in stats[1:]:
-            if area < 16 or area > fine * scale * scale * frame_area:
+        for x, y, bw, bh, area in objects:
+            if area > fine * frame_area:
                 continue
             # the crop holds the object and the band around it that the background is read from
-            pad = int(0.3 * max(bw, bh) / scale) + 8
-            x0, y0 = max(0, int(x / scale) - pad), max(0, int(y / scale) - pad)
-            x1, y1 = min(pw, int(np.ceil((x + bw) / scale)) + pad), min(ph, int(np.ceil((y + bh) / scale)) + pad)
+            pad = int(0.3 * max(bw, bh)) + 8
+            x0, y0 = max(0, x - pad), max(0, y - pad)
+            x1, y1 = min(pw, x + bw + pad), min(ph, y + bh + pad)
             crop = p[y0:y1, x0:x1]
             opened = postprocess.open_background_holes(crop, img[y0:y1, x0:x1], frame_area=frame_area, max_object_frac=fine,
                                                        min_frac=FINE_HOLE_FRAC, whole_only=True)

@@ -37,7 +37,7 @@ def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: flo
 
 
 def refine_edges(rgb: np.ndarray, prob: np.ndarray, radius: int | None = None, eps: float = 1e-3, band: np.ndarray | None = None,
-                 small_radius: int = 0, small_diameter: float = 40.0) -> np.ndarray:
+                 small_radius: int = 0, small_diameter: float = 40.0, objects: np.ndarray | None = None) -> np.ndarray:
     """Full-resolution edge refinement of an upsampled probability map, guided by the photo.
 
     Only the uncertain band around edges changes (`band`, default: 0.02 < prob < 0.98 dilated), so
@@ -49,6 +49,8 @@ def refine_edges(rgb: np.ndarray, prob: np.ndarray, radius: int | None = None, e
     With `small_radius`, objects narrower than `small_diameter` radii (equivalent diameter) are
     refined again at that radius, unsubsampled, in a crop around each: the frame-sized radius
     (8 px at 2000×1500) averages away a chain's links or an earring's hook, which are 3–6 px wide.
+    `objects` (rows of x, y, w, h, area in `prob`'s pixels) lists them when the caller already
+    knows them; else `prob > 0.5` is labelled here (≈ 8 ms at 2000×1500).
     """
     h, w = prob.shape
     if radius is None:
@@ -65,7 +67,7 @@ def refine_edges(rgb: np.ndarray, prob: np.ndarray, radius: int | None = None, e
     out = prob.copy()
     cv2.copyTo(refined, band, out)  # a masked copy: ≈ 10× faster than numpy's boolean indexing here
     if 0 < small_radius < radius:
-        _refine_small_objects(grey, prob, band, out, small_radius, eps, small_diameter * radius)
+        _refine_small_objects(grey, prob, band, out, small_radius, eps, small_diameter * radius, objects)
     return out
 
 
@@ -73,18 +75,19 @@ MAX_SMALL_REFINES = 200
 
 
 def _refine_small_objects(grey: np.ndarray, prob: np.ndarray, band: np.ndarray, out: np.ndarray, radius: int, eps: float,
-                          max_diameter: float) -> None:
+                          max_diameter: float, objects: np.ndarray | None = None) -> None:
     """refine_edges at `radius` around each object of `prob` (> 0.5) under `max_diameter`, into `out`.
 
     Not on a map of hundreds of blobs (texture the earlier steps kept): a crop each would cost more
     than the whole frame's pass, for no product.
     """
-    n, _, stats, _ = cv2.connectedComponentsWithStats((prob > 0.5).view(np.uint8), connectivity=8)
-    if n - 1 > MAX_SMALL_REFINES:
+    if objects is None:
+        objects = cv2.connectedComponentsWithStats((prob > 0.5).view(np.uint8), connectivity=8)[2][1:]
+    if len(objects) > MAX_SMALL_REFINES:
         return
     h, w = prob.shape
     pad = 4 * radius + 2
-    for x, y, bw, bh, area in stats[1:]:
+    for x, y, bw, bh, area in objects:
         if equivalent_diameter_of(area) >= max_diameter:
             continue
         sub = (slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad)))
