@@ -493,7 +493,8 @@ class Engine:
             x1, y1 = min(pw, x + bw + pad), min(ph, y + bh + pad)
             crop = p[y0:y1, x0:x1]
             opened = postprocess.open_background_holes(crop, img[y0:y1, x0:x1], frame_area=frame_area, max_object_frac=fine,
-                                                       min_frac=FINE_HOLE_FRAC, whole_only=True)
+                                                       min_frac=FINE_HOLE_FRAC, textured_min_frac=FINE_TEXTURED_HOLE_FRAC,
+                                                       whole_only=True)
             if opened is not crop:
                 crop[...] = opened
 
@@ -530,6 +531,7 @@ def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: fl
 
 MAX_FINE_OBJECTS = 40  # more separate objects than this after cleaning is texture, not a tray of products
 FINE_HOLE_FRAC = 0.003  # at full resolution a hole of 0.3 % of its object is a few dozen pixels, not noise
+FINE_TEXTURED_HOLE_FRAC = 0.01  # on fabric or wood a chain link's hole (≈ 1 % of the chain) is not grain noise either
 
 
 def minmax(p: np.ndarray) -> np.ndarray:
