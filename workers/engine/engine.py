@@ -465,7 +465,7 @@ class Engine:
         objects = np.column_stack([np.floor(stats[:, :2] / scale), np.ceil(stats[:, 2:4] / scale),
                                    stats[:, 4] / (scale * scale)]).astype(np.int64)
         if self.config.fine_holes_below > 0 and "open-holes" in self.config.post_steps and scale < 1.0:
-            self._fine_holes(img, p, objects[stats[:, 4] >= 16], h * w)
+            postprocess.open_small_objects_holes(p, img, objects[stats[:, 4] >= 16], h * w, self.config.fine_holes_below)
         if "edges" in self.config.post_steps:
             p = postprocess.refine_edges(img, p, small_radius=self.config.small_edge_radius, objects=objects)
         if p.shape == prob.shape:
@@ -473,30 +473,6 @@ class Engine:
         out = np.zeros_like(prob)
         out[sub] = p
         return out
-
-    def _fine_holes(self, img: np.ndarray, p: np.ndarray, objects: np.ndarray, frame_area: int) -> None:
-        """Background holes of small objects opened at full resolution, in place, a crop per object.
-
-        A chain link's or a small button's holes are 1–3 px at the working size, blurred into the
-        object. `objects`: rows of x, y, w, h, area in `p`'s pixels (found at the working size).
-        """
-        fine = self.config.fine_holes_below
-        if len(objects) > MAX_FINE_OBJECTS:
-            return  # texture the earlier steps kept, not products: a crop each would cost more than it finds
-        ph, pw = p.shape
-        for x, y, bw, bh, area in objects:
-            if area > fine * frame_area:
-                continue
-            # the crop holds the object and the band around it that the background is read from
-            pad = int(0.3 * max(bw, bh)) + 8
-            x0, y0 = max(0, x - pad), max(0, y - pad)
-            x1, y1 = min(pw, x + bw + pad), min(ph, y + bh + pad)
-            crop = p[y0:y1, x0:x1]
-            opened = postprocess.open_background_holes(crop, img[y0:y1, x0:x1], frame_area=frame_area, max_object_frac=fine,
-                                                       min_frac=FINE_HOLE_FRAC, textured_min_frac=FINE_TEXTURED_HOLE_FRAC,
-                                                       whole_only=True)
-            if opened is not crop:
-                crop[...] = opened
 
 
 def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: float | None = None,
@@ -527,11 +503,6 @@ def clean_matte(p: np.ndarray, img: np.ndarray, keep: np.ndarray, frame_area: fl
         rm = cv2.dilate(removed.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         p[rm & (cleaned == 0)] = 0.0
     return p
-
-
-MAX_FINE_OBJECTS = 40  # more separate objects than this after cleaning is texture, not a tray of products
-FINE_HOLE_FRAC = 0.003  # at full resolution a hole of 0.3 % of its object is a few dozen pixels, not noise
-FINE_TEXTURED_HOLE_FRAC = 0.01  # on fabric or wood a chain link's hole (≈ 1 % of the chain) is not grain noise either
 
 
 def minmax(p: np.ndarray) -> np.ndarray:
