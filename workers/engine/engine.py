@@ -204,14 +204,20 @@ class Engine:
             model_id += f":fp16-{md5sum(path)[:12]}"
             if not uses_accelerator(s.providers):
                 log.warning("SMALLCUT_PRECISION=fp16 without a GPU provider: slower than fp32 on the CPU")
-        session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir, shared_arena=s.session_per_shape)
+        on_cpu = not uses_accelerator(providers)
+        session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir, shared_arena=s.session_per_shape,
+                                 cpu_arena=not (on_cpu and s.cpu_arena == "off"))
         config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection,
                               post_steps=tuple(s.post_steps))
-        per_shape = None
+        per_shape = other = None
         if s.session_per_shape and session.get_providers()[0] != "CPUExecutionProvider":
             per_shape = functools.partial(create_session, path, providers, s.intra_op_threads, s.trt_cache_dir,
                                           quiet=True, shared_arena=True)
-        net = SaliencyNet(session, spec, session_for_shape=per_shape)
+        elif session.get_providers()[0] == "CPUExecutionProvider" and s.cpu_arena != "all":
+            # "off": the one arena-less session serves all shapes (no arena to shrink)
+            other = session if s.cpu_arena == "off" else create_session(path, ["CPUExecutionProvider"], s.intra_op_threads,
+                                                                         quiet=True, cpu_arena=False)
+        net = SaliencyNet(session, spec, session_for_shape=per_shape, other_session=other)
         if per_shape is not None:
             t0 = time.perf_counter()
             count = net.warm((config.coarse_size, config.detect_tile, *config.zoom_sizes))

@@ -31,6 +31,7 @@ class SaliencyNet:
     max_batch: int = 8
     session_for_shape: Callable[[], object] | None = None
     max_sessions: int = 24  # beyond this many shapes the shared session serves the rest
+    other_session: object | None = None  # CPU: serves every run but the steady coarse pass (Settings.cpu_arena)
 
     def __post_init__(self) -> None:
         self._input = self.session.get_inputs()[0].name
@@ -65,9 +66,12 @@ class SaliencyNet:
             if size > n:
                 batch = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])
             return self._session_for(batch.shape).run([self._output], {self._input: batch})[0][:n]
-        # the CPU arena keeps the peak of every batch shape it served; give odd shapes (tiles,
-        # zoom batches) back at once and keep the steady coarse pass's buffers warm
+        # the CPU arena keeps the peak of every batch shape it served; odd shapes (tiles, zoom
+        # batches) run on the arena-less other session, or give their memory back at once: the
+        # steady coarse pass's buffers stay warm
         steady = n == 1 and batch.shape[2:] == (self.spec.input_size,) * 2
+        if self.other_session is not None and not steady:
+            return self.other_session.run([self._output], {self._input: batch})[0]
         return self.session.run([self._output], {self._input: batch}, None if steady else self._shrink)[0]
 
     def normalise(self, rgb: np.ndarray) -> np.ndarray:

@@ -82,17 +82,19 @@ def create_session(
     trt_cache_dir: Path | None = None,
     quiet: bool = False,
     shared_arena: bool = False,
+    cpu_arena: bool = True,
 ) -> ort.InferenceSession:
     """A session on the first available of `providers`. `shared_arena`: on CUDA, allocate from the
-    process's one shared GPU arena (share_gpu_arena) instead of an arena of the session's own."""
+    process's one shared GPU arena (share_gpu_arena) instead of an arena of the session's own.
+    `cpu_arena` False: CPU buffers come straight from the process's allocator."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = cpu_threads(intra_op_threads)
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    # the CPU arena makes zoom and tile batches ≈ 5–10 % faster than plain allocations, but it only
-    # grows (≈ 3.4 GB over tile and zoom batches): SaliencyNet shrinks it after every odd-shaped run
-    opts.enable_cpu_mem_arena = True
+    # an arena only grows (≈ 3.4 GB over tile and zoom batches): SaliencyNet shrinks it after every
+    # odd-shaped run, or runs those on a session without one (Settings.cpu_arena)
+    opts.enable_cpu_mem_arena = cpu_arena
     chosen = choose_providers(providers)
     if shared_arena and "CUDAExecutionProvider" in chosen and share_gpu_arena():
         opts.add_session_config_entry("session.use_env_allocators", "1")
