@@ -12,7 +12,7 @@ import numpy as np
 from . import synth
 from .paths import ecssd_dir
 
-SETS = ("synth-dev", "synth-eval", "ecssd-dev", "ecssd-eval")
+SETS = ("synth-dev", "synth-dev2", "synth-eval", "ecssd-dev", "ecssd-eval")
 
 
 @dataclass

@@ -214,9 +214,19 @@ def set_dir(set_name: str, out_root: Path | None = None) -> Path:
     return (out_root or OUT / "data") / set_name
 
 
+# set -> (split whose ECSSD photos it draws on, seed offset). synth-dev2 is a second draw from the
+# development photos: failures to study there generalise without looking at synth-eval's
+SETS = {"synth-dev": ("dev", 0), "synth-eval": ("eval", 0), "synth-dev2": ("dev", 1)}
+
+
 def _split_of(set_name: str) -> str:
-    if not set_name.startswith("synth-") or set_name[6:] not in SPLITS:
-        raise ValueError(f"unknown synthetic set {set_name!r} (synth-dev or synth-eval)")
+    if set_name not in SETS:
+        raise ValueError(f"unknown synthetic set {set_name!r} ({', '.join(SETS)})")
+    return SETS[set_name][0]
+
+
+def _prefix(set_name: str) -> str:
+    """Sample names' prefix: the split, or the set's own suffix for a second draw (dev2-0007)."""
     return set_name[6:]
 
 
@@ -253,9 +263,11 @@ def write_sample(d: Path, s: Sample) -> None:
     _write_atomic(p["meta"], json.dumps(s.meta, indent=1).encode())
 
 
-def _build_one(args: tuple[str, str, int, int]) -> str:
-    d, split, index, seed = args
+def _build_one(args: tuple[str, str, int, int, str]) -> str:
+    d, split, index, seed, prefix = args
     s = render(split, index, seed)
+    if prefix != split:
+        s.name = s.meta["name"] = f"{prefix}-{index:04d}"
     write_sample(Path(d), s)
     return s.name
 
@@ -263,6 +275,8 @@ def _build_one(args: tuple[str, str, int, int]) -> str:
 def build_set(set_name: str, n: int = DEFAULT_N, out_root: Path | None = None, seed: int = BASE_SEED, workers: int | None = None) -> Path:
     """Generate the set's missing samples (all of them if the generator version or seed changed)."""
     split = _split_of(set_name)
+    seed += SETS[set_name][1]
+    prefix = _prefix(set_name)
     d = set_dir(set_name, out_root)
     manifest = d / "manifest.json"
     want = {"version": VERSION, "seed": seed, "split": split}
@@ -271,9 +285,9 @@ def build_set(set_name: str, n: int = DEFAULT_N, out_root: Path | None = None, s
         if any(have.get(k) != v for k, v in want.items()):
             shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in range(n) if not all(p.exists() for p in _paths(d, f"{split}-{i:04d}").values())]
+    todo = [i for i in range(n) if not all(p.exists() for p in _paths(d, f"{prefix}-{i:04d}").values())]
     if todo:
-        jobs = [(str(d), split, i, seed) for i in todo]
+        jobs = [(str(d), split, i, seed, prefix) for i in todo]
         workers = workers or min(len(jobs), os.cpu_count() or 1)
         if workers > 1:
             with ProcessPoolExecutor(workers) as ex:
@@ -302,7 +316,7 @@ def load_sample(d: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="synth-dev", choices=["synth-dev", "synth-eval"])
+    ap.add_argument("--set", default="synth-dev", choices=list(SETS))
     ap.add_argument("--n", type=int, default=DEFAULT_N)
     args = ap.parse_args(argv)
     d = build_set(args.set, args.n)

@@ -4,6 +4,7 @@ metrics must give known values on hand-made masks."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -102,6 +103,17 @@ def test_written_set_round_trips_and_is_cached(tmp_path):
     synth.build_set("synth-dev", n=2, out_root=tmp_path, workers=1)
     assert (d / "alpha" / "dev-0000.png").exists()
     assert (d / "meta" / "dev-0001.json").stat().st_mtime_ns == stamp[d / "meta" / "dev-0001.json"]
+
+
+def test_the_second_dev_draw_uses_dev_photos_and_other_frames(tmp_path):
+    d = synth.build_set("synth-dev2", n=2, out_root=tmp_path, workers=1)
+    assert synth.list_samples(d) == ["dev2-0000", "dev2-0001"]
+    for i, name in enumerate(synth.list_samples(d)):
+        _, alpha, _, meta = synth.load_sample(d, name)
+        assert meta["name"] == name and meta["split"] == "dev"
+        assert all(1 <= j <= 800 for j in _ecssd_ids(SimpleNamespace(meta=meta)))
+        assert not np.array_equal(alpha, synth.render("dev", i).alpha)  # another seed: other frames
+        assert np.array_equal(alpha, synth.render("dev", i, synth.BASE_SEED + 1).alpha)
 
 
 @pytest.mark.parametrize("kind", ["ring", "button", "washer", "hoop_chain"])
