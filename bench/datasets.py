@@ -24,14 +24,19 @@ class Item:
     background: str
 
 
-def names(set_name: str, limit: int | None = None) -> list[str]:
+def names(set_name: str, limit: int | None = None, backgrounds: tuple[str, ...] | None = None) -> list[str]:
+    """The set's sample names (its first `limit`), only those on one of `backgrounds` when given
+    (synthetic sets: gradient, fabric, wood, photo; ECSSD frames are all `photo`)."""
     if set_name.startswith("synth-"):
-        return synth.list_samples(synth.build_set(set_name), limit)
-    if set_name.startswith("ecssd-"):
-        ids = synth.split_ids(set_name[6:])
-        out = [f"{i:04d}" for i in ids]
-        return out[:limit] if limit else out
-    raise ValueError(f"unknown set {set_name!r}: one of {', '.join(SETS)}")
+        d = synth.build_set(set_name)
+        out = synth.list_samples(d)
+        if backgrounds:
+            out = [n for n in out if synth.load_meta(d, n)["background"]["kind"] in backgrounds]
+    elif set_name.startswith("ecssd-"):
+        out = [f"{i:04d}" for i in synth.split_ids(set_name[6:])] if not backgrounds or "photo" in backgrounds else []
+    else:
+        raise ValueError(f"unknown set {set_name!r}: one of {', '.join(SETS)}")
+    return out[:limit] if limit else out
 
 
 def load(set_name: str, name: str) -> Item:

@@ -1,6 +1,6 @@
 """Matte quality by object size: the benchmark the engine is tuned against.
 
-    python -m bench.quality --set synth-dev [--limit N] [--methods smallcut,rembg] [--out bench/out/quality]
+    python -m bench.quality --set synth-dev [--limit N] [--backgrounds gradient,fabric,wood] [--methods smallcut,rembg] [--out bench/out/quality]
                             [--engine detect_tile=224 ...]
 
 Every object is scored in its own window and bucketed by its area (<0.2 %, 0.2-1 %, 1-5 %, >5 % of
@@ -27,6 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
     ap.add_argument("--set", required=True, choices=datasets.SETS)
     ap.add_argument("--limit", type=int, default=None, help="first N images of the set")
+    ap.add_argument("--backgrounds", default=None, help="only frames on these backgrounds (comma-separated: gradient,fabric,wood,photo)")
     ap.add_argument("--methods", default="smallcut,rembg", help=f"comma-separated: {', '.join(methods.METHODS)}; smallcut ones take :MODEL (smallcut-noroi:u2netp_fpn)")
     ap.add_argument("--out", type=Path, default=OUT / "quality")
     ap.add_argument("--worst", type=int, default=16, help="objects in each worst-case contact sheet")
@@ -36,11 +37,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: report.WorstCases, progress=None,
-             overrides: dict | None = None) -> tuple[list[dict], list[dict]]:
+             overrides: dict | None = None, backgrounds: tuple[str, ...] | None = None) -> tuple[list[dict], list[dict]]:
     """Run every method on every item; returns per-object and per-image records."""
     runners = [methods.make(m, overrides) for m in method_names]
     objects, images = [], []
-    names = datasets.names(set_name, limit)
+    names = datasets.names(set_name, limit, backgrounds)
     for idx, name in enumerate(names):
         item = datasets.load(set_name, name)
         h, w = item.alpha.shape
@@ -75,6 +76,7 @@ def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: r
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    backgrounds = tuple(b.strip() for b in args.backgrounds.split(",") if b.strip()) if args.backgrounds else None
     method_names = [m.strip() for m in args.methods.split(",") if m.strip()]
     overrides = methods.engine_overrides(args.engine)
     for m in method_names:
@@ -90,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {i}/{n} images  {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
 
     print(f"set {args.set}: preparing", file=sys.stderr, flush=True)
-    datasets.names(args.set, args.limit)  # builds a synthetic set if missing
+    datasets.names(args.set, args.limit, backgrounds)  # builds a synthetic set if missing
     t_data = time.perf_counter() - t0
-    objects, images = evaluate(args.set, method_names, args.limit, worst, progress, overrides)
+    objects, images = evaluate(args.set, method_names, args.limit, worst, progress, overrides, backgrounds)
     wall = time.perf_counter() - t0
     summary = report.summarize(objects, images, method_names)
 
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ts = report.tables(summary, title)
     report.print_tables(ts)
     print(f"wall {wall:.1f}s (data {t_data:.1f}s)")
-    (out / "results.json").write_text(json.dumps({"set": args.set, "limit": args.limit, "methods": method_names, "engine": overrides, "wall_s": wall, "summary": summary, "objects": objects, "images": images}, indent=1))
+    (out / "results.json").write_text(json.dumps({"set": args.set, "limit": args.limit, "backgrounds": backgrounds, "methods": method_names, "engine": overrides, "wall_s": wall, "summary": summary, "objects": objects, "images": images}, indent=1))
     (out / "summary.md").write_text("\n\n".join(f"### {t}\n\n{report.markdown_table(h, r)}" for t, h, r in ts) + "\n")
     report.bar_chart(summary, out / "chart.png", title)
     for m in method_names:

@@ -305,6 +305,11 @@ def list_samples(d: Path, limit: int | None = None) -> list[str]:
     return names[:limit] if limit else names
 
 
+def load_meta(d: Path, name: str) -> dict:
+    """A sample's metadata alone (no pixels): its background, objects and boxes."""
+    return json.loads(_paths(d, name)["meta"].read_text())
+
+
 def load_sample(d: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """(image RGB from the JPEG, gt alpha, instance labels, metadata)."""
     p = _paths(d, name)

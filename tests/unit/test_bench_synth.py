@@ -95,7 +95,7 @@ def test_written_set_round_trips_and_is_cached(tmp_path):
     img, alpha, inst, meta = synth.load_sample(d, "dev-0001")
     ref = synth.render("dev", 1)
     assert np.array_equal(alpha, ref.alpha) and np.array_equal(inst, ref.instances)
-    assert meta == json.loads(json.dumps(ref.meta))
+    assert meta == json.loads(json.dumps(ref.meta)) == synth.load_meta(d, "dev-0001")
     assert np.abs(img.astype(int) - ref.image.astype(int)).mean() < 3.0  # JPEG q=92
     synth.build_set("synth-dev", n=2, out_root=tmp_path, workers=1)
     assert stamp == {p: p.stat().st_mtime_ns for p in d.rglob("*.*") if p.name != "manifest.json"}
