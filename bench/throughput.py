@@ -286,8 +286,9 @@ def _summarise_e2e(procs: int, chunk: int, wall: float, objs: list[dict], model_
 
 
 def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), chunk: int = 2, e2e: bool = True,
-                   parallel_engine: bool = True) -> dict:
-    """The whole measurement as data: what the CLI and the test call."""
+                   parallel_engine: bool = True, repeat: int = 1) -> dict:
+    """The whole measurement as data: what the CLI and the test call. End to end, each image goes
+    through `repeat` times under keys of its own (a longer run: its start and tail weigh less)."""
     result = {"machine_before": C.load(), "images": [p.name for p in paths]}
     result["loop"] = loop(paths, engine, session)
     if parallel_engine:
@@ -295,7 +296,8 @@ def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), ch
         if _queue() == "cpu":  # how to split a CPU's cores between processes; moot on a GPU
             result["scaling_interleaved"] = scaling(paths)
     if e2e:
-        result["end_to_end"] = end_to_end(paths, processes_list, chunk)
+        result["end_to_end"] = end_to_end(paths * max(1, repeat), processes_list, chunk)
+        result["end_to_end_repeat"] = max(1, repeat)
     result["machine_after"] = C.load()
     return result
 
@@ -304,7 +306,9 @@ def report(r: dict) -> str:
     mix = {"mixed": "catalog + small-objects"}.get(r.get("mix", "mixed"), r.get("mix"))
     lines = [f"{len(r['images'])} JPEGs 2000x1500 ({mix}), load before {r['machine_before']['load_avg_1_5_15']}, "
              f"after {r['machine_after']['load_avg_1_5_15']} ({r['machine_before']['cpus']} CPUs); "
-             f"smallcut precision {r.get('precision', 'fp32')}", ""]
+             f"smallcut precision {r.get('precision', 'fp32')}"
+             + (f"; end to end each image {r['end_to_end_repeat']} times ({r['end_to_end_repeat'] * len(r['images'])} keys)"
+                if r.get("end_to_end_repeat", 1) > 1 else ""), ""]
     rembg = r["loop"].get("rembg", {}).get("images_per_s")
     rows = []
     for name, s in r["loop"].items():
@@ -391,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--chunk", type=int, default=2, help="keys per task (small: both processes stay busy to the end)")
     ap.add_argument("--no-e2e", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="end to end, each image this many times under keys of its own: a long run, where the start and the "
+                         "tail (one process finishing while the others idle) weigh less")
     ap.add_argument("--no-engine-processes", action="store_true", help="skip the engine-alone pools (and their scaling)")
     ap.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
                     help="SMALLCUT_PRECISION for the engine and the workers (default: the environment's, fp32)")
@@ -408,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = C.load_engine()
     session = C.rembg_session()
     result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e,
-                            parallel_engine=not args.no_engine_processes)
+                            parallel_engine=not args.no_engine_processes, repeat=args.repeat)
     result["precision"] = os.environ.get("SMALLCUT_PRECISION", "fp32")
     result["providers"] = {"smallcut": engine.net.session.get_providers(),
                            "rembg": session.inner_session.get_providers() if session is not None else None}

@@ -103,7 +103,8 @@ def test_throughput_loop_and_summary(images, engine, tmp_path):
     # busy spans (0.7 s + 1.0 s) / 4 images = 425 ms per image: 32.8 %; the 0.3 s w1 sat idle does not count
     assert s["busy_ms_per_image"] == 425.0 and s["busy_overhead_pct_of_engine"] == 32.8
     result = {"machine_before": C.load(), "machine_after": C.load(), "images": ["a", "b"], "loop": out, "end_to_end": [s]}
-    assert "end to end, 2 process(es)" in throughput.report(result)
+    assert "end to end, 2 process(es)" in throughput.report(result) and "times (" not in throughput.report(result)
+    assert "end to end each image 3 times (6 keys)" in throughput.report({**result, "end_to_end_repeat": 3})
     throughput.chart(result, tmp_path / "t.png")
     assert cv2.imread(str(tmp_path / "t.png")) is not None
 
