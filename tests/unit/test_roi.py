@@ -110,3 +110,18 @@ def test_propose_splits_a_flood_at_higher_thresholds():
     assert set(np.unique(labels)) == {small[0].label, large[0].label}
     only_low, big, _ = roi.propose(flood, (1000, 1000), thresholds=(0.15,), small_box_frac=0.12)
     assert only_low == [] and len(big) == 1
+
+
+def test_add_absorbed_frees_rare_blobs_from_a_soft_flood_only():
+    support = np.full((100, 100), 0.3, np.float32)  # the network lights the whole surface up softly
+    support[60:90, 60:90] = 0.9  # ... and is sure of one subject
+    rare = (_disc(100, 100, 30, 30, 4) > 0) | (_disc(100, 100, 75, 75, 4) > 0)  # a button on the surface, a part of the subject
+    detect = np.maximum(support, rare * 0.6)
+    small, large, labels = roi.propose(detect, (1000, 1000), thresholds=(0.15,), small_box_frac=0.12)
+    assert small == [] and len(large) == 1  # one frame-sized blob: nothing would be zoomed
+    out = roi.add_absorbed(rare, support, small, large, labels, (1000, 1000), small_box_frac=0.12)
+    assert len(out) == 1 and 250 <= out[0].box.x0 and out[0].box.x1 <= 350  # the button, not the subject's part
+    assert (labels == out[0].label).sum() == rare[20:40, 20:40].sum()  # its pixels carry its own label
+    assert labels[75, 75] == large[0].label
+    assert roi.add_absorbed(rare, support, out, large, labels, (1000, 1000)) == out  # already a candidate: not twice
+    assert roi.add_absorbed(rare, support, [], [], labels, (1000, 1000)) == []  # nothing swallowed without a large blob

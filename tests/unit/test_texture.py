@@ -84,3 +84,33 @@ def test_a_flood_that_follows_stripes_is_ragged_and_subjects_are_not():
     small[100:130, 100:160:3] = 0.9
     small[100:103, 100:160] = 0.9  # a comb, as ragged as the stripes but small: left to the zoom's scoring
     assert not texture.ragged_blobs(small).any()
+
+
+def _band(angle_deg: float, offset: float, width: float, size: int = 320) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size].astype(np.float32)
+    t = np.deg2rad(angle_deg)
+    d = xx * np.cos(t) + yy * np.sin(t) - offset
+    return np.abs(d) < width / 2
+
+
+def test_separate_diagonal_stripes_are_a_pattern_and_a_hoop_or_two_subjects_are_not():
+    """Diagonal stripes lit up one band at a time: smooth-edged separate blobs (not ragged), each
+    thin in its box. Three or more of them are a fabric; one thin hoop, or two solid subjects, are not."""
+    stripes = np.zeros((320, 320), np.float32)
+    for k in range(4):
+        stripes[_band(60, 100 + 80 * k, 14)] = 0.9
+    assert not texture.ragged_blobs(stripes).any()
+    marked = texture.striped_blobs(stripes)
+    assert marked[stripes > 0.5].all()
+    photo = texture.colour_index(np.asarray(Image.open(ecssd_image(812)).convert("RGB").resize((320, 320))))
+    assert texture.flood_mask(stripes, photo)[stripes > 0.5].all()  # on any frame, homogeneous or not
+    assert not texture.flood_mask(stripes, photo, min_stripes=0).any()
+    assert not texture.striped_blobs(stripes, min_count=5).any()
+
+    hoop = np.zeros((320, 320), np.float32)
+    hoop[_disc(320, 320, 160, 160, 80) & ~_disc(320, 320, 160, 160, 72)] = 0.9  # thin, in a large box: alone
+    assert not texture.striped_blobs(hoop).any()
+    two = np.zeros((320, 320), np.float32)
+    two[_disc(320, 320, 90, 160, 60) | _disc(320, 320, 240, 160, 60)] = 0.9
+    two[_band(60, 300, 14)] = 0.9  # and one thin band: still not three
+    assert not texture.striped_blobs(two).any()

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "8"
+ENGINE_VERSION = "9"
 
 
 @dataclass(frozen=True)
@@ -110,10 +110,12 @@ class EngineConfig:
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
     texture_floods: bool = True  # large blobs that are texture (wood grain) dropped; objects found by rare colours
     max_outline: float = 40.0  # a large blob with a longer outline (boundary px / sqrt(area)) is a pattern; 0: off
-    min_homogeneity: float = 0.92  # a frame this uniform in colour (cells vs frame) may be one textured surface
+    min_stripes: int = 3  # this many thin large blobs (under 20 % of their box) are a fabric's stripes; 0: off
+    min_homogeneity: float = 0.90  # a frame this uniform in colour (cells vs frame) may be one textured surface (ECSSD 0001-0800's frames with a large blob: under 0.88)
     min_similarity: float = 0.8  # ... and a blob whose colours match its surroundings' this much is that surface
     rare_ratio: float = 0.02  # colours this much rarer than the median pixel's are candidate objects
     rare_colours: bool = True  # rare colours join the tiles' candidates wherever the detection pass runs (synth-dev 0.2-1 % +0.02)
+    unswallow_rare: bool = True  # rare-colour blobs a softly flooded large blob swallowed are zoomed on their own
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     skip_calm_tiles: bool = True  # detection tiles of plain backdrop (no colour edge above calm_edge) are not run
     calm_edge: float = 30.0  # Sobel magnitude in Lab at the detection map's scale (a step of ≈ 7 levels)
@@ -311,6 +313,7 @@ class Engine:
                     # the frame at the detection map's size (a full-frame resize, ≈ 9 ms at 2000×1500):
                     # made once for the rare colours and the tiles' calm check
                     at_detect = resize(rgb, (max(1, round(w * side)), max(1, round(h * side))))
+                rare = support = None
                 if flood is not None:
                     # the network sees texture at every scale here (tiles flood too): colours find the objects
                     sure = np.where(coarse > 0.5, coarse, 0.0)  # the flood's soft fringe is texture too
@@ -318,11 +321,17 @@ class Engine:
                                         cv2.resize(sure, at_detect.shape[1::-1], interpolation=cv2.INTER_LINEAR))
                 elif result.detection:
                     tiles = self._tiled_detection(rgb, at_detect if side <= 1 else None)  # edges are never upscaled
-                    detect = np.maximum(tiles, cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR))
+                    support = cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR)
+                    detect = np.maximum(tiles, support)
                     if cfg.rare_colours:
                         # objects the tiles miss on wood, fabric or a backdrop still have colours the frame hardly has
-                        detect = np.maximum(detect, self._rare_colours(at_detect))
-                candidates, _, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
+                        rare = self._rare_colours(at_detect)
+                        detect = np.maximum(detect, rare)
+                candidates, large, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
+                if rare is not None and cfg.unswallow_rare and rare.shape == support.shape:
+                    # a softly lit-up surface joins everything into one frame-sized blob: rare colours
+                    # it swallowed where the network was unsure are objects of their own
+                    candidates = roi.add_absorbed(rare > 0, support, candidates, large, labels, (w, h), cfg.small_box_frac)
             with timer.stage("roi"):
                 # raw probabilities: min-max stretching turns an empty frame's texture into "object"
                 prob = resize(coarse, (w, h))
@@ -360,7 +369,8 @@ class Engine:
         """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None
         (texture.flood_mask). `colours` is the frame's colour_index at the map's size."""
         cfg = self.config
-        mask = texture.flood_mask(coarse, colours, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity, cfg.max_outline)
+        mask = texture.flood_mask(coarse, colours, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity, cfg.max_outline,
+                                  cfg.min_stripes)
         return mask if mask.any() else None
 
     def _rare_colours(self, at_detect: np.ndarray) -> np.ndarray:

@@ -120,6 +120,52 @@ def propose(
     return small, large, labels
 
 
+def add_absorbed(
+    blobs: np.ndarray,
+    support: np.ndarray,
+    small: list[Candidate],
+    large: list[Candidate],
+    labels: np.ndarray,
+    frame: tuple[int, int],
+    small_box_frac: float = 0.12,
+    peak: float = 0.6,
+    max_support: float = 0.5,
+    min_pixels: int = 2,
+) -> list[Candidate]:
+    """Blobs of `blobs` (bool, map-sized: rare colours) that a large blob swallowed where the network
+    was unsure, as candidates of their own (`labels` painted in place); returns `small` with them.
+
+    On wood or fabric u2netp can light the whole surface up softly (0.2-0.5): at the proposal
+    threshold it is one blob as large as the frame, never zoomed, and a button lying on it, found by
+    its colour, disappears into it. Only where `support` (the network's map at this size) stays under
+    `max_support` on average: colours inside a confident subject are its own parts, not objects.
+    """
+    large_ids = {c.label for c in large}
+    if not large_ids or not blobs.any():
+        return small
+    fw, fh = frame
+    mh, mw = blobs.shape
+    sx, sy = fw / mw, fh / mh
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(blobs.astype(np.uint8), connectivity=8)
+    out = list(small)
+    next_id = int(labels.max()) + 1
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        box = Box(int(np.floor(x * sx)), int(np.floor(y * sy)), int(np.ceil((x + w) * sx)), int(np.ceil((y + h) * sy)))
+        if area < min_pixels or box.area >= small_box_frac * fw * fh:
+            continue
+        sub = (slice(y, y + h), slice(x, x + w))
+        own = lab[sub] == i
+        if not np.isin(labels[sub][own], list(large_ids)).any() or float(support[sub][own].mean()) >= max_support:
+            continue
+        if any(box.intersection(k.box) >= 0.8 * box.area for k in out):
+            continue
+        labels[sub][own] = next_id
+        out.append(Candidate(box, float(area) / (mh * mw), peak, peak, next_id))
+        next_id += 1
+    return out
+
+
 def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: int = 48) -> Box:
     """A square crop around `box` with `margin` of its size on each side, shifted to stay in frame.
 
