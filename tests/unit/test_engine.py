@@ -334,3 +334,48 @@ def test_holes_of_a_small_object_too_fine_for_the_working_size_are_opened_at_ful
     assert opened[600, 700] > 0.9 and opened[600, 735] > 0.9  # the button's middle and rim stay
     kept = Engine(None, replace(EngineConfig(), fine_holes_below=0.0))._postprocess(img, prob.copy(), matte)
     assert all(kept[y, x] > 0.5 for x, y in holes)  # the working size alone does not see them
+
+
+class _CentreNet:
+    """Sees an object only when one sits in the middle of its input (as u2netp does with two
+    objects far apart in one small zoom): a disc there, else nothing."""
+
+    passes = 0
+
+    def predict(self, images):
+        out = []
+        for im in images:
+            s = im.shape[0]
+            m = np.zeros((s, s), np.float32)
+            if im[int(s * 0.45) : int(s * 0.55), int(s * 0.45) : int(s * 0.55)].mean() > 128:
+                cv2.circle(m, (s // 2, s // 2), int(s * 0.25), 0.99, -1)
+            out.append(m)
+        return out
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_rejected_merged_crop_is_zoomed_again_one_sure_object_each(split):
+    from dataclasses import replace
+
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig, Matte
+
+    rgb = np.zeros((1000, 1000, 3), np.uint8)
+    rgb[430:570, 230:370] = 255  # two objects whose crops overlap enough to be merged
+    rgb[430:570, 400:540] = 255
+    boxes = [roi.Box(230, 430, 370, 570), roi.Box(400, 430, 540, 570)]
+    labels = np.zeros((100, 100), np.int32)
+    labels[43:57, 23:37], labels[43:57, 40:54] = 1, 2
+    cands = [roi.Candidate(b, 0.02, 0.9, 0.7, i + 1) for i, b in enumerate(boxes)]
+    crops = roi.merge_boxes([roi.expand_box(b, (1000, 1000), 0.45) for b in boxes], max_ratio=2.0)
+    assert len(crops) == 1  # the premise: one zoom for both, centred on the gap between them
+    eng = Engine(_CentreNet(), replace(EngineConfig(), split_merged=split))
+    prob = np.full((1000, 1000), 0.3, np.float32)
+    result = Matte(alpha=np.zeros((1000, 1000), np.uint8), detection=True)
+    eng._zoom(rgb, prob, cands, labels, result)
+    if split:
+        assert len(result.rois) == 2 and len(result.rejected) == 1
+        assert prob[500, 300] > 0.9 and prob[500, 470] > 0.9
+    else:
+        assert result.rois == [] and len(result.rejected) == 1
+        assert prob[500, 300] == 0.0 and prob[500, 470] == 0.0  # both erased with the merged zoom

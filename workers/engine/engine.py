@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "9"
+ENGINE_VERSION = "10"
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ class EngineConfig:
     merge_max_ratio: float = 2.0  # crops differing more in area keep their own zooms (synth-dev tiny +0.09 IoU)
     zoom_sizes: tuple[int, ...] = (160, 224)
     accept_score: float = 0.35
+    split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     large_box_frac: float = 0.12  # a confident blob with a box this big: one pass is enough
     detection: str = "auto"  # "always": the tiled detection pass on every frame, large subject or not; "never": on none
@@ -410,13 +411,28 @@ class Engine:
             return
         crops = roi.merge_boxes([roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in small], max_ratio=cfg.merge_max_ratio)
         crops.sort(key=lambda b: b.area, reverse=True)  # a small crop inside a large one is pasted last, over it
+        split = self._zoom_crops(rgb, prob, crops, small, labels, result, split=cfg.split_merged)
+        if split:
+            # merged crops whose zoom saw nothing (two objects far apart, each small in the union's zoom):
+            # each sure member again on its own
+            self._zoom_crops(rgb, prob, split, small, labels, result, split=False, second=True)
+
+    def _zoom_crops(self, rgb: np.ndarray, prob: np.ndarray, crops: list[roi.Box], small: list[roi.Candidate], labels: np.ndarray,
+                    result: Matte, split: bool, second: bool = False) -> list[roi.Box]:
+        """Zoom, score and fuse each crop (one batch); returns the crops to zoom again one member each
+        (`split`: of rejected merged crops, their sure members small in the union). In the `second`
+        round a rejected zoom erases nothing that an earlier zoom accepted."""
+        cfg = self.config
+        h, w = rgb.shape[:2]
         inputs = []
         for box in crops:
             side = roi.zoom_size(max(box.w, box.h), cfg.zoom_sizes)
             inputs.append(resize(rgb[box.slices()], (side, side)))
         zooms = self.net.predict(inputs)
+        again: list[roi.Box] = []
         for box, zoom in zip(crops, zooms):
-            members = [c.label for c in small if box.intersection(c.box) == c.box.area]
+            inside = [c for c in small if box.intersection(c.box) == c.box.area]
+            members = [c.label for c in inside]
             zlab = roi.crop_labels(labels, box, (w, h), zoom.shape[::-1])
             seed = np.isin(zlab, members)
             score = roi.zoom_score(zoom, seed)
@@ -425,6 +441,7 @@ class Engine:
             own = np.isin(blab, members)
             others = (blab > 0) & ~own  # a larger object reaching into the crop keeps its coarse map
             nested = any(box.intersection(b) >= 0.9 * box.area for b in result.rois)
+            sure = [c for c in inside if c.peak >= cfg.beside_large_min_peak]
             if score >= cfg.accept_score:
                 mode = "max" if nested and self._fragment(prob, box) else "feather"
                 roi.paste(prob, patch, box, mode=mode, exclude=others)
@@ -432,10 +449,20 @@ class Engine:
             elif nested:
                 result.rejected.append(box)  # the accepted larger zoom already judged these pixels
             else:
+                if split and len(inside) > 1:
+                    # a sure member whose own crop is well inside the union: small in the union's zoom
+                    alone = {c.label: roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in sure}
+                    alone = {k: b for k, b in alone.items() if max(b.w, b.h) <= 0.7 * max(box.w, box.h)}
+                    again += list(alone.values())
+                    own = np.isin(blab, [c.label for c in inside if c.label not in alone])
+                if second:  # what earlier zooms accepted stays
+                    for b in result.rois:
+                        others[max(0, b.y0 - box.y0) : max(0, b.y1 - box.y0), max(0, b.x0 - box.x0) : max(0, b.x1 - box.x0)] = True
                 # texture or nothing: drop the blob itself (with its soft rim), nothing else
                 rim = cv2.dilate(own.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
                 prob[box.slices()][rim & ~others] = 0.0
                 result.rejected.append(box)
+        return sorted(again, key=lambda b: b.area, reverse=True)
 
     @staticmethod
     def _fragment(prob: np.ndarray, box: roi.Box, min_border: float = 0.05) -> bool:
