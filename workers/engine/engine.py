@@ -411,11 +411,11 @@ class Engine:
             return
         crops = roi.merge_boxes([roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in small], max_ratio=cfg.merge_max_ratio)
         crops.sort(key=lambda b: b.area, reverse=True)  # a small crop inside a large one is pasted last, over it
-        split = self._zoom_crops(rgb, prob, crops, small, labels, result, split=cfg.split_merged)
-        if split:
+        again = self._zoom_crops(rgb, prob, crops, small, labels, result, split=cfg.split_merged)
+        if again:
             # merged crops whose zoom saw nothing (two objects far apart, each small in the union's zoom):
             # each sure member again on its own
-            self._zoom_crops(rgb, prob, split, small, labels, result, split=False, second=True)
+            self._zoom_crops(rgb, prob, again, small, labels, result, split=False, second=True)
 
     def _zoom_crops(self, rgb: np.ndarray, prob: np.ndarray, crops: list[roi.Box], small: list[roi.Candidate], labels: np.ndarray,
                     result: Matte, split: bool, second: bool = False) -> list[roi.Box]:
@@ -441,7 +441,6 @@ class Engine:
             own = np.isin(blab, members)
             others = (blab > 0) & ~own  # a larger object reaching into the crop keeps its coarse map
             nested = any(box.intersection(b) >= 0.9 * box.area for b in result.rois)
-            sure = [c for c in inside if c.peak >= cfg.beside_large_min_peak]
             if score >= cfg.accept_score:
                 mode = "max" if nested and self._fragment(prob, box) else "feather"
                 roi.paste(prob, patch, box, mode=mode, exclude=others)
@@ -451,7 +450,7 @@ class Engine:
             else:
                 if split and len(inside) > 1:
                     # a sure member whose own crop is well inside the union: small in the union's zoom
-                    alone = {c.label: roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in sure}
+                    alone = {c.label: roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in inside if c.peak >= cfg.beside_large_min_peak}
                     alone = {k: b for k, b in alone.items() if max(b.w, b.h) <= 0.7 * max(box.w, box.h)}
                     again += list(alone.values())
                     own = np.isin(blab, [c.label for c in inside if c.label not in alone])
