@@ -296,8 +296,9 @@ def run_throughput(paths: list[Path], engine, session, processes_list=(1, 2), ch
         if _queue() == "cpu":  # how to split a CPU's cores between processes; moot on a GPU
             result["scaling_interleaved"] = scaling(paths)
     if e2e:
-        result["end_to_end"] = end_to_end(paths * max(1, repeat), processes_list, chunk)
-        result["end_to_end_repeat"] = max(1, repeat)
+        repeat = max(1, repeat)
+        result["end_to_end"] = end_to_end(paths * repeat, processes_list, chunk)
+        result["end_to_end_repeat"] = repeat
     result["machine_after"] = C.load()
     return result
 

@@ -119,9 +119,10 @@ def test_add_absorbed_frees_rare_blobs_from_a_soft_flood_only():
     detect = np.maximum(support, rare * 0.6)
     small, large, labels = roi.propose(detect, (1000, 1000), thresholds=(0.15,), small_box_frac=0.12)
     assert small == [] and len(large) == 1  # one frame-sized blob: nothing would be zoomed
-    out = roi.add_absorbed(rare, support, small, large, labels, (1000, 1000), small_box_frac=0.12)
+    out = roi.add_absorbed(rare * 0.6, support, small, large, labels, (1000, 1000), small_box_frac=0.12)
     assert len(out) == 1 and 250 <= out[0].box.x0 and out[0].box.x1 <= 350  # the button, not the subject's part
+    assert out[0].peak == pytest.approx(0.6)  # its value in the map it came from
     assert (labels == out[0].label).sum() == rare[20:40, 20:40].sum()  # its pixels carry its own label
     assert labels[75, 75] == large[0].label
-    assert roi.add_absorbed(rare, support, out, large, labels, (1000, 1000)) == out  # already a candidate: not twice
-    assert roi.add_absorbed(rare, support, [], [], labels, (1000, 1000)) == []  # nothing swallowed without a large blob
+    assert roi.add_absorbed(rare * 0.6, support, out, large, labels, (1000, 1000)) == out  # already a candidate: not twice
+    assert roi.add_absorbed(rare * 0.6, support, [], [], labels, (1000, 1000)) == []  # nothing swallowed without a large blob

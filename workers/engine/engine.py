@@ -329,10 +329,10 @@ class Engine:
                         rare = self._rare_colours(at_detect)
                         detect = np.maximum(detect, rare)
                 candidates, large, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
-                if rare is not None and cfg.unswallow_rare and rare.shape == support.shape:
+                if rare is not None and cfg.unswallow_rare:
                     # a softly lit-up surface joins everything into one frame-sized blob: rare colours
                     # it swallowed where the network was unsure are objects of their own
-                    candidates = roi.add_absorbed(rare > 0, support, candidates, large, labels, (w, h), cfg.small_box_frac)
+                    candidates = roi.add_absorbed(rare, support, candidates, large, labels, (w, h), cfg.small_box_frac)
             with timer.stage("roi"):
                 # raw probabilities: min-max stretching turns an empty frame's texture into "object"
                 prob = resize(coarse, (w, h))

@@ -56,6 +56,11 @@ class Candidate:
     label: int = 0  # its id in the label image of find_candidates
 
 
+def _frame_box(x: int, y: int, w: int, h: int, sx: float, sy: float) -> Box:
+    """A map-pixel box (x, y, w, h) in frame pixels (scales sx, sy), grown to whole pixels."""
+    return Box(int(np.floor(x * sx)), int(np.floor(y * sy)), int(np.ceil((x + w) * sx)), int(np.ceil((y + h) * sy)))
+
+
 def find_candidates(
     prob: np.ndarray, frame: tuple[int, int], threshold: float = 0.15, min_pixels: int = 2
 ) -> tuple[list[Candidate], np.ndarray]:
@@ -74,9 +79,7 @@ def find_candidates(
         if area < min_pixels:
             continue
         region = prob[y : y + h, x : x + w][labels[y : y + h, x : x + w] == i]
-        box = Box(
-            int(np.floor(x * sx)), int(np.floor(y * sy)), int(np.ceil((x + w) * sx)), int(np.ceil((y + h) * sy))
-        )
+        box = _frame_box(x, y, w, h, sx, sy)
         out.append(Candidate(box=box, area_frac=float(area) / (mh * mw), peak=float(region.max()), mean=float(region.mean()), label=i))
     return out, labels
 
@@ -128,12 +131,12 @@ def add_absorbed(
     labels: np.ndarray,
     frame: tuple[int, int],
     small_box_frac: float = 0.12,
-    peak: float = 0.6,
     max_support: float = 0.5,
     min_pixels: int = 2,
 ) -> list[Candidate]:
-    """Blobs of `blobs` (bool, map-sized: rare colours) that a large blob swallowed where the network
-    was unsure, as candidates of their own (`labels` painted in place); returns `small` with them.
+    """Blobs of `blobs` (a map-sized detection map, > 0 on them: rare colours) that a large blob
+    swallowed where the network was unsure, as candidates of their own (`labels` painted in place);
+    returns `small` with them.
 
     On wood or fabric u2netp can light the whole surface up softly (0.2-0.5): at the proposal
     threshold it is one blob as large as the frame, never zoomed, and a button lying on it, found by
@@ -146,12 +149,12 @@ def add_absorbed(
     fw, fh = frame
     mh, mw = blobs.shape
     sx, sy = fw / mw, fh / mh
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(blobs.astype(np.uint8), connectivity=8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats((blobs > 0).view(np.uint8), connectivity=8)
     out = list(small)
     next_id = int(labels.max()) + 1
     for i in range(1, n):
         x, y, w, h, area = stats[i]
-        box = Box(int(np.floor(x * sx)), int(np.floor(y * sy)), int(np.ceil((x + w) * sx)), int(np.ceil((y + h) * sy)))
+        box = _frame_box(x, y, w, h, sx, sy)
         if area < min_pixels or box.area >= small_box_frac * fw * fh:
             continue
         sub = (slice(y, y + h), slice(x, x + w))
@@ -161,7 +164,8 @@ def add_absorbed(
         if any(box.intersection(k.box) >= 0.8 * box.area for k in out):
             continue
         labels[sub][own] = next_id
-        out.append(Candidate(box, float(area) / (mh * mw), peak, peak, next_id))
+        values = blobs[sub][own]
+        out.append(Candidate(box, float(area) / (mh * mw), float(values.max()), float(values.mean()), next_id))
         next_id += 1
     return out
 

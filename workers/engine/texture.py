@@ -81,11 +81,12 @@ def flood_mask(
     """
     if not (prob > level).any():
         return np.zeros(prob.shape, bool)
-    out = ragged_blobs(prob, large_box_frac, max_outline, level, ring) if max_outline else np.zeros(prob.shape, bool)
+    blobs = _large_blobs(prob, large_box_frac, level)  # labelled once for the three tests
+    out = ragged_blobs(prob, large_box_frac, max_outline, level, ring, blobs) if max_outline else np.zeros(prob.shape, bool)
     if min_stripes:
-        out |= striped_blobs(prob, large_box_frac, min_stripes, level=level, ring=ring)
+        out |= striped_blobs(prob, large_box_frac, min_stripes, level=level, ring=ring, blobs=blobs)
     if homogeneity(idx) >= min_homogeneity:
-        out |= textured_blobs(prob, idx, large_box_frac, min_similarity, level, ring)
+        out |= textured_blobs(prob, idx, large_box_frac, min_similarity, level, ring, blobs)
     return out
 
 
@@ -102,6 +103,15 @@ def _rim_kernel(ring: int) -> np.ndarray:
     return np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)
 
 
+def _with_rims(labels: np.ndarray, ids: list[int], ring: int) -> np.ndarray:
+    """The blobs `ids` of `labels`, each grown by `ring` pixels (their soft rims), as one bool mask."""
+    out = np.zeros(labels.shape, bool)
+    kernel = _rim_kernel(ring)
+    for i in ids:
+        out |= cv2.dilate((labels == i).view(np.uint8), kernel) > 0
+    return out
+
+
 def textured_blobs(
     prob: np.ndarray,
     idx: np.ndarray,
@@ -109,12 +119,13 @@ def textured_blobs(
     min_similarity: float = 0.8,
     level: float = 0.5,
     ring: int = 7,
+    blobs: tuple | None = None,
 ) -> np.ndarray:
     """On a frame already found homogeneous: its large confident blobs whose colours around them
     (beyond `ring` pixels) match their own, or that leave nothing around them (the flood covers the
-    frame), with their soft rims (bool, map-sized)."""
+    frame), with their soft rims (bool, map-sized). `blobs`: `_large_blobs` of `prob`, when made."""
     out = np.zeros(prob.shape, bool)
-    _, labels, _, large = _large_blobs(prob, large_box_frac, level)
+    _, labels, _, large = blobs or _large_blobs(prob, large_box_frac, level)
     kernel = _rim_kernel(ring)
     for i in large:
         blob = labels == i
@@ -126,7 +137,8 @@ def textured_blobs(
     return out
 
 
-def ragged_blobs(prob: np.ndarray, large_box_frac: float = 0.12, max_outline: float = 40.0, level: float = 0.5, ring: int = 7) -> np.ndarray:
+def ragged_blobs(prob: np.ndarray, large_box_frac: float = 0.12, max_outline: float = 40.0, level: float = 0.5, ring: int = 7,
+                 blobs: tuple | None = None) -> np.ndarray:
     """Large confident blobs whose outline is far too long for their area: the network following a
     pattern (stripes, checks), not a subject (bool, map-sized, with soft rims).
 
@@ -134,21 +146,16 @@ def ragged_blobs(prob: np.ndarray, large_box_frac: float = 0.12, max_outline: fl
     23 at most (hair, foliage); synth-dev's striped-fabric flood 72. Needs no colour statistics, so it
     holds on fabrics whose shading makes the frame look inhomogeneous.
     """
-    out = np.zeros(prob.shape, bool)
-    confident, labels, stats, large = _large_blobs(prob, large_box_frac, level)
+    confident, labels, stats, large = blobs or _large_blobs(prob, large_box_frac, level)
     if not large:
-        return out
+        return np.zeros(prob.shape, bool)
     boundary = (confident > 0) & ~(cv2.erode(confident, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE) > 0)
     outline = np.bincount(labels[boundary], minlength=len(stats))
-    kernel = _rim_kernel(ring)
-    for i in large:
-        if outline[i] > max_outline * np.sqrt(stats[i, cv2.CC_STAT_AREA]):
-            out |= cv2.dilate((labels == i).view(np.uint8), kernel) > 0
-    return out
+    return _with_rims(labels, [i for i in large if outline[i] > max_outline * np.sqrt(stats[i, cv2.CC_STAT_AREA])], ring)
 
 
 def striped_blobs(prob: np.ndarray, large_box_frac: float = 0.12, min_count: int = 3, max_fill: float = 0.2,
-                  level: float = 0.5, ring: int = 7) -> np.ndarray:
+                  level: float = 0.5, ring: int = 7, blobs: tuple | None = None) -> np.ndarray:
     """`min_count` or more large confident blobs that each fill under `max_fill` of their box: the
     network lighting up a fabric's stripes one band at a time, not subjects (bool, map-sized, with
     soft rims).
@@ -157,15 +164,9 @@ def striped_blobs(prob: np.ndarray, large_box_frac: float = 0.12, min_count: int
     map in a box of ≈ 20 %). ECSSD 0001-0800: no frame has three large blobs under a fill of 0.45,
     and one thin large blob alone (a hoop, a bangle) is never taken.
     """
-    out = np.zeros(prob.shape, bool)
-    _, labels, stats, large = _large_blobs(prob, large_box_frac, level)
+    _, labels, stats, large = blobs or _large_blobs(prob, large_box_frac, level)
     thin = [i for i in large if stats[i, cv2.CC_STAT_AREA] < max_fill * stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT]]
-    if len(thin) < min_count:
-        return out
-    kernel = _rim_kernel(ring)
-    for i in thin:
-        out |= cv2.dilate((labels == i).view(np.uint8), kernel) > 0
-    return out
+    return _with_rims(labels, thin if len(thin) >= min_count else [], ring)
 
 
 def rare_colours(idx: np.ndarray, ratio: float = 0.02, open_px: int = 3) -> np.ndarray:
