@@ -114,3 +114,31 @@ def test_separate_diagonal_stripes_are_a_pattern_and_a_hoop_or_two_subjects_are_
     two[_disc(320, 320, 90, 160, 60) | _disc(320, 320, 240, 160, 60)] = 0.9
     two[_band(60, 300, 14)] = 0.9  # and one thin band: still not three
     assert not texture.striped_blobs(two).any()
+
+
+def test_upright_stripes_across_the_frame_are_bands_and_a_pole_or_a_standing_subject_is_not():
+    """Straight stripes lit up one by one: each a narrow box (not "large"), solid in it (not thin in
+    its box), but running across the whole frame. Three or more are a fabric, either way round."""
+    stripes = np.zeros((320, 320), np.float32)
+    for x in range(20, 300, 40):
+        stripes[:, x : x + 14] = 0.9
+    assert not texture.striped_blobs(stripes).any() and not texture.ragged_blobs(stripes).any()
+    marked = texture.banded_blobs(stripes)
+    assert marked[stripes > 0.5].all() and not marked[:, 164:172].any()  # the gaps between stay
+    photo = texture.colour_index(np.asarray(Image.open(ecssd_image(812)).convert("RGB").resize((320, 320))))
+    assert texture.flood_mask(stripes, photo)[stripes > 0.5].all()
+    assert not texture.flood_mask(stripes, photo, min_stripes=0).any()
+    assert texture.banded_blobs(np.ascontiguousarray(stripes.T))[stripes.T > 0.5].all()  # lying stripes too
+
+    pole = np.zeros((320, 320), np.float32)
+    pole[:, 150:170] = 0.9  # one band alone: a pole, a lamp post
+    pole[_disc(320, 320, 60, 200, 40)] = 0.9
+    assert not texture.banded_blobs(pole).any()
+    short = np.zeros((320, 320), np.float32)
+    for x in range(20, 300, 40):
+        short[100:220, x : x + 14] = 0.9  # bars that stop inside the frame: a fence, a barcode, left to the zoom
+    assert not texture.banded_blobs(short).any()
+    people = np.zeros((320, 320), np.float32)
+    for x in (40, 140, 240):
+        people[10:320, x : x + 60] = 0.9  # three standing subjects: tall but not thin
+    assert not texture.banded_blobs(people).any()

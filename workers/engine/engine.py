@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "10"
+ENGINE_VERSION = "11"
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class EngineConfig:
     coarse_flood: float = 0.7  # whole-frame map more salient than this: it localises nothing either
     texture_floods: bool = True  # large blobs that are texture (wood grain) dropped; objects found by rare colours
     max_outline: float = 40.0  # a large blob with a longer outline (boundary px / sqrt(area)) is a pattern; 0: off
-    min_stripes: int = 3  # this many thin large blobs (under 20 % of their box) are a fabric's stripes; 0: off
+    min_stripes: int = 3  # this many thin large blobs (under 20 % of their box), or thin bands across the frame, are a fabric's stripes; 0: off
     min_homogeneity: float = 0.90  # a frame this uniform in colour (cells vs frame) may be one textured surface (ECSSD 0001-0800's frames with a large blob: under 0.88)
     min_similarity: float = 0.8  # ... and a blob whose colours match its surroundings' this much is that surface
     rare_ratio: float = 0.02  # colours this much rarer than the median pixel's are candidate objects
