@@ -126,3 +126,30 @@ def test_add_absorbed_frees_rare_blobs_from_a_soft_flood_only():
     assert labels[75, 75] == large[0].label
     assert roi.add_absorbed(rare * 0.6, support, out, large, labels, (1000, 1000)) == out  # already a candidate: not twice
     assert roi.add_absorbed(rare * 0.6, support, [], [], labels, (1000, 1000)) == []  # nothing swallowed without a large blob
+
+
+def test_add_rare_parts_adds_a_dropped_bead_but_nothing_that_runs_out_of_the_crop():
+    """An earring's hook came back from the zoom, its bead (a flat disc) did not; the frame's rare
+    colours have both. The bead joins; a rare band running on past the crop's edge does not, nor a
+    rare blob that does not touch the object."""
+    yy, xx = np.mgrid[:120, :120]
+    patch = np.zeros((120, 120), np.float32)
+    patch[20:60, 52:64] = 0.95  # the hook (480 px)
+    bead = (yy - 72) ** 2 + (xx - 58) ** 2 < 12**2  # 450 px: under twice the hook
+    rare = bead.copy()
+    rare[20:60, 52:64] = True  # the hook's colour is rare too
+    out = roi.add_rare_parts(patch, rare)
+    assert out is not patch and (out[bead] >= 0.9).all()
+    assert (out[20:60, 52:64] == patch[20:60, 52:64]).all()  # what the zoom had stays as it was
+
+    band = np.zeros_like(rare)
+    band[0:62, 10:20] = True
+    band[58:62, 10:51] = True  # touches the hook's foot and runs up out of the crop
+    far = (yy - 100) ** 2 + (xx - 100) ** 2 < 8**2  # a blob of its own, away from the object
+    out = roi.add_rare_parts(patch, band | far)
+    assert (out[band | far] < 0.5).all()
+
+    huge = np.zeros_like(rare)
+    huge[5:115, 5:115] = True  # far more than the object: not a part of it
+    assert roi.add_rare_parts(patch, huge) is patch
+    assert roi.add_rare_parts(np.zeros_like(patch), rare).max() == 0.0  # nothing accepted, nothing to join

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "11"
+ENGINE_VERSION = "12"
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class EngineConfig:
     min_similarity: float = 0.8  # ... and a blob whose colours match its surroundings' this much is that surface
     rare_ratio: float = 0.02  # colours this much rarer than the median pixel's are candidate objects
     rare_colours: bool = True  # rare colours join the tiles' candidates wherever the detection pass runs (synth-dev 0.2-1 % +0.02)
+    rare_parts: bool = True  # an accepted zoom gains the rare-colour parts joined to it that it left out (each within the crop)
     unswallow_rare: bool = True  # rare-colour blobs a softly flooded large blob swallowed are zoomed on their own
     tile_flood: float = 0.35  # a detection tile more salient than this share localises nothing
     skip_calm_tiles: bool = True  # detection tiles of plain backdrop (no colour edge above calm_edge) are not run
@@ -314,19 +315,19 @@ class Engine:
                     # the frame at the detection map's size (a full-frame resize, ≈ 9 ms at 2000×1500):
                     # made once for the rare colours and the tiles' calm check
                     at_detect = resize(rgb, (max(1, round(w * side)), max(1, round(h * side))))
-                rare = support = None
+                rare = support = table = None
                 if flood is not None:
                     # the network sees texture at every scale here (tiles flood too): colours find the objects
                     sure = np.where(coarse > 0.5, coarse, 0.0)  # the flood's soft fringe is texture too
-                    detect = np.maximum(self._rare_colours(at_detect),
-                                        cv2.resize(sure, at_detect.shape[1::-1], interpolation=cv2.INTER_LINEAR))
+                    blobs, table = self._rare_colours(at_detect)
+                    detect = np.maximum(blobs, cv2.resize(sure, at_detect.shape[1::-1], interpolation=cv2.INTER_LINEAR))
                 elif result.detection:
                     tiles = self._tiled_detection(rgb, at_detect if side <= 1 else None)  # edges are never upscaled
                     support = cv2.resize(coarse, tiles.shape[::-1], interpolation=cv2.INTER_LINEAR)
                     detect = np.maximum(tiles, support)
                     if cfg.rare_colours:
                         # objects the tiles miss on wood, fabric or a backdrop still have colours the frame hardly has
-                        rare = self._rare_colours(at_detect)
+                        rare, table = self._rare_colours(at_detect)
                         detect = np.maximum(detect, rare)
                 candidates, large, labels = roi.propose(detect, (w, h), cfg.thresholds, cfg.small_box_frac)
                 if rare is not None and cfg.unswallow_rare:
@@ -336,7 +337,7 @@ class Engine:
             with timer.stage("roi"):
                 # raw probabilities: min-max stretching turns an empty frame's texture into "object"
                 prob = resize(coarse, (w, h))
-                self._zoom(rgb, prob, candidates, labels, result)
+                self._zoom(rgb, prob, candidates, labels, result, table if cfg.rare_parts else None)
         else:
             prob = resize(minmax(coarse), (w, h))
         if postprocess_on:
@@ -374,12 +375,13 @@ class Engine:
                                   cfg.min_stripes)
         return mask if mask.any() else None
 
-    def _rare_colours(self, at_detect: np.ndarray) -> np.ndarray:
+    def _rare_colours(self, at_detect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map (0 / 0.6) of colours the frame hardly has, closed into object blobs, at the size of
-        `at_detect` (the frame at the detection map's size)."""
-        small = cv2.GaussianBlur(at_detect, (3, 3), 0)
-        rare = texture.rare_colours(texture.colour_index(small), self.config.rare_ratio)
-        return texture.object_blobs(rare).astype(np.float32) * 0.6
+        `at_detect` (the frame at the detection map's size), and which colour bins those are."""
+        idx = texture.colour_index(cv2.GaussianBlur(at_detect, (3, 3), 0))
+        table = texture.rare_table(idx, self.config.rare_ratio)
+        rare = texture.rare_colours(idx, self.config.rare_ratio, table=table)
+        return texture.object_blobs(rare).astype(np.float32) * 0.6, table
 
     def _tiled_detection(self, rgb: np.ndarray, at_detect: np.ndarray | None = None) -> np.ndarray:
         """A grid of `detect_tile`² passes over the frame, stitched with overlap blending, at `detect_side` max side.
@@ -397,7 +399,8 @@ class Engine:
             edges=edges, calm_level=cfg.calm_edge,
         )
 
-    def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte) -> None:
+    def _zoom(self, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray, result: Matte,
+              rare: np.ndarray | None = None) -> None:
         cfg = self.config
         h, w = rgb.shape[:2]
         small = list(candidates)
@@ -411,14 +414,14 @@ class Engine:
             return
         crops = roi.merge_boxes([roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in small], max_ratio=cfg.merge_max_ratio)
         crops.sort(key=lambda b: b.area, reverse=True)  # a small crop inside a large one is pasted last, over it
-        again = self._zoom_crops(rgb, prob, crops, small, labels, result, split=cfg.split_merged)
+        again = self._zoom_crops(rgb, prob, crops, small, labels, result, split=cfg.split_merged, rare=rare)
         if again:
             # merged crops whose zoom saw nothing (two objects far apart, each small in the union's zoom):
             # each sure member again on its own
-            self._zoom_crops(rgb, prob, again, small, labels, result, split=False, second=True)
+            self._zoom_crops(rgb, prob, again, small, labels, result, split=False, second=True, rare=rare)
 
     def _zoom_crops(self, rgb: np.ndarray, prob: np.ndarray, crops: list[roi.Box], small: list[roi.Candidate], labels: np.ndarray,
-                    result: Matte, split: bool, second: bool = False) -> list[roi.Box]:
+                    result: Matte, split: bool, second: bool = False, rare: np.ndarray | None = None) -> list[roi.Box]:
         """Zoom, score and fuse each crop (one batch); returns the crops to zoom again one member each
         (`split`: of rejected merged crops, their sure members small in the union). In the `second`
         round a rejected zoom erases nothing that an earlier zoom accepted."""
@@ -442,6 +445,10 @@ class Engine:
             others = (blab > 0) & ~own  # a larger object reaching into the crop keeps its coarse map
             nested = any(box.intersection(b) >= 0.9 * box.area for b in result.rois)
             if score >= cfg.accept_score:
+                if rare is not None:
+                    # parts the zoom left out in colours the frame hardly has (a bead on a hook)
+                    idx = texture.colour_index(cv2.GaussianBlur(rgb[box.slices()], (3, 3), 0))
+                    patch = roi.add_rare_parts(patch, rare[idx] & ~others)
                 mode = "max" if nested and self._fragment(prob, box) else "feather"
                 roi.paste(prob, patch, box, mode=mode, exclude=others)
                 result.rois.append(box)

@@ -248,6 +248,39 @@ def zoom_score(zoom: np.ndarray, seed: np.ndarray | None = None) -> float:
     return float(score)
 
 
+def add_rare_parts(patch: np.ndarray, rare: np.ndarray, max_ratio: float = 2.0, level: float = 0.9) -> np.ndarray:
+    """The zoom (at box size) with the rare-colour regions that touch its object added at `level`
+    (a copy when any are).
+
+    u2netp at a zoom can drop a flat part of an object (a bead hanging from an earring's hook) that
+    the frame's colours single out. Only regions that touch the zoom's foreground join, and of them
+    only the parts that stay inside the crop (none that runs on into the frame), at most `max_ratio`
+    times the foreground in all.
+    """
+    fg = (patch > 0.5).view(np.uint8)
+    n_fg = int(fg.sum())
+    if n_fg == 0 or not rare.any():
+        return patch
+    parts = cv2.morphologyEx(rare.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(parts, connectivity=8)
+    if n <= 1:
+        return patch
+    near = cv2.dilate(fg, np.ones((5, 5), np.uint8)) > 0
+    touching = np.zeros(n, bool)
+    touching[np.unique(lab[near])] = True
+    touching[0] = False
+    add = (touching[lab] & (fg == 0)).view(np.uint8)
+    n, lab = cv2.connectedComponents(add, connectivity=8)
+    runs_on = np.zeros(n, bool)
+    runs_on[np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))] = True
+    add = (add > 0) & ~runs_on[lab]
+    if not add.any() or int(add.sum()) > max_ratio * n_fg:
+        return patch
+    out = patch.copy()
+    out[add] = np.maximum(out[add], level)
+    return out
+
+
 def feather(h: int, w: int, ramp: float = 0.12) -> np.ndarray:
     """Weight map 1 in the middle falling linearly to 0 at the border, for seamless pasting."""
     ry = max(1.0, h * ramp)
