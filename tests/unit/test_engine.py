@@ -379,3 +379,42 @@ def test_a_rejected_merged_crop_is_zoomed_again_one_sure_object_each(split):
     else:
         assert result.rois == [] and len(result.rejected) == 1
         assert prob[500, 300] == 0.0 and prob[500, 470] == 0.0  # both erased with the merged zoom
+
+
+class _FaintUnionNet(_CentreNet):
+    """As _CentreNet, but off-centre objects come back faint (0.8 where they are): a union's zoom
+    that is accepted, barely."""
+
+    def predict(self, images):
+        out = super().predict(images)
+        for im, m in zip(images, out):
+            if not m.any():
+                m[im.mean(axis=2) > 128] = 0.8
+        return out
+
+
+@pytest.mark.parametrize("split_below", [0.5, 0.0])
+def test_a_merged_crop_accepted_barely_is_zoomed_again_one_sure_object_each(split_below):
+    from dataclasses import replace
+
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig, Matte
+
+    rgb = np.zeros((1000, 1000, 3), np.uint8)
+    rgb[430:570, 230:370] = 255
+    rgb[430:570, 400:540] = 255
+    boxes = [roi.Box(230, 430, 370, 570), roi.Box(400, 430, 540, 570)]
+    labels = np.zeros((100, 100), np.int32)
+    labels[43:57, 23:37], labels[43:57, 40:54] = 1, 2
+    cands = [roi.Candidate(b, 0.02, 0.9, 0.7, i + 1) for i, b in enumerate(boxes)]
+    eng = Engine(_FaintUnionNet(), replace(EngineConfig(), split_below=split_below))
+    prob = np.full((1000, 1000), 0.3, np.float32)
+    result = Matte(alpha=np.zeros((1000, 1000), np.uint8), detection=True)
+    eng._zoom(rgb, prob, cands, labels, result)
+    if split_below:
+        assert len(result.rois) == 3 and result.rejected == []  # the union, then each object alone
+        assert prob[500, 300] > 0.95 and prob[500, 470] > 0.95
+        assert prob[500, 385] < 0.1  # the gap between them stays background
+    else:
+        assert len(result.rois) == 1
+        assert 0.5 < prob[500, 300] < 0.9 and 0.5 < prob[500, 470] < 0.9  # faint, as the union's zoom drew them

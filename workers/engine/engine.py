@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "12"
+ENGINE_VERSION = "13"
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ class EngineConfig:
     zoom_sizes: tuple[int, ...] = (160, 224)
     accept_score: float = 0.35
     split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
+    split_below: float = 0.5  # ... and so is one accepted with a score under this (its members came out faint); 0: off
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     large_box_frac: float = 0.12  # a confident blob with a box this big: one pass is enough
     detection: str = "auto"  # "always": the tiled detection pass on every frame, large subject or not; "never": on none
@@ -449,16 +450,18 @@ class Engine:
                     # parts the zoom left out in colours the frame hardly has (a bead on a hook)
                     idx = texture.colour_index(cv2.GaussianBlur(rgb[box.slices()], (3, 3), 0))
                     patch = roi.add_rare_parts(patch, rare[idx] & ~others)
-                mode = "max" if nested and self._fragment(prob, box) else "feather"
+                # the second round adds: a member's crop may hold others that earlier zooms drew
+                mode = "max" if second or (nested and self._fragment(prob, box)) else "feather"
                 roi.paste(prob, patch, box, mode=mode, exclude=others)
                 result.rois.append(box)
+                if split and len(inside) > 1 and score < cfg.split_below:
+                    # accepted, but barely: objects far apart come out faint in the union's zoom
+                    again += list(self._alone(inside, box, (w, h), crops).values())
             elif nested:
                 result.rejected.append(box)  # the accepted larger zoom already judged these pixels
             else:
                 if split and len(inside) > 1:
-                    # a sure member whose own crop is well inside the union: small in the union's zoom
-                    alone = {c.label: roi.expand_box(c.box, (w, h), cfg.roi_margin) for c in inside if c.peak >= cfg.beside_large_min_peak}
-                    alone = {k: b for k, b in alone.items() if max(b.w, b.h) <= 0.7 * max(box.w, box.h)}
+                    alone = self._alone(inside, box, (w, h), crops)
                     again += list(alone.values())
                     own = np.isin(blab, [c.label for c in inside if c.label not in alone])
                 if second:  # what earlier zooms accepted stays
@@ -469,6 +472,14 @@ class Engine:
                 prob[box.slices()][rim & ~others] = 0.0
                 result.rejected.append(box)
         return sorted(again, key=lambda b: b.area, reverse=True)
+
+    def _alone(self, inside: list[roi.Candidate], box: roi.Box, frame: tuple[int, int], zoomed: list[roi.Box]) -> dict[int, roi.Box]:
+        """The sure members (peak >= beside_large_min_peak) of a merged crop whose own crop is well
+        inside the union (small in the union's zoom) and not among the crops already `zoomed`, by
+        label, with their own crops."""
+        cfg = self.config
+        alone = {c.label: roi.expand_box(c.box, frame, cfg.roi_margin) for c in inside if c.peak >= cfg.beside_large_min_peak}
+        return {k: b for k, b in alone.items() if max(b.w, b.h) <= 0.7 * max(box.w, box.h) and b not in zoomed}
 
     @staticmethod
     def _fragment(prob: np.ndarray, box: roi.Box, min_border: float = 0.05) -> bool:
