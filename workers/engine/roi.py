@@ -262,7 +262,7 @@ def add_rare_parts(patch: np.ndarray, rare: np.ndarray, max_ratio: float = 2.0, 
     if n_fg == 0 or not rare.any():
         return patch
     parts = cv2.morphologyEx(rare.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(parts, connectivity=8)
+    n, lab = cv2.connectedComponents(parts, connectivity=8)
     if n <= 1:
         return patch
     near = cv2.dilate(fg, np.ones((5, 5), np.uint8)) > 0
