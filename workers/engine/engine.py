@@ -379,9 +379,9 @@ class Engine:
     def _rare_colours(self, at_detect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map (0 / 0.6) of colours the frame hardly has, closed into object blobs, at the size of
         `at_detect` (the frame at the detection map's size), and which colour bins those are."""
-        idx = texture.colour_index(cv2.GaussianBlur(at_detect, (3, 3), 0))
+        idx = texture.smoothed_colour_index(at_detect)
         table = texture.rare_table(idx, self.config.rare_ratio)
-        rare = texture.rare_colours(idx, self.config.rare_ratio, table=table)
+        rare = texture.rare_colours(idx, table=table)
         return texture.object_blobs(rare).astype(np.float32) * 0.6, table
 
     def _tiled_detection(self, rgb: np.ndarray, at_detect: np.ndarray | None = None) -> np.ndarray:
@@ -417,15 +417,16 @@ class Engine:
         crops.sort(key=lambda b: b.area, reverse=True)  # a small crop inside a large one is pasted last, over it
         again = self._zoom_crops(rgb, prob, crops, small, labels, result, split=cfg.split_merged, rare=rare)
         if again:
-            # merged crops whose zoom saw nothing (two objects far apart, each small in the union's zoom):
-            # each sure member again on its own
+            # merged crops whose zoom saw nothing or little (two objects far apart, each small in the
+            # union's zoom): each sure member again on its own
             self._zoom_crops(rgb, prob, again, small, labels, result, split=False, second=True, rare=rare)
 
     def _zoom_crops(self, rgb: np.ndarray, prob: np.ndarray, crops: list[roi.Box], small: list[roi.Candidate], labels: np.ndarray,
                     result: Matte, split: bool, second: bool = False, rare: np.ndarray | None = None) -> list[roi.Box]:
         """Zoom, score and fuse each crop (one batch); returns the crops to zoom again one member each
-        (`split`: of rejected merged crops, their sure members small in the union). In the `second`
-        round a rejected zoom erases nothing that an earlier zoom accepted."""
+        (`split`: of merged crops rejected or accepted under `split_below`, their sure members small in
+        the union). In the `second` round an accepted zoom only adds and a rejected one erases nothing
+        that an earlier zoom accepted. `rare`: the frame's rare colour bins, when known."""
         cfg = self.config
         h, w = rgb.shape[:2]
         inputs = []
@@ -448,8 +449,7 @@ class Engine:
             if score >= cfg.accept_score:
                 if rare is not None:
                     # parts the zoom left out in colours the frame hardly has (a bead on a hook)
-                    idx = texture.colour_index(cv2.GaussianBlur(rgb[box.slices()], (3, 3), 0))
-                    patch = roi.add_rare_parts(patch, rare[idx] & ~others)
+                    patch = roi.add_rare_parts(patch, rare[texture.smoothed_colour_index(rgb[box.slices()])] & ~others)
                 # the second round adds: a member's crop may hold others that earlier zooms drew
                 mode = "max" if second or (nested and self._fragment(prob, box)) else "feather"
                 roi.paste(prob, patch, box, mode=mode, exclude=others)
