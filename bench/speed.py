@@ -24,8 +24,9 @@ from . import _common as C
 from .paths import OUT
 
 METHODS = ("smallcut", "smallcut-noroi", "rembg")
-# also measurable side by side (--methods): the same plan with int8 passes (SMALLCUT_PRECISION)
-PRECISION_METHODS = {"smallcut-int8": "int8"}
+# also measurable side by side (--methods): the same plan at a set precision (SMALLCUT_PRECISION;
+# "smallcut" itself runs the default, auto: int8 on the CPU)
+PRECISION_METHODS = {"smallcut-int8": "int8", "smallcut-fp32": "fp32"}
 
 
 def make_runners(engine, session, methods=METHODS, threads: int = 0) -> dict:

@@ -400,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="end to end, each image this many times under keys of its own: a long run, where the start and the "
                          "tail (one process finishing while the others idle) weigh less")
     ap.add_argument("--no-engine-processes", action="store_true", help="skip the engine-alone pools (and their scaling)")
-    ap.add_argument("--precision", choices=("fp32", "fp16", "int8"), default=None,
-                    help="SMALLCUT_PRECISION for the engine and the workers (default: the environment's, fp32)")
+    ap.add_argument("--precision", choices=("auto", "fp32", "fp16", "int8"), default=None,
+                    help="SMALLCUT_PRECISION for the engine and the workers (default: the environment's, else auto: "
+                         "int8 on the CPU, fp32 on a GPU)")
     ap.add_argument("--providers", default=None,
                     help="SMALLCUT_PROVIDERS for the engine and the workers, e.g. CUDAExecutionProvider,CPUExecutionProvider "
                          "(default: the environment's, else the CPU); a GPU run uses the `gpu` queue")
@@ -417,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     session = C.rembg_session()
     result = run_throughput(paths, engine, session, procs, args.chunk, e2e=not args.no_e2e,
                             parallel_engine=not args.no_engine_processes, repeat=args.repeat)
-    result["precision"] = os.environ.get("SMALLCUT_PRECISION", "fp32")
+    result["precision"] = "int8" if ":int8-" in engine.model_id else "fp16" if ":fp16-" in engine.model_id else "fp32"  # as run
     result["providers"] = {"smallcut": engine.net.session.get_providers(),
                            "rembg": session.inner_session.get_providers() if session is not None else None}
     result["mix"] = args.mix

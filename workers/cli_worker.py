@@ -50,9 +50,9 @@ def resolve_concurrency(requested: int, settings) -> int:
         return requested
     from smallcut.gpu_metrics import NvmlReader
 
-    from .engine.session import cpu_threads, uses_accelerator
+    from .engine.session import cpu_threads, precision_for, uses_accelerator
 
-    gpu_wanted = settings.precision != "int8" and uses_accelerator(settings.providers)  # int8 runs on the CPU
+    gpu_wanted = precision_for(settings.precision, settings.providers) != "int8" and uses_accelerator(settings.providers)  # int8 runs on the CPU
     n, why = auto_concurrency(cpu_threads(), NvmlReader()() if gpu_wanted else [], gpu_wanted)
     log.info("worker processes: %d (auto; %s)", n, why)
     return n

@@ -105,14 +105,18 @@ def test_time_limits_end_keys_failed_with_the_reason(own_stack):
     state, env, settings, s3, status, celery_app = own_stack
     import io
 
-    big = io.BytesIO()  # 12 MP: a tiled detection pass, several seconds of work on one thread
-    samples.scene("ring", "gradient", ["ring", "ring"], seed=5, size=(4000, 3000)).save(big, "JPEG", quality=85)
-    images = [*samples.generate(2), ("big-ring.jpg", big.getvalue())]
+    def big(seed: int) -> bytes:  # 12 MP of wood grain: every detection tile runs, seconds of work on one thread
+        buf = io.BytesIO()
+        samples.scene("ring", "wood", ["ring", "ring"], seed=seed, size=(4000, 3000)).save(buf, "JPEG", quality=85)
+        return buf.getvalue()
+
+    images = [(f"big-{seed}.jpg", big(seed)) for seed in (5, 6, 7)]
     for name, data in images:
         s3.put_object(Bucket=IN_BUCKET, Key=f"limits/{name}", Body=data)
     keys = [f"limits/{name}" for name, _ in images]
 
-    with worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "1", "SMALLCUT_TIME_LIMIT": "60",
+    slow = {"SMALLCUT_PRECISION": "fp32", "SMALLCUT_INTRA_OP_THREADS": "1"}  # well over the 1 s limits on any CPU
+    with worker(state, {**env, **slow, "SMALLCUT_SOFT_TIME_LIMIT": "1", "SMALLCUT_TIME_LIMIT": "60",
                         "SMALLCUT_RETRY_BACKOFF": "0.1", "SMALLCUT_MAX_RETRIES": "2"}, "soft"):
         status.create_batch("limits-soft", {})
         status.mark_queued("limits-soft", [(IN_BUCKET, k) for k in keys[:2]])
@@ -122,7 +126,7 @@ def test_time_limits_end_keys_failed_with_the_reason(own_stack):
             obj = wait_for_object(status, f"{IN_BUCKET}/{key}", timeout=60)
             assert obj["state"] == "failed" and obj["error"] == "soft time limit (1s) exceeded", obj
 
-    with worker(state, {**env, "SMALLCUT_SOFT_TIME_LIMIT": "0", "SMALLCUT_TIME_LIMIT": "1"}, "hard") as hard:
+    with worker(state, {**env, **slow, "SMALLCUT_SOFT_TIME_LIMIT": "0", "SMALLCUT_TIME_LIMIT": "1"}, "hard") as hard:
         status.create_batch("limits-hard", {})
         status.mark_queued("limits-hard", [(IN_BUCKET, keys[2])])
         celery_app.send_task(TASK_CHUNK, args=[{"batch": "limits-hard", "bucket": IN_BUCKET, "keys": keys[2:],

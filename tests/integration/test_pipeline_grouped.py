@@ -36,6 +36,8 @@ def test_grouped_chunk_ends_each_key(settings, status, s3, engine):
         assert states[k]["state"] == State.DONE.value, states[k]
         body = s3.get_object(Bucket=OUT_BUCKET, Key=f"grouped-out/{k.removesuffix('.jpg')}.png")["Body"].read()
         rgba = np.asarray(Image.open(io.BytesIO(body)))
-        assert rgba.shape[2] == 4 and rgba[..., 3].max() == 255
+        # a cutout: an object (ECSSD 833's is faint: its peak is 0.98 with fp32, 0.94 with int8) and background
+        assert rgba.shape[2] == 4 and rgba[..., 3].max() >= 224 and (rgba[..., 3] > 127).mean() > 0.02
+        assert rgba[..., 3].min() == 0
     b = status.get_batch(batch)
     assert (b.done, b.failed) == (4, 1)

@@ -64,14 +64,17 @@ def _quantize(args: argparse.Namespace, s, name: str) -> int:
     if dst.exists() and not args.force and args.images is None:
         print(dst)  # already built (and checked); --images or --force builds it again
         return 0
-    images = quantize.folder_images(args.images, args.limit) if args.images else quantize.sample_images()
     try:
-        report = quantize.build(Path(path), spec, images, dst)
+        if args.images:
+            report = quantize.build(Path(path), spec, quantize.folder_images(args.images, args.limit), dst)
+        else:
+            report = quantize.build_default(Path(path), spec, dst)
     except quantize.QuantizeError as exc:
         print(f"error: {exc}")
         return 1
+    source = "the shipped ranges (real photos)" if report.shipped_ranges else f"{report.calibration_images} images"
     print(
-        f"{report.path}\n  calibrated on {report.calibration_images} images, checked on {report.check_images}: "
+        f"{report.path}\n  calibrated on {source}, checked on {report.check_images}: "
         f"agreement with the float model {report.agreement:.3f} (mean IoU of masks); "
         f"{report.float_ms:.0f} -> {report.int8_ms:.0f} ms per {spec.input_size}² pass on this machine"
     )

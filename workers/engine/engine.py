@@ -184,7 +184,7 @@ class Engine:
         from smallcut.settings import get_settings
 
         from .models import md5sum, resolve
-        from .session import create_session, uses_accelerator
+        from .session import create_session, precision_for, uses_accelerator
 
         s = settings or get_settings()
         if s.keep_freed_memory:
@@ -194,15 +194,24 @@ class Engine:
         spec, path = resolve(s.model, s.model_dir, s.model_path)
         model_id = f"{spec.name}:{spec.md5 or md5sum(Path(path))[:12]}"
         providers = s.providers
-        if s.precision == "int8":
-            from .quantize import ensure_int8
+        precision = precision_for(s.precision, s.providers)
+        if precision == "int8":
+            from .quantize import QuantizeError, ensure_int8
 
-            path = ensure_int8(Path(path), spec)
+            try:
+                int8 = ensure_int8(Path(path), spec)
+            except QuantizeError as exc:
+                if s.precision != "auto":
+                    raise
+                log.warning("no int8 model (%s): running fp32", exc)
+                precision = "fp32"
+        if precision == "int8":
+            path = int8
             model_id += f":int8-{md5sum(path)[:12]}"  # outputs of the two precisions are told apart
             if uses_accelerator(s.providers):
                 log.warning("SMALLCUT_PRECISION=int8 runs on the CPU although a GPU provider is available")
             providers = ["CPUExecutionProvider"]  # a CPU format: GPUs run fp16 instead
-        elif s.precision == "fp16":
+        elif precision == "fp16":
             from .half import ensure_fp16
 
             path = ensure_fp16(Path(path))

@@ -6,10 +6,20 @@ to 0.28, and two convolutions of the stage-2 decoder of u2netp lose most of the 
 own (found by quantizing one layer at a time); those stay float. What is quantized — Conv, Concat,
 MaxPool, Resize, Relu, weights per channel — kept the plain pass's ECSSD IoU (0.8895 vs 0.8893 on
 0101–0200). Every build is checked against the float network on held-out images before it is used.
+
+Activation ranges decide the rest. Calibrated on smallcut's synthetic sample frames (plain
+backdrops), real photos were cut worse than with ranges measured on real photos (ECSSD 0001–0250,
+large objects 0.889 vs 0.891, fp32 0.893). Those ranges ship with the package
+(`data/u2netp.int8-ranges.json`, made by `python -m training.int8_ranges` from ECSSD's development
+photos, keyed to the published weights), so the default build needs no calibration run; `smallcut
+models quantize --images DIR` still calibrates on your own photos.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import logging
 import os
 import tempfile
@@ -47,11 +57,15 @@ class QuantReport:
     agreement: float  # mean IoU of int8 vs float masks on the check images
     float_ms: float  # mean ms per pass on the check images, this machine
     int8_ms: float
+    shipped_ranges: bool = False  # ranges from the package (no calibration run)
 
 
 # Part of the cached file's name: a change to how the copy is built makes workers build a new one
-# instead of loading an older build (r7: 7-bit weights).
-RECIPE = "r7"
+# instead of loading an older build (r7: 7-bit weights; r8: and ranges measured on real photos).
+RECIPE = "r8"
+# Activation ranges measured on real photos, per registry model, next to this module.
+SHIPPED_RANGES: dict[str, str] = {"u2netp": "u2netp.int8-ranges.json"}
+DATA_DIR = Path(__file__).with_name("data")
 
 
 def int8_path(float_path: Path) -> Path:
@@ -66,11 +80,89 @@ def keep_float_for(spec: ModelSpec, model) -> tuple[str, ...]:
     return tuple(n for n in KEEP_FLOAT.get(spec.name, ()) if n in names)
 
 
-def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.ndarray]) -> int:
+def weights_digest(model) -> str:
+    """sha256 of a graph's weights (initializers by name): the same for the published file and its
+    symbolic-dims copy, different for any retrained network."""
+    from onnx import numpy_helper
+
+    h = hashlib.sha256()
+    for init in sorted(model.graph.initializer, key=lambda t: t.name):
+        h.update(init.name.encode())
+        h.update(np.ascontiguousarray(numpy_helper.to_array(init)).tobytes())
+    return h.hexdigest()
+
+
+def _cache_supported() -> bool:
+    """Whether this onnxruntime's quantize_static can take ranges instead of calibrating (≥ 1.26)."""
+    from onnxruntime.quantization import quantize_static
+
+    return "calibration_cache_path" in inspect.signature(quantize_static).parameters
+
+
+def shipped_ranges(spec: ModelSpec, model) -> dict[str, list[float]] | None:
+    """The packaged activation ranges for this network ({tensor: [lowest, highest]}), or None when
+    none ship for it, its weights are not the ones they were measured on, or this onnxruntime cannot
+    use them."""
+    name = SHIPPED_RANGES.get(spec.name)
+    path = DATA_DIR / name if name else None
+    if path is None or not path.is_file() or not _cache_supported():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("weights_sha256") != weights_digest(model):
+        log.info("shipped int8 ranges %s are for other weights: calibrating on images instead", path.name)
+        return None
+    return data["ranges"]
+
+
+def measure_ranges(src: Path, feeds: list[np.ndarray]) -> dict[str, list[float]]:
+    """MinMax activation ranges of the network at `src` over `feeds` (normalised NCHW inputs of any
+    sizes): what `quantize` builds from, and what `training.int8_ranges` ships."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization import CalibrationDataReader
+    from onnxruntime.quantization.calibrate import CalibrationMethod, create_calibrator
+
+    model = onnx.load(str(src))
+    input_name = model.graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(feeds)
+
+        def get_next(self):
+            x = next(self._it, None)
+            return None if x is None else {input_name: x}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "float13.onnx"
+        onnx.save(_opset13(model, version_converter), str(staged))
+        calibrator = create_calibrator(staged, list(QUANT_OPS), augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+                                       calibrate_method=CalibrationMethod.MinMax)
+        calibrator.collect_data(Reader())
+        data = calibrator.compute_data()
+    return {name: [float(np.min(r.range_value[0])), float(np.max(r.range_value[1]))] for name, r in data.data.items()}
+
+
+def _opset13(model, version_converter):
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
+    return version_converter.convert_version(model, 13) if opset < 13 else model
+
+
+def _write_cache(ranges: dict[str, list[float]], path: Path) -> None:
+    """Ranges in the calibration-cache format of onnxruntime's quantize_static."""
+    from onnxruntime.quantization.calibrate import CalibrationMethod, TensorData, TensorsData, save_tensors_data
+
+    data = {k: TensorData(lowest=np.array(lo, np.float32), highest=np.array(hi, np.float32)) for k, (lo, hi) in ranges.items()}
+    save_tensors_data(TensorsData(CalibrationMethod.MinMax, data), path)
+
+
+def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.ndarray],
+             ranges: dict[str, list[float]] | None = None) -> int:
     """Write the int8 QDQ model of `src` to `dst` (atomically); returns the calibration image count.
 
-    Opset is raised to 13 first: per-channel weight scales need it. Calibration is MinMax over whole
-    frames at the trained input size — the view the coarse pass has.
+    Opset is raised to 13 first: per-channel weight scales need it. With `ranges` (shipped_ranges)
+    nothing is calibrated; otherwise calibration is MinMax over the `calibration` frames at the
+    trained input size — the view the coarse pass has.
     """
     import onnx
     from onnx import version_converter
@@ -80,8 +172,8 @@ def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.nda
     keep_float = keep_float_for(spec, model)
     input_name = model.graph.input[0].name
     size = (spec.input_size, spec.input_size)
-    feeds = [{input_name: normalise(resize(rgb, size), spec)[None].copy()} for rgb in calibration]
-    if not feeds:
+    feeds = [] if ranges else [{input_name: normalise(resize(rgb, size), spec)[None].copy()} for rgb in calibration]
+    if not feeds and not ranges:
         raise QuantizeError("no calibration images")
 
     class Reader(CalibrationDataReader):
@@ -91,14 +183,17 @@ def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.nda
         def get_next(self):
             return next(self._it, None)
 
-    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=13)
-    if opset < 13:
-        model = version_converter.convert_version(model, 13)
+    model = _opset13(model, version_converter)
     dst.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
         staged = Path(tmp) / "float13.onnx"
         onnx.save(model, str(staged))
         out = Path(tmp) / dst.name
+        cache = {}
+        if ranges:
+            cache_path = Path(tmp) / "ranges.json"  # a copy: quantize_static may rewrite a cache it rejects
+            _write_cache(ranges, cache_path)
+            cache = {"calibration_cache_path": str(cache_path)}
         quantize_static(
             str(staged), str(out), Reader(),
             quant_format=QuantFormat.QDQ, per_channel=True,
@@ -108,7 +203,7 @@ def quantize(src: Path, dst: Path, spec: ModelSpec, calibration: Iterable[np.nda
             # 0.95 with 7 bits, as fast); a cached model may also move to another machine.
             reduce_range=True,
             op_types_to_quantize=list(QUANT_OPS), nodes_to_exclude=list(keep_float),
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=CalibrationMethod.MinMax, **cache,
         )  # fmt: skip
         os.replace(out, dst)
     return len(feeds)
@@ -135,21 +230,24 @@ def agreement(float_net, int8_net, images: list[np.ndarray], size: int) -> tuple
 
 def build(
     src: Path, spec: ModelSpec, images: list[np.ndarray], dst: Path | None = None, check_share: float = 0.25, min_agreement: float = MIN_AGREEMENT,
+    ranges: dict[str, list[float]] | None = None,
 ) -> QuantReport:
-    """Calibrate on most of `images`, check on the rest against the float network, keep it if they agree.
+    """Calibrate on most of `images` (or take `ranges`, and check on all of them), check against the
+    float network on the rest, keep the build if they agree.
 
     A refused build leaves nothing at `dst`: a worker never loads a model that was not checked.
     """
     from .net import SaliencyNet
     from .session import create_session
 
-    if len(images) < 4:
-        raise QuantizeError(f"need at least 4 images to calibrate and check, got {len(images)}")
+    need = 2 if ranges else 4
+    if len(images) < need:
+        raise QuantizeError(f"need at least {need} images to {'check' if ranges else 'calibrate and check'}, got {len(images)}")
     dst = dst or int8_path(src)
-    n_check = max(2, int(round(len(images) * check_share)))
-    calib, check = images[:-n_check], images[-n_check:]
+    n_check = len(images) if ranges else max(2, int(round(len(images) * check_share)))
+    calib, check = images[: len(images) - n_check], images[len(images) - n_check :]
     staged = dst.with_name(f"{dst.stem}.{os.getpid()}.unchecked.onnx")  # workers may build at once
-    n = quantize(src, staged, spec, calib)
+    n = quantize(src, staged, spec, calib, ranges=ranges)
     try:
         cpu = ["CPUExecutionProvider"]
         float_net = SaliencyNet(create_session(src, cpu), spec)
@@ -164,23 +262,32 @@ def build(
     finally:
         staged.unlink(missing_ok=True)
     log.info("int8 model %s: agreement %.3f on %d images, %.0f -> %.0f ms per pass", dst, score, len(check), f_ms, q_ms)
-    return QuantReport(dst, n, len(check), score, f_ms, q_ms)
+    return QuantReport(dst, n, len(check), score, f_ms, q_ms, shipped_ranges=bool(ranges))
+
+
+def build_default(src: Path, spec: ModelSpec, dst: Path | None = None) -> QuantReport:
+    """The build used when nobody gives photos: the shipped ranges where they fit these weights
+    (checked on 12 sample frames), else calibrated on the sample frames."""
+    import onnx
+
+    ranges = shipped_ranges(spec, onnx.load(str(src)))
+    return build(src, spec, sample_images(12 if ranges else 40), dst, ranges=ranges)
 
 
 def ensure_int8(src: Path, spec: ModelSpec) -> Path:
-    """The checked int8 copy of `src`, built once from the sample frames if the cache has none.
+    """The checked int8 copy of `src`, built once (build_default) if the cache has none.
 
-    `smallcut models quantize --images DIR` builds it from your own photos instead (better ranges).
+    `smallcut models quantize --images DIR` builds it from your own photos instead.
     """
     dst = int8_path(src)
     if not dst.exists():
-        log.info("no int8 model at %s: building one from the sample frames", dst)
+        log.info("no int8 model at %s: building one", dst)
         try:
-            build(src, spec, sample_images(), dst)
+            build_default(src, spec, dst)
         except OSError as exc:  # a read-only model cache, a full disk
             raise QuantizeError(
                 f"cannot build the int8 model at {dst} ({exc}); run `smallcut models quantize` where the "
-                "model cache is writable, or unset SMALLCUT_PRECISION"
+                "model cache is writable, or set SMALLCUT_PRECISION=fp32"
             ) from exc
     return dst
 

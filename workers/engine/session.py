@@ -29,6 +29,14 @@ def uses_accelerator(wanted: list[str], available: list[str] | None = None) -> b
     return any(p != "CPUExecutionProvider" for p in choose_providers(wanted, available))
 
 
+def precision_for(requested: str, wanted: list[str], available: list[str] | None = None) -> str:
+    """The precision a session runs at: `requested`, or for "auto" int8 on the CPU (1.3-1.9x faster
+    per pass, within 0.01 IoU: README "Speed") and fp32 where a GPU provider is available."""
+    if requested != "auto":
+        return requested
+    return "fp32" if uses_accelerator(wanted, available) else "int8"
+
+
 def _provider_options(name: str, trt_cache_dir: Path | None) -> dict:
     if name == "TensorrtExecutionProvider":
         opts = {"trt_fp16_enable": True}
