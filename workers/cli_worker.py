@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 # GPU memory a worker process holds: 6.6 GB after the per-shape sessions' warm-up, ≈ 7 GB at the
 # peak of 8 processes on an H100 (README "GPU"), and some headroom
 GPU_MEMORY_PER_PROCESS = 8 * 2**30
+# Memory an int8 CPU worker process holds: ≈ 0.9 GB resident after catalog frames, ≈ 1.3 GB at the
+# peak of a 12 MP frame's tiles (README "Speed", allocator and arena), and some headroom
+CPU_MEMORY_PER_PROCESS = 1.5 * 2**30
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,20 +31,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tasks-per-child", type=int, default=None, help="recycle children (reloads the model)")
 
 
-def auto_concurrency(cores: int, gpus: list, gpu_wanted: bool) -> tuple[int, str]:
+def auto_concurrency(cores: int, gpus: list, gpu_wanted: bool, int8: bool = False, memory: int = 0) -> tuple[int, str]:
     """Worker processes for this host when none is asked for, and why.
 
-    CPU host: one (ONNX Runtime already spreads a pass over the cores; README "End to end"). GPU
-    host: the GPU idles while the CPU side of each image (decode, post-processing, encode) runs, so
-    one process per 2 cores (8 processes on 16 cores: 22.3 images/s on an H100 vs 4.3 with one),
-    at most one per 8 GB of the first GPU's memory.
+    CPU host, int8 (the CPU default): one single-threaded process per core, at most one per 1.5 GB
+    of `memory` — int8 passes gain little from a second thread and a third of each image is
+    single-threaded Python/OpenCV work, so a second process on 2 cores gives 1.38× the catalog
+    images/s end to end (README "End to end"). CPU host, fp32: one (ONNX Runtime already spreads a
+    float pass over the cores). GPU host: the GPU idles while the CPU side of each image (decode,
+    post-processing, encode) runs, so one process per 2 cores (8 processes on 16 cores: 22.3
+    images/s on an H100 vs 4.3 with one), at most one per 8 GB of the first GPU's memory.
     """
     if not (gpu_wanted and gpus):
+        if int8 and not gpu_wanted:
+            by_memory = max(1, int(memory // CPU_MEMORY_PER_PROCESS)) if memory else cores
+            return max(1, min(cores, by_memory)), f"int8 on the CPU: {cores} cores, {memory / 2**30:.0f} GB / 1.5 GB = {by_memory}"
         return 1, "CPU inference" if not gpu_wanted else "no GPU found through NVML"
     by_cores = max(1, cores // 2)
     by_memory = max(1, int(gpus[0].memory_total // GPU_MEMORY_PER_PROCESS))
     n = min(by_cores, by_memory)
     return n, f"GPU {gpus[0].name}: {cores} cores / 2 = {by_cores}, {gpus[0].memory_total / 2**30:.0f} GB / 8 GB = {by_memory}"
+
+
+def host_memory() -> int:
+    """Bytes of memory this process's container may use: the cgroup limit when there is one, else RAM."""
+    import os
+
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(path).read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            return min(total, int(text))
+    return total
 
 
 def resolve_concurrency(requested: int, settings) -> int:
@@ -52,8 +76,9 @@ def resolve_concurrency(requested: int, settings) -> int:
 
     from .engine.session import cpu_threads, precision_for, uses_accelerator
 
-    gpu_wanted = precision_for(settings.precision, settings.providers) != "int8" and uses_accelerator(settings.providers)  # int8 runs on the CPU
-    n, why = auto_concurrency(cpu_threads(), NvmlReader()() if gpu_wanted else [], gpu_wanted)
+    int8 = precision_for(settings.precision, settings.providers) == "int8"
+    gpu_wanted = not int8 and uses_accelerator(settings.providers)  # int8 runs on the CPU
+    n, why = auto_concurrency(cpu_threads(), NvmlReader()() if gpu_wanted else [], gpu_wanted, int8=int8, memory=host_memory())
     log.info("worker processes: %d (auto; %s)", n, why)
     return n
 
