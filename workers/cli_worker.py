@@ -36,7 +36,7 @@ def auto_concurrency(cores: int, gpus: list, gpu_wanted: bool, int8: bool = Fals
 
     CPU host, int8 (the CPU default): one single-threaded process per core, at most one per 1.5 GB
     of `memory` — int8 passes gain little from a second thread and a third of each image is
-    single-threaded Python/OpenCV work, so a second process on 2 cores gives 1.38× the catalog
+    single-threaded Python/OpenCV work, so a second process on 2 cores gives 1.26–1.38× the catalog
     images/s end to end (README "End to end"). CPU host, fp32: one (ONNX Runtime already spreads a
     float pass over the cores). GPU host: the GPU idles while the CPU side of each image (decode,
     post-processing, encode) runs, so one process per 2 cores (8 processes on 16 cores: 22.3
