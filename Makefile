@@ -1,18 +1,23 @@
 # Two commands do everything on a fresh machine:  `make demo`  and  `make test`.
+# Neither installs PyTorch: only retraining needs it (`make train-deps`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install train-deps demo test test-fast bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[local,test,train]'
+	$(BIN)/pip install -q -e '.[local,test]'
 	$(BIN)/smallcut models fetch
 	touch $@
 
 install: $(BIN)/.installed
+
+## retraining the network (training/): adds the `train` extra (PyTorch) to the same environment
+train-deps: install
+	$(BIN)/pip install -q -e '.[local,test,train]'
 
 ## the main job end to end on an embedded default: local Redis + S3 server + worker + sample images
 demo: install
