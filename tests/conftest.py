@@ -1,4 +1,4 @@
-"""Shared fixtures: real photos from ../shared/data/ecssd and one engine per test session."""
+"""Shared fixtures: test photos (ECSSD beside the repo, else generated ones) and one engine per session."""
 
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ from pathlib import Path
 
 import pytest
 
+from bench.paths import ecssd_dir
+from tests import photos
+
 ROOT = Path(__file__).resolve().parents[1]
-ECSSD = ROOT.parent / "shared" / "data" / "ecssd"
+ECSSD = ecssd_dir()  # may be missing (a fresh clone): see tests/photos.py
 
 
 def ecssd_image(n: int) -> Path:
-    return ECSSD / "images" / f"{n:04d}.jpg"
+    """ECSSD photo n, or a generated photo of one salient object under the same name when ECSSD is absent."""
+    return photos.photo_path(n)
 
 
 def ecssd_mask(n: int) -> Path:
-    return ECSSD / "masks" / f"{n:04d}.png"
+    """The mask matching ecssd_image(n)."""
+    return photos.mask_path(n)
 
 
 @pytest.fixture(scope="session")

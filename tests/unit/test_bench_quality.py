@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench import quality, report
+from tests.photos import needs_ecssd
 
 
 def _obj(method, bucket, iou, recall=1.0, hole_fg=None, bg="wood", kind="ring"):
@@ -41,6 +42,7 @@ def test_worst_cases_keep_the_lowest_scores(tmp_path):
     assert not w.save("other", tmp_path / "none.png")
 
 
+@needs_ecssd
 def test_quality_cli_on_real_photos(tmp_path, capsys):
     rc = quality.main(["--set", "ecssd-dev", "--limit", "2", "--methods", "smallcut", "--out", str(tmp_path)])
     assert rc == 0
@@ -57,6 +59,7 @@ def test_quality_cli_on_real_photos(tmp_path, capsys):
     assert "per object, by size" in capsys.readouterr().out
 
 
+@needs_ecssd
 def test_methods_pick_a_model_by_name(tmp_path):
     from bench import methods
 

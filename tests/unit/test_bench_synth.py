@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import metrics, shapes, synth
+from tests.photos import needs_ecssd
 
 # a few cheap samples; rendering is a pure function of (split, index, seed)
 DEV_INDICES = (1, 4, 5)
@@ -27,6 +28,7 @@ def eval_samples():
     return [synth.render("eval", i) for i in EVAL_INDICES]
 
 
+@needs_ecssd
 def test_render_is_deterministic(dev_samples):
     again = synth.render("dev", DEV_INDICES[0])
     first = dev_samples[0]
@@ -38,6 +40,7 @@ def test_render_is_deterministic(dev_samples):
     assert not np.array_equal(other_seed.image, first.image) or other_seed.meta != first.meta
 
 
+@needs_ecssd
 def test_ground_truth_is_what_was_pasted(dev_samples):
     for s in dev_samples:
         # the image is exactly the blend of the pasted objects over the background by the gt alpha
@@ -56,6 +59,7 @@ def test_ground_truth_is_what_was_pasted(dev_samples):
             assert s.alpha[inst].sum() / 255.0 / (w * h) == pytest.approx(obj["area_frac"], rel=1e-9)
 
 
+@needs_ecssd
 def test_objects_are_small_separate_and_counted(dev_samples, eval_samples):
     for s in dev_samples + eval_samples:
         objs = s.meta["objects"]
@@ -78,6 +82,7 @@ def _ecssd_ids(sample) -> set[int]:
     return ids
 
 
+@needs_ecssd
 def test_dev_and_eval_use_disjoint_ecssd_ids(dev_samples, eval_samples):
     assert not set(synth.split_ids("dev")) & set(synth.split_ids("eval"))
     dev_ids = set().union(*map(_ecssd_ids, dev_samples))
@@ -87,6 +92,7 @@ def test_dev_and_eval_use_disjoint_ecssd_ids(dev_samples, eval_samples):
     assert all(801 <= i <= 1000 for i in eval_ids)
 
 
+@needs_ecssd
 def test_written_set_round_trips_and_is_cached(tmp_path):
     d = synth.build_set("synth-dev", n=2, out_root=tmp_path, workers=1)
     names = synth.list_samples(d)
@@ -105,6 +111,7 @@ def test_written_set_round_trips_and_is_cached(tmp_path):
     assert (d / "meta" / "dev-0001.json").stat().st_mtime_ns == stamp[d / "meta" / "dev-0001.json"]
 
 
+@needs_ecssd
 def test_the_second_dev_draw_uses_dev_photos_and_other_frames(tmp_path):
     d = synth.build_set("synth-dev2", n=2, out_root=tmp_path, workers=1)
     assert synth.list_samples(d) == ["dev2-0000", "dev2-0001"]

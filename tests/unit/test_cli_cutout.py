@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from tests.conftest import ecssd_image, ecssd_mask
+from tests.photos import needs_ecssd
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -66,6 +67,7 @@ def test_bad_colour_is_a_usage_error(tmp_path):
     assert "bad colour" in proc.stderr
 
 
+@needs_ecssd
 def test_detect_always_finds_a_tiny_object_beside_a_large_subject(tmp_path):
     from bench import synth
 

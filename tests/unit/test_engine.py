@@ -11,6 +11,7 @@ from PIL import Image
 
 from tests.conftest import ecssd_image, ecssd_mask
 from workers.engine import CutoutOptions, DecodeError, Engine
+from tests.photos import needs_ecssd
 
 
 def _iou(alpha: np.ndarray, gt: np.ndarray) -> float:
@@ -134,6 +135,7 @@ def test_cutout_reports_the_small_object_it_kept(engine):
     assert res.min_object_frac <= 1.5 * (gt > 0).sum() / gt.size  # the ring, not only something large
 
 
+@needs_ecssd
 def test_tiny_objects_near_a_larger_one_get_their_own_zoom(engine):
     """A synth-dev frame (objects of 2 %, 0.1 % and 0.09 %): merged into the larger object's crop, the
     two tiny ones were as small in its zoom as in the frame and vanished."""
@@ -155,6 +157,7 @@ def test_tiny_objects_near_a_larger_one_get_their_own_zoom(engine):
     assert max(found(merged)) < 0.1
 
 
+@needs_ecssd
 def test_detection_always_looks_beside_a_large_subject(engine):
     """The same synth-dev frame scheme, on a photo whose own subject is large and confident: the
     cascade's gate skips detection and the tiny object is lost; `detection="always"` finds it."""
@@ -172,6 +175,7 @@ def test_detection_always_looks_beside_a_large_subject(engine):
     assert max(found) > 0.5 and max(missed) < 0.1
 
 
+@needs_ecssd
 def test_detection_never_keeps_a_medium_subject_to_the_coarse_pass(engine):
     """ECSSD 0801 at 2000x1500: an otter covering 5 % of the frame is not large enough for the
     cascade's gate, so `auto` searches the frame (tiles, zooms); `never` does not, and keeps the
@@ -206,6 +210,7 @@ def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
     assert float((fixed & gt).sum() / (fixed | gt).sum()) > 0.6
 
 
+@needs_ecssd
 def test_on_wood_rare_colours_find_a_tiny_object_the_tiles_miss(engine):
     """synth-dev 73: a dog (3 % of the frame) and tiny pieces on wood; the tiles do not see the
     0.07 % one, its colours stand out from the wood's."""
@@ -225,6 +230,7 @@ def test_on_wood_rare_colours_find_a_tiny_object_the_tiles_miss(engine):
     assert found(engine) > 0.7 and found(without) < 0.1
 
 
+@needs_ecssd
 def test_on_shaded_fabric_rare_colours_find_a_button_the_tiles_miss(engine):
     """synth-dev 21: a brown button (0.5 % of the frame) on a shaded fabric that is not uniform
     enough to count as one surface; the tiles do not see it, its colours are rare on the frame."""
@@ -248,6 +254,7 @@ def test_on_shaded_fabric_rare_colours_find_a_button_the_tiles_miss(engine):
     assert iou(engine) > 0.8 and iou(without) < 0.1
 
 
+@needs_ecssd
 def test_a_flood_along_a_striped_fabric_is_dropped_and_the_objects_found(engine):
     """synth-dev 2: u2netp lights up most of a striped fabric as one large blob that follows the
     stripes (its outline is 72 × sqrt(area); real subjects' at most 23). Dropped as a pattern, the
