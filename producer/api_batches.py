@@ -69,8 +69,7 @@ def submit(body, *, settings, status, s3, celery_app) -> dict:
     kw = dict(settings=settings, status=status, s3=s3, celery_app=celery_app)
     if body.source is not None:
         _check_storage(s3, req.source.bucket)
-        status.create_batch(batch, {"out_bucket": req.out_bucket, "out_prefix": req.out_prefix,
-                                    "options": req.options, "force": req.force, "queue": req.queue})
+        status.create_batch(batch, req.job())
         threading.Thread(target=_list_in_background, args=(req, kw), name=f"enqueue-{batch}", daemon=True).start()
         return {"batch_id": batch, "status_url": f"/v1/batches/{batch}"}
     fd, path = tempfile.mkstemp(prefix="smallcut-keys-", suffix=".txt")

@@ -67,13 +67,14 @@ def install(app, v1: dict, *, settings, status, s3, celery_app) -> None:
         bucket, prefix = scratch_location(settings)
         key = scratch_key(prefix, file.filename)
         out_prefix = f"{prefix}/out" if prefix else "out"
+        in_prefix = f"{prefix}/in" if prefix else "in"  # replaced by out_prefix: <prefix>/out/<day>/<id>.png
         oid = keyrules.object_id(bucket, key)
         batch = api_batch_id()
         options = {"roi": roi, "postprocess": postprocess, "mask_only": mask_only}
         if color:
             options["bg_color"] = color
         job = {"batch": batch, "bucket": bucket, "key": key, "out_bucket": bucket, "out_prefix": out_prefix,
-               "options": options, "force": True}
+               "in_prefix": in_prefix, "options": options, "force": True}
 
         def submit() -> None:
             s3.put_object(Bucket=bucket, Key=key, Body=data)

@@ -29,6 +29,14 @@ class Request:
     force: bool = False
     options: dict = field(default_factory=dict)
     batch: str | None = None
+    # the part of each key the output prefix replaces (keys.output_key): the listed prefix when an
+    # output location was given, else "" (the default output location mirrors the whole key)
+    in_prefix: str = ""
+
+    def job(self) -> dict:
+        """What every task of the batch carries besides its keys (and what retry-failed reuses)."""
+        return {"out_bucket": self.out_bucket, "out_prefix": self.out_prefix, "in_prefix": self.in_prefix,
+                "options": self.options, "force": self.force, "queue": self.queue}
 
 
 @dataclass
@@ -47,12 +55,12 @@ def request_from(source: str, out: str | None, settings, **kw) -> Request:
     src = keyrules.parse_s3_url(source)
     if out:
         dst = keyrules.parse_s3_url(out)
-        out_bucket, out_prefix = dst.bucket, dst.key.strip("/")
+        out_bucket, out_prefix, in_prefix = dst.bucket, dst.key.strip("/"), src.key
     else:
-        out_bucket, out_prefix = settings.output_bucket or src.bucket, settings.out_prefix
+        out_bucket, out_prefix, in_prefix = settings.output_bucket or src.bucket, settings.out_prefix, ""
     kw.setdefault("queue", settings.queue)
     kw.setdefault("chunk_size", settings.chunk_size)
-    return Request(source=src, out_bucket=out_bucket, out_prefix=out_prefix, **kw)
+    return Request(source=src, out_bucket=out_bucket, out_prefix=out_prefix, in_prefix=in_prefix, **kw)
 
 
 def listed_keys(s3, src: S3Url) -> Iterator[tuple[str, str]]:
@@ -106,8 +114,7 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
     from workers.celery_app import TASK_CHUNK
 
     result = Result(batch=req.batch or new_batch_id())
-    job = {"out_bucket": req.out_bucket, "out_prefix": req.out_prefix, "options": req.options,
-           "force": req.force, "queue": req.queue}
+    job = req.job()
     if req.manifest is None:
         s3.head_bucket(Bucket=req.source.bucket)  # fail before creating a batch: no bucket, no access
     status.create_batch(result.batch, job)

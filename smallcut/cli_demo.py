@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         celery_app = make_app(settings)
         status = StatusStore.from_settings(settings)
-        req = Request(source=S3Url(IN_BUCKET, IN_PREFIX), out_bucket=OUT_BUCKET, out_prefix=OUT_PREFIX,
+        req = Request(source=S3Url(IN_BUCKET, IN_PREFIX), out_bucket=OUT_BUCKET, out_prefix=OUT_PREFIX, in_prefix=IN_PREFIX,
                       queue="cpu", chunk_size=4)
         result = enqueue(req, settings=settings, status=status, s3=s3, celery_app=celery_app)
         console.print(f"batch {result.batch}: {result.queued} queued")

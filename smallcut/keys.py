@@ -68,9 +68,34 @@ def is_image_key(key: str) -> bool:
     return PurePosixPath(key).suffix.lower() in IMAGE_SUFFIXES
 
 
-def output_key(key: str, out_prefix: str) -> str:
-    """'<out-prefix>/<input key without extension>.png' (no prefix: next to the input)."""
-    stem = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
+def relative_key(key: str, in_prefix: str) -> str:
+    """`key` relative to the listed input prefix, as `aws s3 sync` names its copies.
+
+    'photos/2024/0801.jpg' under 'photos/' or 'photos' -> '2024/0801.jpg'. A prefix that ends inside
+    a name ('photos/08') lists 'photos/0801.jpg': that key is relative to the prefix's folder
+    ('0801.jpg'). A key outside the prefix (a manifest line) keeps its full path.
+    """
+    folder = in_prefix.strip("/")
+    if not folder:
+        return key
+    if key.startswith(folder + "/"):
+        return key[len(folder) + 1 :]
+    parent = folder.rpartition("/")[0]
+    if not in_prefix.endswith("/") and key.startswith(folder) and parent:
+        return key[len(parent) + 1 :]
+    return key
+
+
+def output_key(key: str, out_prefix: str, in_prefix: str = "") -> str:
+    """'<out-prefix>/<key relative to in-prefix, without extension>.png'.
+
+    The output prefix replaces the input prefix: `enqueue s3://catalog/photos/ --out
+    s3://cutouts/photos` writes cutouts/photos/0801.png for photos/0801.jpg. With no input prefix
+    (events, the default output location) the whole key is kept under the output prefix, so two
+    input folders never write to one output name. No output prefix: next to the input.
+    """
+    rel = relative_key(key, in_prefix)
+    stem = rel.rsplit(".", 1)[0] if "." in rel.rsplit("/", 1)[-1] else rel
     prefix = out_prefix.strip("/")
     return f"{prefix}/{stem}.png" if prefix else f"{stem}.png"
 

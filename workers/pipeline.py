@@ -147,7 +147,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
             keyrules.check_bucket(out_bucket, s.allowed_buckets)
         except keyrules.InvalidKey as exc:
             raise keyrules.InvalidKey(f"refused: {exc}") from None
-        item.out_key = keyrules.output_key(item.key, out_prefix)
+        item.out_key = keyrules.output_key(item.key, out_prefix, job.get("in_prefix", ""))
         previous, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
             "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
             "output": f"s3://{out_bucket}/{item.out_key}"})

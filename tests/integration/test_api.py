@@ -75,7 +75,7 @@ def test_batch_over_http_finishes_and_matches_s3(api, s3):
         assert (b["total"], b["done"], b["failed"], b["skipped"]) == (4, 3, 1, 0)
         assert b["progress"] == 1.0 and b["eta"] == 0.0 and b["finished"] >= b["started"]
         listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix="apiout/")["Contents"])
-        assert listed == [f"apiout/apibatch/{n:04d}.png" for n in (21, 22, 23)]
+        assert listed == [f"apiout/{n:04d}.png" for n in (21, 22, 23)]  # --out replaces the source prefix
         items = all_items(c, batch_id)
         assert sorted(i["key"] for i in items) == sorted([f"apibatch/{n:04d}.jpg" for n in (21, 22, 23)]
                                                          + ["apibatch/broken.jpg"])

@@ -36,7 +36,7 @@ def test_bulk_prefix_end_to_end(bulk_batch, s3):
     assert summary["is_finished"] and summary["finished"] >= summary["started"]
     for n in PHOTOS:
         src = s3.head_object(Bucket=IN_BUCKET, Key=f"bulk/{n:04d}.jpg")
-        out = s3.get_object(Bucket=OUT_BUCKET, Key=f"cut/bulk/{n:04d}.png")
+        out = s3.get_object(Bucket=OUT_BUCKET, Key=f"cut/{n:04d}.png")
         png = Image.open(io.BytesIO(out["Body"].read()))
         source = Image.open(io.BytesIO(photo(n)))
         assert png.mode == "RGBA" and png.size == source.size
@@ -45,7 +45,7 @@ def test_bulk_prefix_end_to_end(bulk_batch, s3):
         assert out["Metadata"]["source-etag"] == src["ETag"].strip('"')
         assert len(out["Metadata"]["fingerprint"]) == 16
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix="cut/")["Contents"]]
-    assert sorted(listed) == sorted(f"cut/bulk/{n:04d}.png" for n in PHOTOS)  # nothing for the broken or .txt
+    assert sorted(listed) == sorted(f"cut/{n:04d}.png" for n in PHOTOS)  # nothing for the broken or .txt
 
 
 def test_statuses_and_counters(bulk_batch, status):
@@ -54,7 +54,7 @@ def test_statuses_and_counters(bulk_batch, status):
     for n in PHOTOS:
         obj = status.get_object(f"{IN_BUCKET}/bulk/{n:04d}.jpg")
         assert obj["state"] == "done" and obj["batch"] == batch and obj["attempts"] == 1
-        assert obj["output"] == f"s3://{OUT_BUCKET}/cut/bulk/{n:04d}.png"
+        assert obj["output"] == f"s3://{OUT_BUCKET}/cut/{n:04d}.png"
         assert {"download", "decode", "coarse", "upload"} <= set(obj["timings"])
         assert float(obj["queued_at"]) <= float(obj["started_at"]) <= float(obj["finished_at"])
     broken = status.get_object(f"{IN_BUCKET}/{CORRUPT}")
@@ -81,7 +81,7 @@ def test_status_cli(bulk_batch, env):
 
 def test_idempotent_rerun_skips(bulk_batch, env, s3):
     def versions():
-        heads = {n: s3.head_object(Bucket=OUT_BUCKET, Key=f"cut/bulk/{n:04d}.png") for n in PHOTOS}
+        heads = {n: s3.head_object(Bucket=OUT_BUCKET, Key=f"cut/{n:04d}.png") for n in PHOTOS}
         return {n: (h["ETag"], h["LastModified"]) for n, h in heads.items()}
 
     before = versions()
@@ -136,7 +136,7 @@ def test_model_loads_once_per_worker_process(bulk_batch, env, worker, status, s3
     the parent never did."""
     for i in range(6):
         s3.put_object(Bucket=IN_BUCKET, Key=f"many/{i:02d}.jpg", Body=photo(20 + i))
-    proc = smallcut(env, "enqueue", f"s3://{IN_BUCKET}/many/", "--out", f"s3://{OUT_BUCKET}/cut", "--chunk-size", "1",
+    proc = smallcut(env, "enqueue", f"s3://{IN_BUCKET}/many/", "--out", f"s3://{OUT_BUCKET}/cut-many", "--chunk-size", "1",
                     "--wait", "--json")
     summary = last_json_line(proc.stdout)
     assert summary["done"] == 6

@@ -219,7 +219,7 @@ def test_worker_processes_a_key_over_a_tls_broker(tls, stack, s3, tmp_path):
                         "--wait", "--json", "--queue", "tls", "--timeout", "240")
         assert proc.returncode == 0 and '"done": 1' in proc.stdout, proc.stdout + proc.stderr
         assert worker.poll() is None
-    assert s3.head_object(Bucket=OUT_BUCKET, Key="tls-out/tls/photo.png")["ContentLength"] > 0
+    assert s3.head_object(Bucket=OUT_BUCKET, Key="tls-out/photo.png")["ContentLength"] > 0
     log = (tmp_path / "tlsworker.log").read_text(errors="replace")
     assert "rediss://" in log and "succeeded" in log  # it did connect over TLS and log its work
     assert "defaulting to insecure SSL" not in log

@@ -53,7 +53,7 @@ def test_corpus_batch_ends_done_or_failed_with_reason(worker, env, s3, status):
 
     for name, case in cases.items():
         obj = status.get_object(f"{IN_BUCKET}/{PREFIX}{name}")
-        out_key = f"{OUT_PREFIX}/{PREFIX}{Path(name).with_suffix('.png')}"
+        out_key = f"{OUT_PREFIX}/{Path(name).with_suffix('.png')}"
         if case.refuse:
             assert obj["state"] == "failed" and case.refuse.lower() in obj["error"].lower(), (name, obj)
             assert "internal error" not in obj["error"]

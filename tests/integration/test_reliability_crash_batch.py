@@ -65,7 +65,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(own_stack):  # noq
         assert obj["state"] in ("done", "skipped"), obj
         if obj["state"] == "skipped" or int(obj["attempts"]) > 1:
             redelivered += 1
-        out = s3.get_object(Bucket=OUT_BUCKET, Key=f"{OUT_PREFIX}/{key[:-4]}.png")
+        out = s3.get_object(Bucket=OUT_BUCKET, Key=f"{OUT_PREFIX}/{key[len(PREFIX):-4]}.png")
         assert out["Metadata"]["source-etag"] == s3.head_object(Bucket=IN_BUCKET, Key=key)["ETag"].strip('"')
         png = Image.open(io.BytesIO(out["Body"].read()))
         png.load()  # the whole stream decodes: not truncated

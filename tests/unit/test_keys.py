@@ -50,6 +50,29 @@ def test_output_key():
     assert keys.output_key("a.JPG", "") == "a.png"
 
 
+@pytest.mark.parametrize("key, out_prefix, in_prefix, want", [
+    # the case: --out s3://cutouts/photos for s3://catalog/photos/ (not cutouts/photos/photos/...)
+    ("photos/0801.jpg", "photos", "photos/", "photos/0801.png"),
+    ("photos/0801.jpg", "photos", "photos", "photos/0801.png"),  # no trailing slash: the same folder
+    ("photos/2024/a.jpg", "cut", "photos/", "cut/2024/a.png"),  # sub-folders below the prefix are kept
+    ("photos/0801.jpg", "cut", "photos/08", "cut/0801.png"),  # a prefix inside a name: its folder
+    ("a/b/c.jpg", "out", "a/b/", "out/c.png"),
+    ("other/x.jpg", "cut", "photos/", "cut/other/x.png"),  # outside the prefix (a manifest line): whole key
+    ("keys/elsewhere/x.jpg", "cut", "keys/photos/", "cut/keys/elsewhere/x.png"),  # a sibling folder too
+    ("photos/0801.jpg", "", "photos/", "0801.png"),
+    ("_api/in/20261205/ab12.jpg", "_api/out", "_api/in", "_api/out/20261205/ab12.png"),  # API uploads
+    ("uploads/ring 1+1.jpg", "cutouts", "", "cutouts/uploads/ring 1+1.png"),  # events: no input prefix
+])
+def test_the_output_prefix_replaces_the_input_prefix(key, out_prefix, in_prefix, want):
+    assert keys.output_key(key, out_prefix, in_prefix) == want
+
+
+def test_relative_key():
+    assert keys.relative_key("photos/a.jpg", "photos/") == "a.jpg"
+    assert keys.relative_key("photosx/a.jpg", "photos") == "photosx/a.jpg"  # not inside the folder photos/
+    assert keys.relative_key("a.jpg", "") == "a.jpg"
+
+
 def test_own_outputs_are_recognised():
     assert keys.is_own_output("catalog", "cutouts/a.png", "catalog", "cutouts")
     assert not keys.is_own_output("catalog", "cutoutsx/a.png", "catalog", "cutouts")
