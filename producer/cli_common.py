@@ -33,6 +33,8 @@ def clear_errors():
 
     from smallcut.keys import InvalidKey
 
+    from .enqueue import OutputUnavailable
+
     try:
         yield
     except (ClientError, BotoCoreError) as exc:
@@ -43,6 +45,6 @@ def clear_errors():
     except (RedisError, OperationalError) as exc:
         print(f"error: Redis/broker: {exc} (check SMALLCUT_REDIS_URL / SMALLCUT_BROKER_URL)", file=sys.stderr)
         raise CommandFailed from exc
-    except InvalidKey as exc:
+    except (InvalidKey, OutputUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise CommandFailed from exc

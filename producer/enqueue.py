@@ -47,6 +47,50 @@ class Result:
     ignored: int = 0  # not images, or smallcut's own outputs
 
 
+class OutputUnavailable(Exception):
+    """The output location cannot take the cutouts; str(exc) says why and what to do."""
+
+
+# a zero-byte object put and deleted under the output prefix: not an image, so never processed
+PROBE_NAME = ".smallcut-write-check"
+_MISSING = ("404", "NoSuchBucket", "NotFound")
+_DENIED = ("403", "AccessDenied", "AllAccessDisabled", "AccountProblem")
+
+
+def check_output(s3, bucket: str, prefix: str) -> None:
+    """Refuse a batch whose cutouts could not be written, before any key is downloaded: the bucket
+    exists and this identity may put objects under the prefix (put + delete of a probe object).
+
+    Other errors (network, throttling) propagate unchanged: they are not a verdict on the bucket.
+    """
+    from botocore.exceptions import ClientError
+
+    where = f"s3://{bucket}/{prefix.strip('/')}"
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = storage.error_code(exc)
+        if code in _MISSING:
+            raise OutputUnavailable(f"output bucket {bucket!r} does not exist: create it or give another --out "
+                                    "(nothing was queued)") from None
+        if code in _DENIED:
+            raise OutputUnavailable(f"no access to output bucket {bucket!r} ({storage.describe(exc)}); "
+                                    "nothing was queued") from None
+        raise
+    key = "/".join(p for p in (prefix.strip("/"), f"{PROBE_NAME}-{secrets.token_hex(4)}") if p)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    except ClientError as exc:
+        if storage.error_code(exc) in _MISSING + _DENIED:
+            raise OutputUnavailable(f"cannot write to {where} ({storage.describe(exc)}): the worker's "
+                                    "uploads would fail the same way; nothing was queued") from None
+        raise
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
+    except ClientError:  # put without delete rights: the zero-byte probe stays, the batch can still run
+        pass
+
+
 def new_batch_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
@@ -117,6 +161,7 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
     job = req.job()
     if req.manifest is None:
         s3.head_bucket(Bucket=req.source.bucket)  # fail before creating a batch: no bucket, no access
+    check_output(s3, req.out_bucket, req.out_prefix)
     status.create_batch(result.batch, job)
     source = manifest_keys(req.manifest, req.source.bucket) if req.manifest else listed_keys(s3, req.source)
 
