@@ -7,22 +7,32 @@ import time
 from smallcut.status import BatchSummary
 
 
+def elapsed_text(summary: BatchSummary) -> str:
+    """The batch's elapsed time, as both the progress bar and the summary table show it: one
+    measurement (BatchSummary.elapsed, from the first object started to the last finished, the span
+    the throughput is computed over), never the terminal's own clock next to it."""
+    if summary.started is None and not summary.is_finished:
+        return "waiting for a worker"
+    return f"{summary.elapsed:.1f} s"
+
+
 def wait(status, batch: str, *, show: bool = True, timeout: float | None = None, poll: float = 0.5) -> BatchSummary:
     """Poll the batch counters until every object is done, skipped or failed (or the timeout)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     deadline = None if timeout is None else time.monotonic() + timeout
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("done {task.fields[done]} · skipped {task.fields[skipped]} · failed {task.fields[failed]}"),
-               TimeElapsedColumn()]
+               TextColumn("{task.fields[elapsed]}")]
     with Progress(*columns, disable=not show, transient=False) as progress:
-        task = progress.add_task(batch, total=None, done=0, skipped=0, failed=0)
+        task = progress.add_task(batch, total=None, done=0, skipped=0, failed=0, elapsed="")
         while True:
             summary = status.get_batch(batch)
             if summary is None:
                 raise KeyError(batch)
             progress.update(task, total=summary.total if summary.listed else None, completed=summary.completed,
-                            done=summary.done, skipped=summary.skipped, failed=summary.failed)
+                            done=summary.done, skipped=summary.skipped, failed=summary.failed,
+                            elapsed=elapsed_text(summary))
             if summary.is_finished or (deadline is not None and time.monotonic() > deadline):
                 return summary
             time.sleep(poll)
@@ -35,7 +45,7 @@ def summary_table(summary: BatchSummary, failures: list[dict] | None = None):
     for col in ("total", "done", "skipped", "failed", "pending", "elapsed", "throughput"):
         table.add_column(col, justify="right")
     table.add_row(str(summary.total), str(summary.done), str(summary.skipped), str(summary.failed),
-                  str(summary.total - summary.completed), f"{summary.elapsed:.1f} s", f"{summary.throughput:.2f} img/s")
+                  str(summary.total - summary.completed), elapsed_text(summary), f"{summary.throughput:.2f} img/s")
     if not failures:
         return table
     from rich.console import Group

@@ -25,9 +25,21 @@ VERBS: dict[str, tuple[str, str]] = {
 }
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml), not a second copy kept in the code."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("smallcut")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smallcut", description="Background removal that keeps small objects.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"smallcut {version()}")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     sub.required = True
     for verb, (module, help_text) in VERBS.items():

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from producer import report
+    from smallcut.cli_stack import missing_local_extra
     from producer.enqueue import Request, enqueue
     from smallcut import localstack, samples
     from smallcut.keys import S3Url
@@ -41,6 +42,10 @@ def run(args: argparse.Namespace) -> int:
     def _terminate(_signum, _frame):
         raise KeyboardInterrupt  # run the cleanup below on SIGTERM too
 
+    problem = missing_local_extra()
+    if problem:  # say so here, not as "No module named moto" in a server log after a timeout
+        print(f"error: smallcut demo: {problem}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, _terminate)
     console = Console()
     workdir = Path(tempfile.mkdtemp(prefix="smallcut-demo-"))

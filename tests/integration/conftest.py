@@ -7,7 +7,6 @@ Tests use their own prefixes and batch ids, so they share the servers without in
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -18,23 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ECSSD
+from tests import photos
 
 IN_BUCKET, OUT_BUCKET, SHARED_BUCKET, OTHER_BUCKET = "inbox", "outbox", "shared", "elsewhere"
 ALLOWED = f"{IN_BUCKET},{OUT_BUCKET},{SHARED_BUCKET}"
 
 
 def photo(n: int) -> bytes:
-    """A small photo: ECSSD image n when the data set is next to the repo, else a generated scene."""
-    path = ECSSD / "images" / f"{n:04d}.jpg"
-    if path.exists():
-        return path.read_bytes()
-    from smallcut import samples
-
-    name, bg, objs = samples.SCENES[n % len(samples.SCENES)]
-    buf = io.BytesIO()
-    samples.scene(name, bg, objs, seed=n, size=(400, 300)).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
+    """A small photo: ECSSD image n when the data set is next to the repo, else a generated photo of
+    one salient object (tests/photos.py)."""
+    return photos.photo_path(n).read_bytes()
 
 
 @pytest.fixture(scope="session")

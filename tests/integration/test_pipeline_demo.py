@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -31,4 +32,7 @@ def test_demo_finishes_with_every_sample_done(tmp_path):
         assert img.size == samples.SIZE and alpha.min() == 0 and alpha.max() > 0
         assert (alpha == 0).mean() > 0.5
     assert "8 cutouts" in proc.stdout
+    # one measurement of the batch's time: the progress bar's last state and the summary table agree
+    shown = re.findall(r"(?:^|[\s│|])(\d+\.\d) s(?=[\s│|]|$)", proc.stdout, re.M)
+    assert len(shown) >= 2 and len(set(shown)) == 1, proc.stdout[-3000:]
     assert not (tmp_path / ".smallcut").exists()  # nothing left behind in the working folder

@@ -41,3 +41,27 @@ def test_stack_up_exports_and_down(tmp_path):
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)
     assert not (tmp_path / "st" / "stack.json").exists()
+
+
+def test_stack_down_from_another_directory_finds_the_stack(tmp_path):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SMALLCUT_")}
+    base["XDG_STATE_HOME"] = str(tmp_path / "state")  # this test's own record of running stacks
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    up = cli("stack", "up", "--workers", "0", env=base, cwd=project)
+    assert up.returncode == 0, up.stderr
+    state_dir = project / ".smallcut" / "stack"
+    pids = json.loads((state_dir / "stack.json").read_text())["pids"]
+    try:
+        down = cli("stack", "down", env=base, cwd=elsewhere)
+    finally:
+        cli("stack", "down", "--dir", str(state_dir), env=base)  # never leave servers behind
+    assert down.returncode == 0
+    assert f"(stack in {state_dir.resolve()})" in down.stderr and "redis" in down.stderr, down.stderr
+    for pid in pids.values():
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
+    again = cli("stack", "down", env=base, cwd=elsewhere)
+    assert again.returncode == 0
+    assert "no stack running" in again.stderr and str(tmp_path / "state") in again.stderr, again.stderr

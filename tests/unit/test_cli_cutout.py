@@ -29,8 +29,9 @@ def test_cutout_folder_writes_rgba_and_reports_bad_files(tmp_path):
     out = tmp_path / "out"
     proc = _run(str(src), "--out", str(out))
     assert proc.returncode == 1, proc.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
-    for name in ("a.png", "b.png"):
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["a.png", "nested/b.png"]  # the folder's tree is kept
+    for name in written:
         im = Image.open(out / name)
         assert im.mode == "RGBA"
     failures = [line for line in proc.stderr.splitlines() if line.startswith("FAILED")]
@@ -61,10 +62,72 @@ def test_bg_color_flattens(tmp_path):
     assert (np.all(im[..., :3] == [255, 0, 0], axis=-1)).mean() > 0.2
 
 
+def test_same_names_in_two_folders_are_both_written(tmp_path):
+    src = tmp_path / "catalog"
+    for sub, n in (("rings", 801), ("shoes", 802)):
+        (src / sub).mkdir(parents=True)
+        shutil.copy(ecssd_image(n), src / sub / "front.jpg")
+    out = tmp_path / "out"
+    proc = _run(str(src), "--out", str(out), "--mask-only", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    a, b = (np.asarray(Image.open(out / sub / "front.png")) for sub in ("rings", "shoes"))
+    assert a.shape != b.shape or not np.array_equal(a, b)  # two different cutouts, not one overwritten
+
+
+def test_an_existing_file_as_out_is_a_clear_error(tmp_path):
+    target = tmp_path / "result.png"
+    target.write_bytes(b"keep me")
+    proc = _run(str(ecssd_image(806)), "--out", str(target))
+    assert proc.returncode == 2
+    assert f"--out {target} is a file, not a folder" in proc.stderr and "Traceback" not in proc.stderr
+    assert target.read_bytes() == b"keep me"
+
+
+def test_named_colours(tmp_path):
+    out = tmp_path / "out"
+    proc = _run(str(ecssd_image(806)), "--out", str(out), "--bg-color", "white", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    rgba = np.asarray(Image.open(out / "0806.png"))
+    mask = np.asarray(Image.open(_run_mask(ecssd_image(806), tmp_path / "m")))
+    assert (rgba[..., 3] == 255).all() and (rgba[mask == 0][:, :3] == 255).all()
+
+
+def _run_mask(path, out):
+    proc = _run(str(path), "--out", str(out), "--mask-only", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    return out / f"{path.stem}.png"
+
+
+def test_a_folder_shows_a_progress_bar_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, n in enumerate((801, 802)):
+        shutil.copy(ecssd_image(n), src / f"{i}.jpg")
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI with a terminal as stdin/stdout/stderr
+        os.execv(sys.executable, [sys.executable, "-m", "smallcut.cli", "cutout", str(src), "--out", str(tmp_path / "out")])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, code = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode(errors="replace")
+    assert os.waitstatus_to_exitcode(code) == 0, text
+    assert "━" in text and "2/2" in text and "1/2" in text, text  # a live bar that advanced per image
+
+
 def test_bad_colour_is_a_usage_error(tmp_path):
     proc = _run(str(ecssd_image(806)), "--out", str(tmp_path), "--bg-color", "purple-ish")
     assert proc.returncode == 2
-    assert "bad colour" in proc.stderr
+    assert "bad colour 'purple-ish'" in proc.stderr and "white" in proc.stderr
 
 
 @needs_ecssd

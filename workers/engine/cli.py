@@ -1,5 +1,7 @@
 """`smallcut cutout PATH... --out DIR`: the engine on local files, one PNG per input.
 
+A file goes to DIR/<stem>.png; a folder's images keep their path below the folder
+(photos/shoes/a.jpg -> DIR/shoes/a.png), since catalogs reuse file names across folders.
 Unreadable inputs are reported one line each with the reason; the rest go on; exit 1 if any failed.
 """
 
@@ -10,20 +12,20 @@ import os
 import sys
 from pathlib import Path
 
+from smallcut.options import COLOUR_HELP, IMAGE_SUFFIXES
 from smallcut.settings import POST_STEPS
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jfif"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
-    p.add_argument("--out", "-o", type=Path, required=True, help="output folder (DIR/<stem>.png)")
+    p.add_argument("--out", "-o", type=Path, required=True,
+                   help="output folder: DIR/<stem>.png for a file, DIR/<path below the folder>.png for a folder")
     p.add_argument("--mask-only", action="store_true", help="write the 8-bit alpha mask instead of RGBA")
     p.add_argument("--no-roi", action="store_true", help="whole-frame pass only (rembg's plan)")
     p.add_argument("--no-postprocess", action="store_true", help="skip edge refinement, morphology, holes, colour bleed")
     p.add_argument("--post-steps", default=None, metavar="LIST",
                    help=f"post-processing steps to run, comma-separated: {','.join(POST_STEPS)} (default: SMALLCUT_POST_STEPS, all)")
-    p.add_argument("--bg-color", default=None, help="flatten onto a colour (#rrggbb or r,g,b[,a])")
+    p.add_argument("--bg-color", default=None, help=f"flatten onto a colour: {COLOUR_HELP}")
     p.add_argument("--detect-always", action="store_true",
                    help="tiled detection on every frame: finds small objects beside a large one (slower)")
     p.add_argument("--model", default=None, help="model name from the registry (default: SMALLCUT_MODEL)")
@@ -31,15 +33,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def collect_inputs(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expanded recursively to image files, sorted for a stable order."""
-    out: list[Path] = []
+def collect_inputs(paths: list[Path]) -> list[tuple[Path, Path]]:
+    """(input file, output path relative to --out): a file as <stem>.png; a folder expanded
+    recursively to its image files, each keeping its path below the folder; sorted, stable."""
+    out: list[tuple[Path, Path]] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            out.extend((f, f.relative_to(p).with_suffix(".png")) for f in files)
         else:
-            out.append(p)
+            out.append((p, Path(f"{p.stem}.png")))
     return out
+
+
+def check_out_dir(out: Path) -> str | None:
+    """Why --out cannot be the output folder, or None when it can (made if missing)."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder: give a folder for the PNGs"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot make the output folder {out}: {exc.strerror or exc}"
+    return None
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -48,13 +63,22 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def run(args: argparse.Namespace) -> int:
+def progress_bar(enabled: bool):
+    """A bar on stderr (stdout stays free for pipes): live on a terminal, its final state elsewhere."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    return Progress(TextColumn("[bold]cutout"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    TextColumn("{task.fields[name]}"), console=Console(stderr=True), disable=not enabled,
+                    transient=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from smallcut.options import job_options
     from smallcut.settings import get_settings
 
     from .codec import DecodeError
-    from .engine import CutoutOptions, Engine, parse_color
+    from .engine import CutoutOptions, Engine
 
     settings = get_settings()
     updates = {}
@@ -73,40 +97,46 @@ def run(args: argparse.Namespace) -> int:
     if updates:
         settings = settings.model_copy(update=updates)
     try:
-        bg = parse_color(args.bg_color) if args.bg_color else None
+        # the same options dict a queued job carries, read by the engine the same way
+        options = CutoutOptions.from_dict(job_options(roi=not args.no_roi, postprocess=not args.no_postprocess,
+                                                      mask_only=args.mask_only, bg_color=args.bg_color))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    options = CutoutOptions(roi=not args.no_roi, postprocess=not args.no_postprocess, mask_only=args.mask_only, bg_color=bg)
     inputs = collect_inputs(args.paths)
     if not inputs:
         print("error: no input images found", file=sys.stderr)
         return 2
-    args.out.mkdir(parents=True, exist_ok=True)
+    problem = check_out_dir(args.out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     engine = Engine.from_settings(settings)
     failed = 0
-    seen: dict[str, Path] = {}
-    with Progress(
-        TextColumn("[bold]cutout"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.fields[name]}"),
-        disable=args.no_progress or not sys.stderr.isatty(), transient=False,
-    ) as progress:
+    seen: dict[Path, Path] = {}
+    with progress_bar(not args.no_progress and len(inputs) > 1) as progress:
         task = progress.add_task("cutout", total=len(inputs), name="")
-        for path in inputs:
-            progress.update(task, name=path.name)
-            dest = args.out / f"{path.stem}.png"
-            if dest.name in seen and seen[dest.name] != path:
-                print(f"FAILED {path}: output name {dest.name} already used by {seen[dest.name]}", file=sys.stderr)
-                failed += 1
+
+        def fail(path: Path, reason: str) -> None:
+            nonlocal failed
+            failed += 1
+            progress.console.print(f"FAILED {path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+
+        for path, rel in inputs:
+            progress.update(task, name=str(rel.with_suffix(path.suffix)))
+            dest = args.out / rel
+            if dest in seen and seen[dest] != path:
+                fail(path, f"output {rel} already used by {seen[dest]}")
                 progress.advance(task)
                 continue
-            seen[dest.name] = path
+            seen[dest] = path
             try:
                 data = path.read_bytes()
                 result = engine.cutout(data, options)
+                dest.parent.mkdir(parents=True, exist_ok=True)
                 write_atomic(dest, result.png)
             except (DecodeError, OSError) as exc:
-                failed += 1
-                print(f"FAILED {path}: {exc}", file=sys.stderr)
+                fail(path, str(exc))
             progress.advance(task)
     done = len(inputs) - failed
     print(f"{done} written to {args.out}, {failed} failed", file=sys.stderr)
