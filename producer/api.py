@@ -134,7 +134,9 @@ def make_app(settings, status=None, s3=None, celery_app=None):
     status = status or StatusStore.from_settings(settings)
     s3 = s3 or make_client(settings)
     if celery_app is None:
-        from workers.celery_app import app as celery_app
+        from smallcut.celery_config import producer_app
+
+        celery_app = producer_app()
     token = settings.api_token.get_secret_value() if settings.api_token else None
     allowed = settings.allowed_buckets
 

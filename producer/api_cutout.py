@@ -45,7 +45,7 @@ def install(app, v1: dict, *, settings, status, s3, celery_app) -> None:
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse, Response
 
-    from workers.celery_app import TASK_KEY
+    from smallcut.celery_config import TASK_KEY
 
     from .api import check_color
 

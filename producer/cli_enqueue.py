@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from .cli_common import guarded
 import json
+import sys
 from pathlib import Path
+
+from smallcut.options import COLOUR_HELP, SHADOW_MODES
+
+from .cli_common import guarded
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,23 +26,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-only", action="store_true", help="write the alpha mask instead of RGBA")
     p.add_argument("--no-roi", action="store_true", help="whole-frame pass only")
     p.add_argument("--no-postprocess", action="store_true", help="skip post-processing")
-    p.add_argument("--bg-color", default=None, help="flatten onto a colour (#rrggbb)")
+    p.add_argument("--bg-color", default=None, help=f"flatten onto a colour: {COLOUR_HELP}")
+    p.add_argument("--shadow", choices=SHADOW_MODES, default="remove",
+                   help="a cast shadow under the object: remove it with the background (default) or keep it")
     p.add_argument("--wait", action="store_true", help="show progress until the batch finishes, then a summary")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: give up waiting after this many seconds")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def options_from(args: argparse.Namespace) -> dict:
-    opts: dict = {}
-    if args.mask_only:
-        opts["mask_only"] = True
-    if args.no_roi:
-        opts["roi"] = False
-    if args.no_postprocess:
-        opts["postprocess"] = False
-    if args.bg_color:
-        opts["bg_color"] = args.bg_color
-    return opts
+    """The job's options dict (smallcut.options.job_options): checked here, before anything is queued."""
+    from smallcut.options import job_options
+
+    return job_options(roi=not args.no_roi, postprocess=not args.no_postprocess, mask_only=args.mask_only,
+                       bg_color=args.bg_color, shadow=args.shadow)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,8 +48,8 @@ def _run(args: argparse.Namespace) -> int:
     from smallcut.keys import InvalidKey
     from smallcut.settings import get_settings
     from smallcut.status import StatusStore
+    from smallcut.celery_config import producer_app
     from smallcut.storage import make_client
-    from workers.celery_app import app
 
     from . import report
     from .enqueue import enqueue, request_from
@@ -62,11 +63,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.chunk_size:
             kw["chunk_size"] = args.chunk_size
         req = request_from(args.source, args.out, settings, **kw)
-    except InvalidKey as exc:
-        console.print(f"[red]error:[/] {exc}")
+    except (InvalidKey, ValueError) as exc:  # a bad URL or a bad option value
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     status = StatusStore.from_settings(settings)
-    result = enqueue(req, settings=settings, status=status, s3=make_client(settings), celery_app=app)
+    result = enqueue(req, settings=settings, status=status, s3=make_client(settings), celery_app=producer_app())
     if not args.json:
         console.print(f"batch [bold]{result.batch}[/]: {result.queued} queued, {result.refused} refused, "
                       f"{result.ignored} ignored (not images or own outputs) -> s3://{req.out_bucket}/{req.out_prefix}")

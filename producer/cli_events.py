@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from smallcut.settings import get_settings
     from smallcut.status import StatusStore
-    from workers.celery_app import app as celery_app
+    from smallcut.celery_config import producer_app
 
     from .events import Intake, make_app
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: set SMALLCUT_EVENTS_TOKEN before listening on a non-loopback address", file=sys.stderr)
         return 2
     logging.getLogger("producer").setLevel(args.log_level.upper())
-    intake = Intake(settings, StatusStore.from_settings(settings), celery_app, queue=args.queue)
+    intake = Intake(settings, StatusStore.from_settings(settings), producer_app(), queue=args.queue)
     app = make_app(settings, intake, redis_key=args.redis_list or settings.events_redis_key)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

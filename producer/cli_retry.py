@@ -18,7 +18,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from smallcut.settings import get_settings
     from smallcut.status import StatusStore
-    from workers.celery_app import app
+    from smallcut.celery_config import producer_app
 
     from . import report
     from .enqueue import requeue_failed
@@ -27,7 +27,7 @@ def _run(args: argparse.Namespace) -> int:
     status = StatusStore.from_settings(settings)
     console = Console()
     try:
-        n = requeue_failed(args.batch, status=status, celery_app=app, queue=args.queue, chunk_size=settings.chunk_size)
+        n = requeue_failed(args.batch, status=status, celery_app=producer_app(), queue=args.queue, chunk_size=settings.chunk_size)
     except KeyError:
         console.print(f"no batch {args.batch}")
         return 1

@@ -155,7 +155,7 @@ def chunked(items: Iterable[tuple[str, str]], size: int, tail: int | None = None
 
 def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None) -> Result:
     """List (or read) keys, refuse bad ones with a status, send one chunk task per `chunk_size` keys."""
-    from workers.celery_app import TASK_CHUNK
+    from smallcut.celery_config import TASK_CHUNK
 
     result = Result(batch=req.batch or new_batch_id())
     job = req.job()
@@ -196,7 +196,7 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
 
 def requeue_failed(batch: str, *, status, celery_app, queue: str | None = None, chunk_size: int = 8) -> int:
     """Send a batch's failed objects again (same output and options); returns how many."""
-    from workers.celery_app import TASK_CHUNK
+    from smallcut.celery_config import TASK_CHUNK
 
     summary = status.get_batch(batch)
     if summary is None:

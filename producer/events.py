@@ -90,7 +90,7 @@ class Intake:
         self._batch_created = ""
 
     def handle(self, payload) -> dict[str, int]:
-        from workers.celery_app import TASK_KEY
+        from smallcut.celery_config import TASK_KEY
 
         s = self.settings
         counts = {"queued": 0, "ignored": 0, "duplicate": 0, "refused": 0}

@@ -1,4 +1,4 @@
-"""`smallcut` command line: one module per verb, imported only when that verb runs.
+"""`smallcut` command line: one module per verb, imported only when that verb is the one given.
 
 Producer verbs never import the engine (no onnxruntime/OpenCV on producer hosts).
 """
@@ -36,23 +36,31 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_verb(argv: list[str]) -> str | None:
+    """The verb on the command line (the first word that names one), without parsing the rest."""
+    return next((a for a in argv if a in VERBS), None)
+
+
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """Every verb is listed (with its help line); only `verb`'s module is imported for its arguments,
+    so `smallcut status` never loads the engine (OpenCV, numpy, PIL, ONNX Runtime) to parse a batch id."""
     parser = argparse.ArgumentParser(prog="smallcut", description="Background removal that keeps small objects.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"smallcut {version()}")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     sub.required = True
-    for verb, (module, help_text) in VERBS.items():
-        p = sub.add_parser(verb, help=help_text, description=help_text)
-        mod = importlib.import_module(module)
-        mod.add_arguments(p)
-        p.set_defaults(_module=mod)
+    for name, (module, help_text) in VERBS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == verb:
+            mod = importlib.import_module(module)
+            mod.add_arguments(p)
+            p.set_defaults(_module=mod)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(chosen_verb(argv)).parse_args(argv)
     from smallcut.logging_json import setup_logging
     from smallcut.settings import get_settings
 

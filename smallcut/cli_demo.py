@@ -68,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"local stack up in {time.monotonic() - t0:.1f}s; {len(images)} sample images in "
                       f"s3://{IN_BUCKET}/{IN_PREFIX}")
 
-        from workers.celery_app import make_app
+        from smallcut.celery_config import make_producer_app
 
-        celery_app = make_app(settings)
+        celery_app = make_producer_app(settings)
         status = StatusStore.from_settings(settings)
         req = Request(source=S3Url(IN_BUCKET, IN_PREFIX), out_bucket=OUT_BUCKET, out_prefix=OUT_PREFIX, in_prefix=IN_PREFIX,
                       queue="cpu", chunk_size=4)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+from smallcut.options import IMAGE_SUFFIXES, is_image_name
+
+__all__ = ["IMAGE_SUFFIXES", "InvalidKey", "S3Url", "check_bucket", "check_key", "is_image_key", "is_own_output",
+           "object_id", "output_key", "parse_s3_url", "relative_key", "validate"]
 MAX_KEY_BYTES = 1024  # S3's limit
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
@@ -65,7 +67,7 @@ def validate(bucket: str, key: str, allowed: list[str] | tuple[str, ...] | None 
 
 
 def is_image_key(key: str) -> bool:
-    return PurePosixPath(key).suffix.lower() in IMAGE_SUFFIXES
+    return is_image_name(key)
 
 
 def relative_key(key: str, in_prefix: str) -> str:

@@ -6,6 +6,7 @@ the colour format, the suffixes and the option names instead of each keeping its
 
 from __future__ import annotations
 
+import posixpath
 from typing import Literal, get_args
 
 # files and keys smallcut treats as images (anything else in a listing is ignored, not failed)
@@ -75,5 +76,4 @@ def job_options(*, roi: bool = True, postprocess: bool = True, mask_only: bool =
 
 def is_image_name(name: str) -> bool:
     """True for a file name or key whose suffix is an image suffix (case-insensitive)."""
-    dot = name.rfind(".")
-    return dot > name.rfind("/") and name[dot:].lower() in IMAGE_SUFFIXES
+    return posixpath.splitext(name)[1].lower() in IMAGE_SUFFIXES

@@ -1,7 +1,7 @@
-"""The Celery app: configuration as data, and the model's lifecycle in worker processes.
+"""The workers' Celery app and the model's lifecycle in worker processes.
 
-Imports neither the engine nor onnxruntime: producers import this module to publish tasks by name.
-The model is loaded in each prefork child (`worker_process_init`) or lazily on first use (solo and
+The task names and Celery settings come from smallcut.celery_config, which producers use to publish
+tasks by name without importing this package. The model is loaded in each prefork child (`worker_process_init`) or lazily on first use (solo and
 threads pools), never in the forking parent: CUDA and ONNX Runtime sessions do not survive fork.
 """
 
@@ -14,56 +14,11 @@ import threading
 
 from celery import Celery
 from celery.signals import worker_process_init
-from kombu import Exchange, Queue
 
+from smallcut.celery_config import TASK_CHUNK, TASK_KEY, celery_config  # noqa: F401 - the names workers register
 from smallcut.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-TASK_KEY = "smallcut.process_key"
-TASK_CHUNK = "smallcut.process_chunk"
-
-
-def celery_config(s: Settings) -> dict:
-    """Everything Celery needs, as one dict (see design notes: durability with the Redis broker)."""
-    from smallcut.redisconn import tls_options
-
-    return {
-        "broker_url": s.broker,
-        # rediss://: verify the server (kombu alone would not); no result backend to configure (none used)
-        "broker_use_ssl": tls_options(s, s.broker) or None,
-        "broker_connection_retry_on_startup": True,
-        "broker_connection_max_retries": None,
-        # unacked messages of a lost worker come back after visibility_timeout; sweep for them often
-        # enough (kombu's default sweep is ~100 s apart) that recovery takes about that long, not more
-        "broker_transport_options": {
-            "visibility_timeout": s.visibility_timeout,
-            "unacked_restore_interval": min(30, max(1, s.visibility_timeout // 10)),
-            "unacked_restore_throttle": 1,
-        },
-        "task_serializer": "json",
-        "result_serializer": "json",
-        "accept_content": ["json"],
-        "task_ignore_result": True,  # status lives in smallcut's own Redis hashes
-        "result_backend": None,
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "task_acks_on_failure_or_timeout": True,
-        "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "worker_proc_alive_timeout": 120,  # children load the model before reporting ready
-        # the soft limit raises inside the task (the key fails with a reason, the chunk's rest is retried);
-        # the hard one kills the child. With both set, Celery arms the hard timer only after the soft one.
-        "task_soft_time_limit": s.soft_time_limit or None,  # 0: none
-        "task_time_limit": s.time_limit or None,
-        "task_default_queue": s.queue,
-        "task_queues": [Queue(q, Exchange(q, type="direct"), routing_key=q) for q in (s.gpu_queue, s.cpu_queue)],
-        "task_create_missing_queues": True,
-        "worker_hijack_root_logger": False,
-        "worker_send_task_events": True,  # Flower
-        "task_send_sent_event": True,
-        "enable_utc": True,
-    }
 
 
 def make_app(settings: Settings | None = None) -> Celery:

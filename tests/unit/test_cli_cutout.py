@@ -124,6 +124,14 @@ def test_a_folder_shows_a_progress_bar_on_a_terminal(tmp_path):
     assert "━" in text and "2/2" in text and "1/2" in text, text  # a live bar that advanced per image
 
 
+def test_shadow_mode_is_checked_and_accepted(tmp_path):
+    proc = _run(str(ecssd_image(806)), "--out", str(tmp_path), "--shadow", "soft")
+    assert proc.returncode == 2 and "invalid choice: 'soft'" in proc.stderr
+    proc = _run(str(ecssd_image(806)), "--out", str(tmp_path / "keep"), "--shadow", "keep", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "keep" / "0806.png").exists()
+
+
 def test_bad_colour_is_a_usage_error(tmp_path):
     proc = _run(str(ecssd_image(806)), "--out", str(tmp_path), "--bg-color", "purple-ish")
     assert proc.returncode == 2
