@@ -1,6 +1,6 @@
 """Export a trained variant to ONNX with symbolic N/H/W and check it against PyTorch.
 
-    python -m training.export --checkpoint runs/u2netp_fpn/last.pt --out models/u2netp_fpn.onnx
+    python -m training.export --checkpoint runs/u2netp_fpn/last.pt --out workers/engine/weights/u2netp_fpn.onnx
 
 Beside it go the training config (`.yaml`, loadable by training.train) and the numbers the run
 reached (`.json`: steps, minutes, validation before and after, md5).

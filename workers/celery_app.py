@@ -76,7 +76,8 @@ def _load_engine():
     t0 = time.perf_counter()
     engine = Engine.from_settings(get_settings())
     metrics.MODEL_LOAD_SECONDS.observe(time.perf_counter() - t0)
-    log.info("model %s loaded in %s", engine.model_id, worker_name())
+    precision = next((p for p in ("int8", "fp16") if f":{p}-" in engine.model_id), "fp32")  # engine.py's model_id
+    log.info("model %s loaded in %s, precision %s", engine.model_id, worker_name(), precision)
     try:
         get_status().record_model_load(worker_name())
     except Exception:  # the count is observability; a Redis hiccup must not stop the worker

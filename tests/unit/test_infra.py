@@ -249,8 +249,8 @@ def test_smallcut_commands_are_real_verbs_with_valid_options(services, k8s_docs)
     assert {"worker", "events", "models"} <= verbs, f"fleet commands not found, saw {sorted(verbs)}"
     unknown = sorted({f"{where}: {argv[0]}" for where, argv in invocations if argv[0] not in VERBS})
     assert not unknown, f"not verbs of smallcut.cli.VERBS ({sorted(VERBS)}): {unknown}"
-    parser = build_parser()
     for where, argv in invocations:
+        parser = build_parser(argv[0])  # the CLI adds a verb's options only for the verb given
         try:
             parser.parse_args([interpolate(a, env_example()) for a in argv])  # compose fills ${VAR} first
         except SystemExit as exc:  # argparse reports bad options by exiting
@@ -404,6 +404,8 @@ def test_model_weights_are_shared_through_a_named_volume(compose, services):
     volume = next(v.split(":")[0] for v in init_mounts if v.split(":")[1] == model_dir)
     assert volume in (compose.get("volumes") or {}), f"{volume} is not a named volume"
     assert as_argv(services["models-init"]["command"])[:2] == ["models", "fetch"]
+    # workers mount the volume read-only: the int8 copy CPU workers run is built here, not by them
+    assert "--int8" in as_argv(services["models-init"]["command"])
     for name in ("worker-gpu", "worker-cpu"):
         mounts = [str(v).split(":") for v in services[name].get("volumes", [])]
         assert [volume, model_dir] in [m[:2] for m in mounts], f"{name} does not mount {volume} at {model_dir}"
@@ -441,6 +443,52 @@ def test_dockerfile_copies_existing_files_and_runs_as_non_root(name):
     assert entrypoint and entrypoint[-1] == ["smallcut"], f"{name}: ENTRYPOINT must be smallcut"
     fetches = [rest for word, rest in steps if word == "RUN" and "smallcut models fetch" in rest]
     assert fetches, f"{name}: weights are not fetched at build time"
+
+
+def test_cpu_image_builds_the_int8_model_as_the_runtime_user():
+    """CPU workers run int8 (SMALLCUT_PRECISION=auto) but cannot build it on a read-only root
+    filesystem or model volume: the image carries the prebuilt copy in its model dir."""
+    steps = dockerfile_instructions(ROOT / "infra" / "docker" / "Dockerfile.cpu")
+    builds = [i for i, (word, rest) in enumerate(steps) if word == "RUN"
+              and ("smallcut models fetch --int8" in rest or "smallcut models quantize" in rest)]
+    assert builds, "Dockerfile.cpu does not build the int8 model"
+    users = [i for i, (word, rest) in enumerate(steps) if word == "USER" and rest not in ("root", "0")]
+    assert users and users[0] < builds[0], "the int8 build must run as the user the workers run as"
+    env = " ".join(rest for word, rest in steps if word == "ENV")
+    assert "SMALLCUT_MODEL_DIR=/opt/smallcut/models" in env  # the folder compose and k8s read
+
+
+def _dockerignore_keeps(path: str) -> bool:
+    """Docker's rule: the last matching pattern decides ('!' re-includes); '**' matches any depth."""
+    import fnmatch
+
+    keep = True
+    for line in DOCKERIGNORE.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate, pattern = line.startswith("!"), line.lstrip("!").rstrip("/")
+        pattern = pattern.replace("**/", "*").replace("**", "*")
+        if fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(path, pattern + "/*"):
+            keep = negate
+    return keep
+
+
+def test_retrained_models_ship_in_the_package_and_the_images():
+    weights = sorted((ROOT / "workers" / "engine" / "weights").iterdir())
+    assert {p.suffix for p in weights} >= {".onnx", ".json", ".yaml"}
+    for path in weights:
+        rel = path.relative_to(ROOT).as_posix()
+        assert _dockerignore_keeps(rel), f".dockerignore drops {rel}"
+    assert not _dockerignore_keeps(".env") and not _dockerignore_keeps("tests/conftest.py")  # the matcher works
+    import tomllib
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["workers"]
+    import fnmatch
+
+    for path in weights:
+        rel = path.relative_to(ROOT / "workers").as_posix()
+        assert any(fnmatch.fnmatch(rel, pattern) for pattern in package_data), f"{rel} is not package data"
 
 
 def test_gpu_image_pairs_onnxruntime_gpu_with_its_cuda_base():

@@ -52,8 +52,8 @@ def test_resolve_prefers_explicit_path_and_reports_missing(tmp_path):
 
 
 def test_committed_variants_load_by_name_from_a_fresh_checkout(tmp_path):
-    """Registry entries with a repo-relative `file:` source need no download: fetch copies, checks, runs."""
-    committed = [s for s in models.REGISTRY.values() if s.source and s.source.startswith("file:") and not s.source.startswith("file://")]
+    """Registry entries shipped in the package need no download: fetch copies, checks, runs."""
+    committed = [s for s in models.REGISTRY.values() if s.source and s.source.startswith("package:")]
     assert {s.name for s in committed} >= {"u2netp_cbam", "u2netp_fpn"}
     for spec in committed:
         assert spec.md5, f"{spec.name} has no checksum"
@@ -68,6 +68,53 @@ def test_a_wrong_repo_relative_source_says_what_is_missing(tmp_path):
     spec = models.ModelSpec(name="gone", filename="gone.onnx", md5=None, source="file:models/no-such-file.onnx")
     with pytest.raises(models.ModelError, match="missing from this checkout"):
         models.fetch(spec, tmp_path)
+
+
+def test_a_missing_package_resource_says_so(tmp_path):
+    spec = models.ModelSpec(name="gone", filename="gone.onnx", md5=None, source="package:weights/no-such-file.onnx")
+    with pytest.raises(models.ModelError, match="missing from the installed package"):
+        models.fetch(spec, tmp_path)
+
+
+def test_an_installed_wheel_carries_the_retrained_models(tmp_path):
+    """A non-editable install (what a Docker image or `pip install smallcut` has) finds the retrained
+    networks inside the package, with no checkout beside it."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    src, site = tmp_path / "src", tmp_path / "site"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    for pkg in ("smallcut", "workers", "producer"):
+        shutil.copytree(root / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(src)],
+                         capture_output=True, text=True, timeout=600)
+    if pip.returncode != 0 and "Could not find a version" in pip.stderr:
+        pytest.skip(f"no build backend reachable to build the wheel: {pip.stderr.strip()[-200:]}")
+    assert pip.returncode == 0, pip.stderr
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from workers.engine import models\n"
+        "print(models.__file__)\n"
+        "for name in ('u2netp_cbam', 'u2netp_fpn'):\n"
+        f"    print(models.fetch(models.REGISTRY[name], Path({str(tmp_path / 'cache')!r})))\n"
+    )
+    elsewhere = tmp_path / "elsewhere"  # no checkout in the working directory either
+    elsewhere.mkdir()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=elsewhere,
+                          env={**__import__("os").environ, "PYTHONPATH": str(site)})
+    assert proc.returncode == 0, proc.stderr
+    where, *fetched = proc.stdout.split()
+    assert where.startswith(str(site)), where  # the installed copy, not this checkout
+    assert [Path(p).name for p in fetched] == ["u2netp_cbam.dyn.onnx", "u2netp_fpn.dyn.onnx"]
+    for name in ("u2netp_cbam", "u2netp_fpn"):
+        for suffix in (".onnx", ".json", ".yaml"):  # the weights with their training config and numbers
+            assert (site / "workers" / "engine" / "weights" / f"{name}{suffix}").is_file()
 
 
 def test_cutout_runs_a_committed_variant_by_name(tmp_path):

@@ -14,6 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--name", default=None, help="model name (default: SMALLCUT_MODEL, u2netp)")
     p.add_argument("--force", action="store_true", help="download (or quantize) again even if cached")
+    p.add_argument("--int8", action="store_true",
+                   help="fetch: also build the checked int8 copy CPU workers run, so that a read-only model "
+                        "dir (an image layer, a read-only volume) has it ready")
     p.add_argument("--images", type=Path, default=None,
                    help="quantize: calibrate on these photos (a folder; default: the sample frames)")
     p.add_argument("--limit", type=int, default=60, help="quantize: at most this many images from --images")
@@ -40,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "fetch":
             path = models.fetch(spec, s.model_dir, force=args.force)
+            if args.int8:
+                return _quantize(args, s, name)
         else:
             _, path = models.resolve(name, s.model_dir, s.model_path, auto_fetch=False)
     except models.ModelError as exc:

@@ -37,7 +37,8 @@ class ModelSpec:
     filename: str
     md5: str | None  # of the original file as published
     # one of: "pip:<requirement>#<member path inside the wheel>", "https://...", "file:///abs/path",
-    # or "file:<path relative to the repository root>" (weights committed under models/)
+    # "package:<path inside workers/engine>" (weights shipped in the package: workers/engine/weights/),
+    # or "file:<path relative to the repository root>"
     source: str | None
     input_size: int = 320  # the size it was trained at
     mean: tuple[float, float, float] = IMAGENET_MEAN
@@ -60,12 +61,13 @@ REGISTRY: dict[str, ModelSpec] = {
         name="u2net", filename="u2net.onnx", md5="60024c5c889badc19c04ad937298a77b", source=None
     ),
     # u2netp fine-tuned with the seed article's additions (training/, README "Retrained networks"):
-    # committed under models/ with their training config and numbers; not the default (they lose).
+    # shipped as package data in workers/engine/weights/ with their training config and numbers, so
+    # an installed wheel or a Docker image has them; not the default (they lose).
     "u2netp_cbam": ModelSpec(
-        name="u2netp_cbam", filename="u2netp_cbam.onnx", md5="8c2b94d9cafb2f80024e02c31b26d57a", source="file:models/u2netp_cbam.onnx"
+        name="u2netp_cbam", filename="u2netp_cbam.onnx", md5="8c2b94d9cafb2f80024e02c31b26d57a", source="package:weights/u2netp_cbam.onnx"
     ),
     "u2netp_fpn": ModelSpec(
-        name="u2netp_fpn", filename="u2netp_fpn.onnx", md5="a9edd5e2fd256585ba097d38c73f4d4d", source="file:models/u2netp_fpn.onnx"
+        name="u2netp_fpn", filename="u2netp_fpn.onnx", md5="a9edd5e2fd256585ba097d38c73f4d4d", source="package:weights/u2netp_fpn.onnx"
     ),
 }
 
@@ -128,6 +130,16 @@ def _fetch_pip(requirement: str, member: str, dest: Path) -> None:
 def _fetch_url(url: str, dest: Path) -> None:
     if url.startswith("file://"):
         shutil.copyfile(url[len("file://") :], dest)
+        return
+    if url.startswith("package:"):  # shipped inside this package: found wherever it is installed
+        from importlib.resources import as_file, files
+
+        resource = files(__package__).joinpath(url[len("package:") :])
+        if not resource.is_file():
+            raise ModelError(f"{url[len('package:'):]} is missing from the installed package {__package__} "
+                             "(a build that left out its package data)")
+        with as_file(resource) as src:
+            shutil.copyfile(src, dest)
         return
     if url.startswith("file:"):  # committed with the code: a fresh clone has it, nothing to download
         src = REPO_ROOT / url[len("file:") :]
