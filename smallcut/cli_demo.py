@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from producer import report
-    from smallcut.cli_stack import missing_local_extra
     from producer.enqueue import Request, enqueue
     from smallcut import localstack, samples
+    from smallcut.cli_stack import missing_local_extra
     from smallcut.keys import S3Url
     from smallcut.settings import Settings
     from smallcut.status import StatusStore
@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
         celery_app = make_producer_app(settings)
         status = StatusStore.from_settings(settings)
-        req = Request(source=S3Url(IN_BUCKET, IN_PREFIX), out_bucket=OUT_BUCKET, out_prefix=OUT_PREFIX, in_prefix=IN_PREFIX,
-                      queue="cpu", chunk_size=4)
+        req = Request(source=S3Url(IN_BUCKET, IN_PREFIX), out_bucket=OUT_BUCKET, out_prefix=OUT_PREFIX,
+                      in_prefix=IN_PREFIX, queue="cpu", chunk_size=4)
         result = enqueue(req, settings=settings, status=status, s3=s3, celery_app=celery_app)
         console.print(f"batch {result.batch}: {result.queued} queued")
         summary = report.wait(status, result.batch, show=True, timeout=args.timeout)
