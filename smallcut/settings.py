@@ -27,8 +27,11 @@ def _split_csv(value: object) -> object:
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
 # the engine's post-processing steps, in the order they run (workers/engine/engine.py)
-PostStep = Literal["open-holes", "smooth", "specks", "fill-holes", "edges", "bleed"]
+PostStep = Literal["shadows", "open-holes", "smooth", "specks", "fill-holes", "edges", "bleed"]
 POST_STEPS: tuple[str, ...] = get_args(PostStep)
+# what happens to a product's shadow or reflection: dropped (background) or kept as a soft dark layer
+ShadowMode = Literal["remove", "keep"]
+SHADOW_MODES: tuple[str, ...] = get_args(ShadowMode)
 
 
 class Settings(BaseSettings):

@@ -1,0 +1,116 @@
+"""The object-vs-backdrop step (workers/engine/shadow.py): features, classifier, layer, compose."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from workers.engine import shadow
+from workers.engine.engine import CutoutOptions, compose
+
+
+def _scene(h=120, w=160):
+    """A textured backdrop, a red disc (object, prob 1) and its shadow (backdrop x 0.55, prob 0.5)."""
+    rng = np.random.default_rng(0)
+    back = np.full((h, w, 3), (180, 170, 150), np.float32) + rng.normal(0, 6, (h, w, 1)).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = (yy - 50) ** 2 + (xx - 70) ** 2 < 18**2
+    shadow_m = ((yy - 62) ** 2 + (xx - 84) ** 2 < 20**2) & ~disc
+    img = back.copy()
+    img[shadow_m] *= 0.55
+    img[disc] = (200, 30, 30)
+    prob = np.zeros((h, w), np.float32)
+    prob[disc] = 1.0
+    prob[shadow_m] = 0.5
+    return img, prob, disc, shadow_m
+
+
+def test_features_see_the_shadow_as_darkened_backdrop():
+    img, prob, disc, sh = _scene()
+    x, cand, maps = shadow.features(img, prob)
+    assert x.shape == (int(cand.sum()), len(shadow.FEATURES))
+    col = {n: x[:, i] for i, n in enumerate(shadow.FEATURES)}
+    on_shadow = sh[cand]
+    on_disc = disc[cand]
+    # a shadow is the backdrop times ~0.55: log ratio ~ log(0.55), chromaticity unchanged
+    assert abs(float(np.median(col["log_lum_ratio"][on_shadow])) - np.log(0.55)) < 0.08
+    assert float(np.median(col["chroma_diff"][on_shadow])) < 0.03
+    # the red disc is a different colour, not a darker backdrop
+    assert float(np.median(col["chroma_diff"][on_disc])) > 0.2
+    assert np.isfinite(x).all()
+    assert maps["back"].shape == img.shape
+
+
+def test_work_views_crop_around_each_lit_region_and_cap_the_side():
+    img, prob, _, _ = _scene(400, 600)
+    prob[300:310, 500:510] = 1.0  # a second, far-away small object: a view of its own, at full resolution
+    views = shadow.work_views(img.astype(np.uint8), prob, 128)
+    assert len(views) == 2
+    for sub, im, p in views:
+        assert max(p.shape) <= 128 and im.shape[:2] == p.shape
+    small = min(views, key=lambda v: v[2].size)
+    assert small[2].shape == prob[small[0]].shape  # small enough: not downscaled
+    assert shadow.work_views(img.astype(np.uint8), np.zeros_like(prob), 128) == []
+
+
+def test_classifier_round_trips_through_json_and_predicts_probabilities():
+    rng = np.random.default_rng(1)
+    f = len(shadow.FEATURES)
+    clf = shadow.Classifier(np.zeros(f, np.float32), np.ones(f, np.float32),
+                            (rng.normal(size=(f, 4)).astype(np.float32), rng.normal(size=(4, 1)).astype(np.float32)),
+                            (np.zeros(4, np.float32), np.zeros(1, np.float32)))
+    again = shadow.Classifier.from_json(clf.to_json())
+    x = rng.normal(size=(50, f)).astype(np.float32)
+    np.testing.assert_allclose(clf.predict(x), again.predict(x), rtol=1e-6)
+    assert ((clf.predict(x) >= 0) & (clf.predict(x) <= 1)).all()
+
+
+def test_classifier_trained_on_other_features_is_refused():
+    bad = '{"features": ["p"], "mean": [0], "scale": [1], "weights": [[[1]]], "biases": [[0]]}'
+    with pytest.raises(ValueError, match="retrain"):
+        shadow.Classifier.from_json(bad)
+
+
+def test_gate_keeps_objects_and_drops_backdrop_smoothly():
+    g = shadow.gate(np.float32([0.0, 0.3, 0.5, 0.7, 1.0]))
+    assert g[0] == 0 and g[1] == 0 and g[-1] == 1 and g[-2] == 1
+    assert 0.4 < g[2] < 0.6
+    assert (np.diff(g) >= 0).all()
+
+
+def test_shadow_layer_is_dark_where_foreground_was_taken_away_near_the_object():
+    h, w = 60, 80
+    before = np.zeros((h, w), np.float32)
+    before[20:40, 20:40] = 1.0
+    before[40:46, 20:40] = 0.6  # the network's grey band
+    after = before.copy()
+    after[40:46] = 0.0
+    ratio = np.ones((h, w), np.float32)
+    ratio[40:46, 20:40] = 0.5
+    layer = shadow.shadow_layer(before, after, ratio, reach=10)
+    assert layer[42, 30] > 0.3
+    assert layer[10, 70] == 0 and layer[30, 30] < 0.05
+
+
+def test_compose_with_a_kept_shadow_darkens_a_new_backdrop_under_the_object():
+    rgb = np.full((10, 10, 3), 200, np.uint8)
+    alpha = np.zeros((10, 10), np.uint8)
+    alpha[2:5, 2:8] = 255
+    layer = np.zeros((10, 10), np.uint8)
+    layer[5:8, 2:8] = 128
+    rgba = compose(rgb, alpha, CutoutOptions(), bleed=False, shadow=layer)
+    assert rgba.shape == (10, 10, 4)
+    assert rgba[6, 4, 3] == 128 and tuple(rgba[6, 4, :3]) == (0, 0, 0)  # a half-opaque black layer
+    assert rgba[3, 4, 3] == 255 and rgba[3, 4, 0] == 200
+    on_white = compose(rgb, alpha, CutoutOptions(bg_color=(255, 255, 255, 255)), bleed=False, shadow=layer)
+    assert 120 <= on_white[6, 4, 0] <= 135  # white darkened by half
+    assert on_white[0, 0, 0] == 255
+    mask = compose(rgb, alpha, CutoutOptions(mask_only=True), bleed=False, shadow=layer)
+    assert mask[6, 4] == 128 and mask[3, 4] == 255
+
+
+def test_bad_shadow_mode_is_refused():
+    with pytest.raises(ValueError, match="shadow"):
+        CutoutOptions(shadow="maybe")
+    assert CutoutOptions.from_dict({"shadow": "keep"}).shadow == "keep"
+    assert CutoutOptions.from_dict({}).shadow == "remove"
