@@ -346,12 +346,18 @@ def ecssd_available(root: Path) -> bool:
 
 
 def ecssd(rng: np.random.Generator, root: Path, target_px: float) -> tuple[Layer, dict]:
-    """A real object: one evaluation photo's salient object cut out with its mask."""
-    i = int(rng.choice(list(ECSSD_IDS)))
-    img = cv2.imread(str(root / "images" / f"{i:04d}.jpg"))
-    mask = cv2.imread(str(root / "masks" / f"{i:04d}.png"), cv2.IMREAD_GRAYSCALE)
-    if img is None or mask is None:
-        raise FileNotFoundError(f"ECSSD photo {i:04d} missing under {root}")
+    """A real object: one evaluation photo's salient object cut out with its mask. Photos whose
+    object runs off the frame are passed over (a product is whole on a catalog shot)."""
+    ids = list(ECSSD_IDS)
+    for _ in range(12):
+        i = int(rng.choice(ids))
+        img = cv2.imread(str(root / "images" / f"{i:04d}.jpg"))
+        mask = cv2.imread(str(root / "masks" / f"{i:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        if img is None or mask is None:
+            raise FileNotFoundError(f"ECSSD photo {i:04d} missing under {root}")
+        edge = np.concatenate([mask[0], mask[-1], mask[:, 0], mask[:, -1]])
+        if np.count_nonzero(edge > 127) <= 2:
+            break
     # keep the largest component: the product, not stray bits of the annotation
     bin_ = (mask > 127).astype(np.uint8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(bin_, connectivity=8)
