@@ -121,8 +121,7 @@ def list_samples(set_dir: Path, limit: int | None = None, twins: bool = True) ->
     if not d.is_dir():
         return []
     out = []
-    for p in sorted(d.glob("*.json")):
-        name = p.name[: -len(".json")]
+    for name in sorted(p.name[: -len(".json")] for p in d.glob("*.json")):
         if name == "manifest" or not all(q.exists() for q in paths(d, name).values()):
             continue
         if not twins and load_meta(d, name).get("twin_of"):

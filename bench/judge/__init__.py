@@ -39,14 +39,19 @@ def ecssd_root(use: bool | None = None) -> Path | None:
     return None
 
 
-def build_set(set_dir: Path | None = None, n: int = DEFAULT_N, seed: int = BASE_SEED, use_ecssd: bool | None = None, progress=None) -> Path:
-    """Draw the frames (and twins) the set lacks; redraw everything when the generator changed."""
+def build_set(set_dir: Path | None = None, n: int | None = None, seed: int = BASE_SEED, use_ecssd: bool | None = None, progress=None) -> Path:
+    """Draw the frames (and twins) the set lacks; redraw everything when the generator changed.
+
+    `n`: frames wanted; None keeps the count the set was built with (DEFAULT_N for a new set)."""
     d = Path(set_dir) if set_dir else fmt.set_dir(SET_NAME)
     root = ecssd_root(use_ecssd)
     want = {"family": FAMILY, "version": VERSION, "seed": seed, "ecssd": root is not None}
     have = fmt.read_manifest(d)
     if have is not None and any(have.get(k) != v for k, v in want.items()):
         shutil.rmtree(d)
+        have = None
+    if n is None:
+        n = int(have["count"]) if have and "count" in have else DEFAULT_N
     d.mkdir(parents=True, exist_ok=True)
     present = set(fmt.list_samples(d))
     for i in range(n):
@@ -57,6 +62,5 @@ def build_set(set_dir: Path | None = None, n: int = DEFAULT_N, seed: int = BASE_
             fmt.write_sample(d, fr.name, fr.rgb, fr.alpha, fr.shadow, fr.meta)
         if progress:
             progress(i + 1, n)
-    count = max(n, (have or {}).get("count", 0)) if have == {**want, "count": (have or {}).get("count")} else n
-    fmt.write_manifest(d, {**want, "count": count})
+    fmt.write_manifest(d, {**want, "count": n})
     return d

@@ -12,7 +12,7 @@ from .sheet import contact_sheet
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.judge", description=__doc__)
-    ap.add_argument("--n", type=int, default=DEFAULT_N, help="frames (twins come on top)")
+    ap.add_argument("--n", type=int, default=None, help=f"frames, twins on top (default: the set's count, {DEFAULT_N} for a new set)")
     ap.add_argument("--seed", type=int, default=BASE_SEED)
     ap.add_argument("--no-ecssd", action="store_true", help="procedural products only")
     ap.add_argument("--sheet", action="store_true", help="also write sheet.png (24 frames) in the set")
