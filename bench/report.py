@@ -56,7 +56,7 @@ def twin_pairs(images: list[dict]) -> dict:
     """Frames with shadows or reflections against their clean twins (one method's image records):
     per group (all, studio backdrops, each backdrop kind) the pairs' mean image IoU and mean object
     IoU with and without the shadows."""
-    by_name = {i["name"]: i for i in images}
+    by_name = {i["name"]: i for i in images if "name" in i}
     pairs = [(by_name[i["twin_of"]], i) for i in images if i.get("twin_of") and i["twin_of"] in by_name]
     if not pairs:
         return {}
