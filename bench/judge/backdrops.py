@@ -201,8 +201,8 @@ def gravel(rng, w, h):
     size = rng.uniform(0.008, 0.02) * max(w, h)
     img = np.full((h, w, 3), 0.12, np.float32)
     height = np.zeros((h, w), np.float32)
-    n = int(1.6 * w * h / (size * size))
-    palette = [_hsv(rng.uniform(0, 30), rng.uniform(0, 0.35), rng.uniform(0.35, 0.85)) for _ in range(6)]
+    n = int(2.6 * w * h / (size * size))
+    palette = [_hsv(rng.uniform(0, 30), rng.uniform(0, 0.25), rng.uniform(0.3, 0.8)) for _ in range(8)]
     xs, ys = rng.uniform(0, w, n), rng.uniform(0, h, n)
     ax, ay = rng.uniform(0.35, 0.6, n) * size, rng.uniform(0.25, 0.5, n) * size
     ang, pick_c, shade = rng.uniform(0, 180, n), rng.integers(0, len(palette), n), rng.uniform(0.7, 1.2, n)
@@ -215,7 +215,7 @@ def gravel(rng, w, h):
     bump = np.sqrt(np.clip(dist / (0.4 * size), 0, 1)).astype(np.float32)
     gy = cv2.Sobel(bump, cv2.CV_32F, 0, 1, ksize=3)
     gx = cv2.Sobel(bump, cv2.CV_32F, 1, 0, ksize=3)
-    lum = 0.55 + 0.45 * bump - 1.5 * (gx + gy)  # lit from the top left
+    lum = 0.6 + 0.4 * bump - 0.5 * (gx + gy)  # rounded stones lit from the top left
     img = img * np.clip(lum, 0.2, 1.4)[..., None] * (1 + 0.05 * grain(rng, w, h))[..., None]
     return np.clip(img, 0, 1), {"stone_px": round(float(size), 1)}
 

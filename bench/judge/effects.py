@@ -63,11 +63,13 @@ def shadow_layers(alpha: np.ndarray, size: float, light: Light) -> list[tuple[fl
     return out
 
 
-def shadow_pad(size: float, light: Light) -> int:
-    """How far an object's shadows can reach beyond its box."""
+def shadow_pad(size: float, light: Light, extent: float | None = None) -> int:
+    """How far an object's shadows can reach beyond its box (`size`: square root of its area;
+    `extent`: its box's longer side, which the stretch about the centre moves outward)."""
+    extent = size if extent is None else extent
     reach = 0.05 * size
     if light.soft or light.hard:
-        reach = max(reach, light.offset * size * light.stretch + 3 * light.blur * size + 0.5 * (light.stretch - 1) * size)
+        reach = max(reach, light.offset * size * light.stretch + 3.5 * light.blur * size + 0.5 * (light.stretch - 1) * extent)
     return int(reach) + 4
 
 

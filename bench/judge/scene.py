@@ -141,7 +141,7 @@ def render(index: int, seed: int, ecssd_root: Path | None = None) -> list[Frame]
             layer, params = _make(rng, k, px, ecssd_root)
             lh, lw = layer.alpha.shape
             size = float(np.sqrt(layer.alpha.sum()))
-            gap = effects.shadow_pad(size, light) if styles else max(6, int(0.1 * size))
+            gap = effects.shadow_pad(size, light, max(lh, lw)) if styles else max(6, int(0.1 * size))
             below = int(0.7 * lh) if has_reflection else 0
             span = lw * 2 + max(6, int(0.3 * lw)) if paired else lw
             pos = _place(rng, W, H, span, lh, below, boxes, gap)
@@ -172,7 +172,7 @@ def render(index: int, seed: int, ecssd_root: Path | None = None) -> list[Frame]
         lh, lw = p.layer.alpha.shape
         size = float(np.sqrt(p.layer.alpha.sum()))
         if styles:
-            pad = effects.shadow_pad(size, light)
+            pad = effects.shadow_pad(size, light, max(lh, lw))
             x0, y0, x1, y1 = max(0, p.x - pad), max(0, p.y - pad), min(W, p.x + lw + pad), min(H, p.y + lh + pad)
             local = np.zeros((y1 - y0, x1 - x0), np.float32)
             local[p.y - y0 : p.y - y0 + lh, p.x - x0 : p.x - x0 + lw] = p.layer.alpha
