@@ -225,6 +225,9 @@ def test_quality_on_the_judge_family_with_twins_and_the_oracle(tmp_path, monkeyp
     assert datasets.cache_tag("catalog-judge") == f"catalog-judge-{judge.VERSION}-{SEED}-e0"
     names = datasets.names("catalog-judge", twins=True)
     assert set(names) == set(fmt.list_samples(d)) and all(not n.endswith("-clean") for n in datasets.names("catalog-judge"))
+    kind = fmt.load_meta(d, "cj-0001")["background"]["kind"]
+    only = datasets.names("catalog-judge", backgrounds=(kind,))
+    assert "cj-0001" in only and all(fmt.load_meta(d, n)["background"]["kind"] == kind for n in only)
     item = datasets.load("catalog-judge", names[0])
     assert item.shadow is not None and item.backdrop["kind"] == item.background and isinstance(item.effects, tuple)
 
