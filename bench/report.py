@@ -34,7 +34,7 @@ def _by_size(objs: list[dict]) -> dict:
 
 SHADOW_EFFECTS = ("contact-shadow", "soft-shadow", "hard-shadow", "reflection")
 NO_SHADOW = "no shadow/reflection"
-STUDIO = ("sweep", "paper", "acrylic")  # plain studio surfaces: where a shadow is the only thing to get wrong
+STUDIO = ("sweep", "paper")  # plain studio surfaces, where a shadow is the only thing to get wrong (issue 23's shadow target)
 
 
 def _effect_order(effects: set[str]) -> list[str]:
