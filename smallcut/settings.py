@@ -128,11 +128,11 @@ class Settings(BaseSettings):
 
     # --- engine defaults -----------------------------------------------------------------------
     roi: bool = Field(
-        True, description="Engine default for queued work: the detection and zoomed passes that find small objects "
-                          "(`cutout --no-roi` turns them off for one run).")
+        True, description="Worker default for queued work that does not choose (`enqueue` without `--no-roi`, S3 "
+                          "events): run the detection and zoomed passes that find small objects.")
     postprocess: bool = Field(
-        True, description="Engine default for queued work: post-processing after the network passes "
-                          "(`cutout --no-postprocess` turns it off for one run).")
+        True, description="Worker default for queued work that does not choose (`enqueue` without "
+                          "`--no-postprocess`, S3 events): post-process the matte after the network passes.")
     png_encoder: str = Field("fpng", description="`fpng` (fast, larger files), `opencv` or `pil` (small, slow).")
     detection: Literal["auto", "always", "never"] = Field(
         "auto",

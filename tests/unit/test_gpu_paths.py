@@ -7,7 +7,6 @@ around it with the CPU provider, which runs the same graphs.
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 
 import cv2

@@ -96,10 +96,6 @@ class SaliencyNet:
                     out[i] = np.ascontiguousarray(pred[j, 0], dtype=np.float32)
         return out  # type: ignore[return-value]
 
-    def predict_resized(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Probability map of `rgb` seen at `size` (w, h), returned at that size."""
-        return self.predict([resize(rgb, size)])[0]
-
 
 def normalise(rgb: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """uint8 HxWx3 -> float32 3xHxW the way the weights were trained (and rembg feeds them)."""
