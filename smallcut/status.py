@@ -34,13 +34,6 @@ class State(str, Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
 
-    @property
-    def terminal(self) -> bool:
-        return self in (State.DONE, State.FAILED, State.SKIPPED)
-
-
-TERMINAL = tuple(s.value for s in State if s.terminal)
-
 # KEYS: obj, batch, states, failed   ARGV: object id, new state, ttl, now, n, field1, value1, ...
 _TRANSITION = """
 local oid, new, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]

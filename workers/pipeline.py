@@ -14,12 +14,17 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 
 from smallcut import keys as keyrules
 from smallcut import metrics, storage
 from smallcut.status import State, now
+
+if TYPE_CHECKING:  # the engine (OpenCV, onnxruntime) loads in the worker child, on first use
+    from smallcut.settings import Settings
+    from workers.engine import CutoutOptions
 
 log = logging.getLogger(__name__)
 key_log = logging.getLogger("smallcut.pipeline")  # one record per finished key
@@ -90,15 +95,21 @@ def log_finished(batch: str, key: str, state: str, worker: str, *, task_id: str 
                    "timings": {k: round(v, 2) for k, v in (timings or {}).items()}, "error": error or None})
 
 
-def run_job(job: dict, ctx: Context) -> JobOutcome:
+def job_options(job: dict, settings: Settings) -> CutoutOptions:
+    """The job's engine options; what it leaves out comes from this worker's SMALLCUT_ROI / _POSTPROCESS."""
     from workers.engine import CutoutOptions
 
+    defaults = {"roi": settings.roi, "postprocess": settings.postprocess}
+    return CutoutOptions.from_dict({**defaults, **dict(job.get("options") or {})})
+
+
+def run_job(job: dict, ctx: Context) -> JobOutcome:
     s = ctx.settings
     batch, bucket = job["batch"], job["bucket"]
     out_bucket = job.get("out_bucket") or s.output_bucket or bucket
     out_prefix = job.get("out_prefix", s.out_prefix)
     force = bool(job.get("force"))
-    options = CutoutOptions.from_dict(job.get("options"))
+    options = job_options(job, s)
     outcome = JobOutcome()
     items = [Item(key=k, oid=keyrules.object_id(bucket, k)) for k in job["keys"]]
 
