@@ -8,38 +8,21 @@ SMALLCUT_API_TOKEN is set; the page's browser calls may carry it in the `smallcu
 
 import hmac
 import logging
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smallcut import keys as keyrules
 
+from .api_common import check_color
+
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "smallcut_token"
 _BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
-_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_CSV_COLOR = re.compile(r"^\s*\d{1,3}\s*(?:,\s*\d{1,3}\s*){2,3}$")
 
 
 # ---------------------------------------------------------------------- request models
-def check_color(value):
-    """'#rrggbb[aa]', 'r,g,b[,a]' or [r, g, b(, a)]: the engine's colour formats, checked without it."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if _HEX_COLOR.match(value):
-            return value
-        if _CSV_COLOR.match(value) and all(0 <= int(v) <= 255 for v in value.split(",")):
-            return value
-        raise ValueError(f"bad colour {value!r}: use #rrggbb, #rrggbbaa or r,g,b[,a]")
-    if isinstance(value, (list, tuple)) and len(value) in (3, 4) and all(
-            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
-        return list(value)
-    raise ValueError("bad colour: use #rrggbb, #rrggbbaa, 'r,g,b[,a]' or a list of 3-4 integers 0-255")
-
-
 class Options(BaseModel):
     """Cut-out switches (same meaning as `smallcut enqueue --option`)."""
 
@@ -127,7 +110,8 @@ def make_app(settings, status=None, s3=None, celery_app=None):
     from smallcut.status import StatusStore
     from smallcut.storage import make_client
 
-    from . import api_cutout, api_metrics, api_review
+    from . import api_cutout, api_metrics, api_rembg, api_review
+    from .api_common import ApiContext
     from .api_limits import BodyLimit
     from .events import Intake, make_router
 
@@ -235,7 +219,9 @@ def make_app(settings, status=None, s3=None, celery_app=None):
             raise HTTPException(404, f"no status for {u}")
         return obj
 
-    api_cutout.install(app, v1, settings=settings, status=status, s3=s3, celery_app=celery_app)
+    app.state.ctx = ApiContext(settings=settings, status=status, s3=s3, celery_app=celery_app, token=token)
+    app.include_router(api_cutout.router)
+    app.include_router(api_rembg.router)
     api_review.install(app, v1, settings=settings, status=status, s3=s3)
 
     # the event webhook of `smallcut events serve`, same paths, its own token

@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     api_cutout_timeout: float = 60.0  # POST /v1/cutout waits this long for the worker, then answers 504
     api_scratch: str | None = None  # s3://bucket/prefix for POST /v1/cutout uploads (default: first allowed bucket, _api)
     api_preview_px: int = 256  # longest side of the review page's thumbnails
+    # GET /api/remove?url=...: the hosts the API may fetch images from (exact names; `.example.com`:
+    # that domain and its subdomains). Empty: fetching by URL is off (it would let callers reach
+    # internal addresses through the API).
+    api_fetch_hosts: CsvList = Field(default_factory=list)
+    api_fetch_max_bytes: int = 20 * 1024 * 1024
+    api_fetch_timeout: float = 15.0  # seconds for the whole fetch, redirects included
     metrics_port: int = 0  # 0: no worker metrics endpoint
     log_json: bool = False  # one JSON object per log line (batch, key, task id, timings)
 
