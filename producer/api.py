@@ -115,7 +115,6 @@ def make_app(settings, status=None, s3=None, celery_app=None):
     from .api_limits import BodyLimit
     from .events import Intake, make_router
 
-    api_cutout.scratch_location(settings)  # ApiConfigError now, not a 500 on every cut-out later
     status = status or StatusStore.from_settings(settings)
     s3 = s3 or make_client(settings)
     if celery_app is None:

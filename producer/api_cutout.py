@@ -58,6 +58,11 @@ def scratch_location(settings) -> tuple[str, str]:
     return bucket, prefix
 
 
+def check_settings(settings) -> None:
+    """What `smallcut api` checks before it listens: ApiConfigError with the reason."""
+    scratch_location(settings)
+
+
 def scratch_key(prefix: str, filename: str | None) -> str:
     suffix = PurePosixPath(filename or "").suffix.lower()
     if suffix not in keyrules.IMAGE_SUFFIXES:
@@ -85,7 +90,10 @@ async def run_cutout(ctx: ApiContext, data: bytes, filename: str | None, options
     settings, status, s3 = ctx.settings, ctx.status, ctx.s3
     if not data:
         raise HTTPException(422, "file is empty")
-    bucket, prefix = scratch_location(settings)
+    try:
+        bucket, prefix = scratch_location(settings)
+    except ApiConfigError as exc:  # `smallcut api` refuses to start so; an app built elsewhere answers why
+        raise HTTPException(503, f"this API is not configured for cut-outs: {exc}") from None
     key = scratch_key(prefix, filename)
     out_prefix = f"{prefix}/out" if prefix else "out"
     oid = keyrules.object_id(bucket, key)
