@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Iterable
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from smallcut import keys as keyrules
@@ -40,7 +40,8 @@ class ApiContext:
     s3: Any
     celery_app: Any
     token: str | None = None
-    extras: dict = field(default_factory=dict)  # per-router state (the review page's thumbnail cache)
+    thumbnails: Any = None  # the review page's thumbnail cache (api_review.Thumbnails)
+    metrics: Any = None  # the registry /metrics reads from Redis at scrape time (api_metrics.live_registry)
 
 
 # ---------------------------------------------------------------------- dependencies
@@ -65,6 +66,17 @@ def require_token(request: Request) -> None:
 
 Ctx = Annotated[ApiContext, Depends(context)]
 AUTH = [Depends(require_token)]
+
+
+def batch_summary(ctx: Ctx, batch_id: str = Path(..., pattern=BATCH_ID)):
+    """The batch of the path's `{batch_id}` (a smallcut.status.BatchSummary), or 404."""
+    summary = ctx.status.get_batch(batch_id)
+    if summary is None:
+        raise HTTPException(404, f"no batch {batch_id}")
+    return summary
+
+
+Batch = Annotated[Any, Depends(batch_summary)]
 
 
 # ---------------------------------------------------------------------- parameter checks

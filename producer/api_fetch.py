@@ -10,7 +10,6 @@ whole fetch, redirects included, at SMALLCUT_API_FETCH_TIMEOUT seconds. Standard
 from __future__ import annotations
 
 import http.client
-import socket
 import time
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
@@ -69,7 +68,7 @@ def fetch(url: str, allowed: list[str], max_bytes: int, timeout: float) -> tuple
         parts = check_url(url, allowed)
         try:
             status, location, body = _get(parts, max_bytes, deadline, timeout)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:  # socket.timeout is TimeoutError
             raise FetchRefused(504, f"fetching {url} took longer than {timeout:g} s") from None
         except (OSError, http.client.HTTPException) as exc:
             raise FetchRefused(400, f"could not fetch {url}: {exc or type(exc).__name__}") from None

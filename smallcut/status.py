@@ -7,6 +7,7 @@ Layout (prefix `smallcut:`), every key with the status TTL:
                             job (JSON template used by retry-failed)
   batch:<id>:states         hash: object id -> state (makes the counters exact under redelivery)
   batch:<id>:failed         set of object ids that ended failed
+  batch:<id>:flagged        set of s3:// URLs flagged on the review page
   deadletter                list of JSON records for keys that failed for good (bounded, no TTL)
   loads                     hash: worker process -> model loads (one per process is the contract)
 
@@ -272,6 +273,27 @@ class StatusStore:
 
     def model_loads(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.r.hgetall(f"{self.p}loads").items()}
+
+    # ------------------------------------------------------------------ review flags
+    def _flags_key(self, batch: str) -> str:
+        return f"{self.batch_key(batch)}:flagged"
+
+    def flag(self, batch: str, url: str) -> int:
+        """Flag a source object of the batch for review; returns how many are flagged."""
+        pipe = self.r.pipeline()
+        pipe.sadd(self._flags_key(batch), url)
+        pipe.expire(self._flags_key(batch), self.ttl)
+        pipe.scard(self._flags_key(batch))
+        return int(pipe.execute()[-1])
+
+    def unflag(self, batch: str, url: str) -> int:
+        pipe = self.r.pipeline()
+        pipe.srem(self._flags_key(batch), url)
+        pipe.scard(self._flags_key(batch))
+        return int(pipe.execute()[-1])
+
+    def flagged(self, batch: str) -> list[str]:
+        return sorted(self.r.smembers(self._flags_key(batch)))
 
     # ------------------------------------------------------------------ events
     def first_sighting(self, token: str, ttl: int) -> bool:
