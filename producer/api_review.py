@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi import Path as PathParam
@@ -167,3 +168,111 @@ def flags_manifest(summary: Batch, ctx: Ctx):
     """The flagged keys as a manifest for `smallcut enqueue --manifest FILE` (one s3:// URL per line)."""
     return PlainTextResponse(manifest(ctx.status.flagged(summary.batch)), headers={
         "Content-Disposition": f'attachment; filename="{summary.batch}-flagged.txt"'})
+
+
+# ---------------------------------------------------------------------- the gallery at catalog scale
+REVIEW_SORTS = ("key", "slowest", "smallest")
+REVIEW_PAGE_MAX = 500
+TERMINAL_STATES = ("done", "failed", "skipped")
+
+
+def total_ms(record: dict) -> float:
+    """Wall time of one cut-out: every stage but the idempotency check (the `head` stage)."""
+    return sum(v for k, v in (record.get("timings") or {}).items() if k != "head")
+
+
+def review_page(status, batch_id: str, *, state: str | None, flagged: bool | None, sort: str,
+                offset: int, limit: int) -> dict:
+    """One page of a batch's objects, filtered and ordered here so the page never loads a whole catalog.
+
+    Each object is shown with the record it ended with in this batch (StatusStore.batch_records), so
+    a later batch of the same keys does not change what this batch's page shows.
+    """
+    states = status.batch_states(batch_id)
+    marks = {url.removeprefix("s3://") for url in status.flagged(batch_id)}
+    oids = [oid for oid, st in states.items() if (state is None or st == state)
+            and (flagged is None or (oid in marks) == flagged)]
+    if sort == "key":
+        oids.sort()
+        page = oids[offset:offset + limit]
+        records = status.batch_records(batch_id, page)
+    else:  # ordered by a recorded value: read the records of every candidate, chunk by chunk
+        records = {}
+        for i in range(0, len(oids), 1000):
+            records.update(status.batch_records(batch_id, oids[i:i + 1000]))
+        if sort == "slowest":
+            oids = sorted((o for o in oids if records.get(o, {}).get("timings")), key=lambda o: -total_ms(records[o]))
+        else:  # the smallest cut-out region relative to its frame: where small objects vanish first
+            oids = sorted((o for o in oids if records.get(o, {}).get("objects")),
+                          key=lambda o: records[o].get("min_object_frac", 1.0))
+        page = oids[offset:offset + limit]
+    items = []
+    for oid in page:
+        st = states[oid]
+        obj = records.get(oid) if st in TERMINAL_STATES else None
+        if obj is None:  # under way: the live record, when it is this batch's
+            live = status.get_object(oid) or {}
+            obj = live if live.get("batch") == batch_id else {}
+        bucket, _, key = oid.partition("/")
+        obj = {**obj, "state": st, "bucket": bucket, "key": key, "source": f"s3://{oid}", "flagged": oid in marks}
+        if obj.get("timings"):
+            obj["total_ms"] = round(total_ms(obj), 1)
+        items.append(obj)
+    return {"batch_id": batch_id, "total": len(oids), "batch_total": len(states), "offset": offset,
+            "limit": limit, "items": items}
+
+
+@router.get("/v1/batches/{batch_id}/review")
+def review(summary: Batch, ctx: Ctx,
+           state: Literal["queued", "processing", "done", "failed", "skipped"] | None = None,
+           flagged: bool | None = Query(None, description="true: only flagged objects; false: only unflagged"),
+           sort: Literal["key", "slowest", "smallest"] = "key",
+           offset: int = Query(0, ge=0, le=10**9), limit: int = Query(100, ge=1, le=REVIEW_PAGE_MAX)) -> dict:
+    """One page of the batch's objects for review: `total` matching, each with the record it ended with
+    in this batch (a later batch of the same keys does not change it)."""
+    return review_page(ctx.status, summary.batch, state=state, flagged=flagged, sort=sort, offset=offset,
+                       limit=limit)
+
+
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"GIF8", "image/gif"),
+                (b"BM", "image/bmp"))
+
+
+def sniff_image(head: bytes) -> str | None:
+    for magic, media in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return media
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+@router.get("/v1/image", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+                       415: {"description": "the object is not an image a browser shows"}})
+async def full_image(ctx: Ctx, key: str = Query(..., max_length=2048, description="s3://bucket/key")):
+    """The object itself, full size, for the before/after view; only images (checked by their bytes),
+    so an HTML object in a bucket is never served on the API's origin."""
+    from botocore.exceptions import ClientError
+
+    from smallcut.storage import describe, error_code
+
+    u = parse_object_url(key, ctx.settings.allowed_buckets)
+
+    def read() -> bytes:
+        head = ctx.s3.head_object(Bucket=u.bucket, Key=u.key)
+        if head.get("ContentLength", 0) > ctx.settings.max_input_bytes:
+            raise HTTPException(413, f"object above SMALLCUT_MAX_INPUT_BYTES ({ctx.settings.max_input_bytes})")
+        return ctx.s3.get_object(Bucket=u.bucket, Key=u.key)["Body"].read()
+
+    try:
+        data = await run_in_threadpool(read)
+    except ClientError as exc:
+        code = 404 if error_code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchBucket") else 400
+        raise HTTPException(code, describe(exc)) from None
+    media = sniff_image(data[:16])
+    if media is None:
+        raise HTTPException(415, "not an image a browser shows (JPEG, PNG, WebP, GIF, BMP)")
+    return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=300",
+                                                     "X-Content-Type-Options": "nosniff",
+                                                     "Content-Security-Policy": "sandbox"})
