@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from smallcut import keys as keyrules
 
-from .api_common import AUTH, ERRORS, Batch, Ctx, check_color, parse_object_url
+from .api_common import AUTH, ERRORS, SHADOW_MODES, Batch, Ctx, check_color, check_shadow, parse_object_url
 from .enqueue import Request, enqueue, new_batch_id, request_from
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class Options(BaseModel):
     postprocess: bool = True
     mask_only: bool = False
     bg_color: str | list[int] | None = Field(None, description="#rrggbb, #rrggbbaa, 'r,g,b[,a]' or [r,g,b(,a)]")
+    # checked in submit() so that a wrong value answers 400 with the reason, like the other refusals
+    shadow: str = Field("remove", max_length=16, json_schema_extra={"enum": list(SHADOW_MODES)},
+                        description="remove: cut cast shadows away; keep: keep them with the object")
 
     @field_validator("bg_color")
     @classmethod
@@ -172,6 +175,10 @@ def _check_storage(s3, bucket: str) -> None:
 def submit(body: BatchRequest, *, settings, status, s3, celery_app) -> dict:
     if (body.source is None) == (body.keys is None):
         raise _bad(422, "give exactly one of 'source' (s3://bucket/prefix) or 'keys' (a list of s3:// URLs)")
+    try:
+        check_shadow(body.options.shadow)
+    except ValueError as exc:
+        raise _bad(400, f"options.shadow: {exc}") from None
     allowed = settings.allowed_buckets
     opts = dict(queue=body.queue or settings.queue, chunk_size=settings.chunk_size, force=body.force,
                 options=body.options.as_job())

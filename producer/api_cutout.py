@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from smallcut import keys as keyrules
 from smallcut.status import State
 
-from .api_common import AUTH, ERRORS, ApiContext, Ctx, check_color, refuse_unknown
+from .api_common import AUTH, ERRORS, SHADOW_MODES, ApiContext, Ctx, check_color, check_shadow, refuse_unknown
 
 POLL_S = 0.1
 
@@ -78,6 +78,7 @@ class CutoutOptions(BaseModel):
     postprocess: bool = True
     mask_only: bool = False
     bg_color: str | None = None
+    shadow: str = "remove"  # remove: cut shadows away with the background; keep: keep the object's cast shadow
 
     def as_job(self) -> dict:
         return self.model_dump(exclude_none=True)
@@ -130,7 +131,7 @@ async def run_cutout(ctx: ApiContext, data: bytes, filename: str | None, options
 
 
 router = APIRouter(tags=["cutout"], dependencies=AUTH)
-CUTOUT_FORM = ("file", "mask_only", "bg_color", "roi", "postprocess")
+CUTOUT_FORM = ("file", "mask_only", "bg_color", "roi", "postprocess", "shadow")
 
 
 @router.post("/v1/cutout", response_class=Response,
@@ -138,7 +139,9 @@ CUTOUT_FORM = ("file", "mask_only", "bg_color", "roi", "postprocess")
                         504: {"description": "not finished in time; `status_url` tells when it is"}})
 async def cutout(request: Request, ctx: Ctx, file: UploadFile = File(..., description="the image"),
                  mask_only: bool = Form(False), bg_color: str | None = Form(None, max_length=32),
-                 roi: bool = Form(True), postprocess: bool = Form(True)):
+                 roi: bool = Form(True), postprocess: bool = Form(True),
+                 shadow: str = Form("remove", max_length=16, json_schema_extra={"enum": list(SHADOW_MODES)},
+                                    description="remove: cut cast shadows away; keep: keep them with the object")):
     """Cut out one image: multipart `file` -> image/png (rembg's names: POST /api/remove)."""
     form = await request.form()
     refuse_unknown("POST /v1/cutout", request.query_params.keys(), form.keys(), (), CUTOUT_FORM,
@@ -147,5 +150,9 @@ async def cutout(request: Request, ctx: Ctx, file: UploadFile = File(..., descri
         color = check_color(bg_color or None)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    options = CutoutOptions(roi=roi, postprocess=postprocess, mask_only=mask_only, bg_color=color)
+    try:
+        shadow = check_shadow(shadow)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    options = CutoutOptions(roi=roi, postprocess=postprocess, mask_only=mask_only, bg_color=color, shadow=shadow)
     return await run_cutout(ctx, await file.read(), file.filename, options.as_job())
