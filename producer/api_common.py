@@ -1,6 +1,7 @@
 """What every API router shares: the app's clients, the token check, parameter checks, error shapes.
 
-Routers never import each other or `producer.api`; they import this module. The clients (settings,
+No router imports `producer.api` (it only assembles the app) and the imports between routers run
+one way (api_rembg uses api_cutout's runner), so there is no cycle. The clients (settings,
 status store, S3, Celery app) live on `app.state.ctx` and reach a route through the `context`
 dependency, so a route is a plain module-level function and tests can hand the app their own clients.
 """
