@@ -77,8 +77,11 @@ function query() {
   else if (mode === "slowest" || mode === "smallest") q.set("sort", mode);
   return q;
 }
+let loadSeq = 0;  // answers can arrive out of order (a poll and a filter change): only the newest counts
 async function loadItems() {
+  const seq = ++loadSeq;
   const page = await api(`/v1/batches/${encodeURIComponent(batchId)}/review?${query()}`);
+  if (seq !== loadSeq) return;
   if (page.items.length === 0 && page.total > 0 && offset > 0) {  // the filter shrank below this page
     offset = Math.max(0, Math.floor((page.total - 1) / PAGE) * PAGE);
     return loadItems();
@@ -86,6 +89,7 @@ async function loadItems() {
   items = page.items;
   total = page.total;
   const f = await api(`/v1/batches/${encodeURIComponent(batchId)}/flags`);
+  if (seq !== loadSeq) return;
   flagged = new Set(f.keys);
   $("#flag-count").textContent = flagged.size;
   const n = (x) => x.toLocaleString("en-US");
@@ -273,7 +277,13 @@ if (body.dataset.login) {
     if (b.completed !== lastCompleted) { lastCompleted = b.completed; await loadItems(); }
     return true;
   });
-  $("#filter").addEventListener("change", () => { offset = 0; current = -1; loadItems().catch((e) => { $("#message").textContent = e.message; }); });
+  $("#filter").addEventListener("change", () => {
+    offset = 0;
+    current = -1;
+    $("#gallery").innerHTML = "";  // no card of the previous filter stays clickable while the next loads
+    $("#page-info").textContent = "loading…";
+    loadItems().catch((e) => { $("#message").textContent = e.message; });
+  });
   $("#prev").addEventListener("click", () => turnPage(-1));
   $("#next").addEventListener("click", () => turnPage(1));
   document.addEventListener("keydown", onKey);
