@@ -4,6 +4,7 @@ const $ = (sel) => document.querySelector(sel);
 const body = document.body;
 const batchId = body.dataset.batch;
 const POLL_MS = 1500;
+const ITEMS_EVERY_MS = 10000;
 let items = [];
 let flagged = new Set();
 
@@ -271,10 +272,18 @@ if (body.dataset.login) {
 } else {
   $("#batch").hidden = false;
   $("#manifest").href = `/v1/batches/${encodeURIComponent(batchId)}/flags.txt`;
+  // the counters poll every 1.5 s; the cards of a running batch at most every 10 s (each page is
+  // filtered and sorted over the whole batch on the server), and once more when it finishes
   let lastCompleted = -1;
+  let lastLoad = 0;
   loop(async () => {
     const b = await refreshBatch();
-    if (b.completed !== lastCompleted) { lastCompleted = b.completed; await loadItems(); }
+    const due = lastCompleted < 0 || b.is_finished || Date.now() - lastLoad > ITEMS_EVERY_MS;
+    if (b.completed !== lastCompleted && due) {
+      lastCompleted = b.completed;
+      lastLoad = Date.now();
+      await loadItems();
+    }
     return true;
   });
   $("#filter").addEventListener("change", () => {
