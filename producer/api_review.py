@@ -5,6 +5,8 @@ on demand from the S3 objects and kept in a small in-process LRU: workers stay o
 (no extra encode and upload per object), nothing extra is stored for the batches nobody looks at, and
 a re-run output (new ETag) gets a fresh thumbnail. Flags live in Redis beside the batch
 (StatusStore.flag, same TTL as the batch) and download as a manifest `smallcut enqueue --manifest` reads.
+The gallery is paged, filtered and ordered here (GET /v1/batches/{id}/review) from the records each
+batch keeps of its objects, and GET /v1/image gives the full-size before/after view its pixels.
 """
 
 import hmac
