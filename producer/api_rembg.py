@@ -58,6 +58,12 @@ def rembg_options(served_model: str, *, model: str, a: bool, om: bool, ppm: bool
     return CutoutOptions(roi=True, postprocess=ppm, mask_only=om, bg_color=color).as_job()
 
 
+def served_by(response: Response, model: str) -> Response:
+    """`model=u2net` (rembg's default) is answered by the model the workers run: the header names it."""
+    response.headers["X-Smallcut-Model"] = model
+    return response
+
+
 @router.post("/api/remove", response_class=Response, summary="Remove from Stream",
              responses={**ERRORS, **PNG, 504: {"description": "not finished in time"}})
 async def remove_posted(
@@ -77,7 +83,7 @@ async def remove_posted(
     form = await request.form()
     refuse_unknown("POST /api/remove", request.query_params.keys(), form.keys(), POST_QUERY, POST_FORM, HINT)
     options = rembg_options(ctx.settings.model, model=model, a=a, om=om, ppm=ppm, bgc=bgc, extras=extras)
-    return await run_cutout(ctx, await file.read(), file.filename, options)
+    return served_by(await run_cutout(ctx, await file.read(), file.filename, options), ctx.settings.model)
 
 
 @router.get("/api/remove", response_class=Response, summary="Remove from URL",
@@ -105,4 +111,4 @@ async def remove_by_url(
                                              s.api_fetch_timeout)
     except api_fetch.FetchRefused as exc:
         raise HTTPException(exc.status_code, exc.reason) from None
-    return await run_cutout(ctx, data, name, options)
+    return served_by(await run_cutout(ctx, data, name, options), ctx.settings.model)

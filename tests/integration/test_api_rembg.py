@@ -41,6 +41,8 @@ def test_post_api_remove_as_rembg_clients_call_it(api):
         r = c.post("/api/remove", files={"file": ("photo.jpg", data, "image/jpeg")})
         assert r.status_code == 200, r.text
         assert r.headers["content-type"] == "image/png"
+        served = os.environ.get("SMALLCUT_MODEL", "u2netp")
+        assert r.headers["x-smallcut-model"] == served  # rembg's default name, answered by the served model
         cut = png(r.content)
         assert cut.mode == "RGBA" and cut.size == size
         alpha = np.asarray(cut)[..., 3]
