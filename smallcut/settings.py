@@ -171,6 +171,13 @@ class Settings(BaseSettings):
         None, description="`s3://bucket/prefix` for `POST /v1/cutout` uploads; default: the first allowed bucket, "
                           "prefix `_api`.")
     api_preview_px: int = Field(256, description="Longest side of the review page's thumbnails, pixels.")
+    # fetching by URL would let callers reach internal addresses through the API: off unless hosts are listed
+    api_fetch_hosts: CsvList = Field(
+        default_factory=list,
+        description="Hosts `GET /api/remove?url=` may fetch images from (exact names; `.example.com`: that domain and "
+                    "its subdomains). Empty: fetching by URL is off.")
+    api_fetch_max_bytes: int = Field(20 * 1024 * 1024, description="Largest image `GET /api/remove?url=` fetches (413 above).")
+    api_fetch_timeout: float = Field(15.0, description="Seconds for a whole URL fetch, redirects included (504 above).")
     metrics_port: int = Field(0, description="Port of each worker's Prometheus `/metrics`; 0: off.")
     log_json: bool = Field(
         False, description="One JSON object per log line: `ts`, `level`, `logger`, `msg`, and per finished key "
