@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     status_ttl: int = 7 * 24 * 3600
     retry_backoff: float = 2.0  # seconds before the first retry of a transient error; doubles, with jitter
     retry_backoff_max: int = 120
+    # a worker renews a lease on each job it runs every lease_ttl/4 s; a job whose lease is not
+    # renewed for lease_ttl s (its worker crashed, or lost Redis) has its unfinished keys requeued by
+    # the reaper that every worker process runs every ~reap_interval s (docs/operations.md)
+    lease_ttl: int = 20
+    reap_interval: float = 5.0
     engine_batch: int = 0  # keys of a chunk whose coarse passes run as one batch; 0: 4 on GPU, 1 on CPU
     io_threads: int = 3  # per worker process: downloads and uploads overlap with compute
 

@@ -8,16 +8,38 @@ from billiard.exceptions import TimeLimitExceeded
 
 from smallcut.settings import get_settings
 
-from .celery_app import TASK_CHUNK, TASK_KEY, app, get_engine, get_s3, get_status, worker_name
+from .celery_app import TASK_CHUNK, TASK_KEY, app, get_engine, get_lease_keeper, get_s3, get_status, worker_name
 from .pipeline import Context, backoff, fail_unfinished, is_transient, run_job
 
 logger = logging.getLogger(__name__)
 
 
 def _run(task, job: dict) -> dict:
+    """Run a job under a lease: held before any key is touched, given back when the job ends in any
+    way Python sees (done, retry scheduled, failed). A process that is killed keeps it, and its
+    expiry tells the reapers to requeue the keys (workers/leases.py)."""
     s = get_settings()
     ctx = Context(settings=s, status=get_status(), s3=get_s3(), engine_getter=get_engine,
                   worker=worker_name(), retries=task.request.retries, task_id=task.request.id or "")
+    keeper, lease = get_lease_keeper(), None
+    try:
+        lease = keeper.hold({"job": job, "queue": (task.request.delivery_info or {}).get("routing_key"),
+                             "holder": ctx.worker, "task_id": ctx.task_id})
+        result = _run_held(task, job, ctx)
+    except Exception as exc:  # not BaseException: a SystemExit from a terminated child keeps the lease
+        if lease is None:  # Redis unreachable before anything ran: retry the whole job later
+            if not is_transient(exc) or task.request.retries >= s.max_retries:
+                raise
+            raise task.retry(exc=exc, countdown=backoff(task.request.retries, s.retry_backoff, s.retry_backoff_max),
+                             max_retries=s.max_retries) from exc
+        keeper.drop(lease)
+        raise
+    keeper.drop(lease)
+    return result
+
+
+def _run_held(task, job: dict, ctx: Context) -> dict:
+    s = ctx.settings
     try:
         outcome = run_job(job, ctx)
     except Exception as exc:
