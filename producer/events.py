@@ -57,6 +57,38 @@ def parse(payload) -> list[ObjectCreated]:
     return out
 
 
+def api_scratch(settings) -> tuple[str, str] | None:
+    """Where `POST /v1/cutout` puts uploads and outputs (SMALLCUT_API_SCRATCH, default
+    s3://<first allowed bucket>/_api): the same rule as the API's, kept here so that the event
+    intake does not import the API."""
+    if settings.api_scratch:
+        try:
+            u = keyrules.parse_s3_url(settings.api_scratch)
+        except keyrules.InvalidKey:
+            return None
+        return u.bucket, u.key.strip("/")
+    if settings.allowed_buckets:
+        return settings.allowed_buckets[0], "_api"
+    return None
+
+
+def loop_reason(settings, ev: ObjectCreated, status=None) -> str | None:
+    """Why an event is for an object smallcut wrote (or handles elsewhere), or None for new input.
+
+    From the bucket and prefix rules and the workers' register of outputs, not from metadata alone:
+    events from AWS, or from MinIO targets without user metadata, carry none."""
+    if ev.has_own_metadata:
+        return "carries smallcut's output metadata"
+    if keyrules.is_own_output(ev.bucket, ev.key, settings.output_bucket or ev.bucket, settings.out_prefix):
+        return f"under the output prefix {settings.out_prefix!r}"
+    scratch = api_scratch(settings)
+    if scratch and ev.bucket == scratch[0] and (not scratch[1] or ev.key.startswith(scratch[1] + "/")):
+        return "in the API's scratch prefix (the API queues its own uploads; its outputs are under out/)"
+    if status is not None and status.is_output(ev.bucket, ev.key):
+        return "written by a worker as an output (any bucket or prefix a job named)"
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     """Redis or the broker unreachable: the event is fine, only the moment is wrong."""
     from kombu.exceptions import OperationalError
@@ -93,9 +125,7 @@ class Intake:
         with self._lock:
             batch = events_batch_id()
             for ev in events:
-                out_bucket = s.output_bucket or ev.bucket
-                if (ev.has_own_metadata or keyrules.is_own_output(ev.bucket, ev.key, out_bucket, s.out_prefix)
-                        or not keyrules.is_image_key(ev.key)):
+                if not keyrules.is_image_key(ev.key) or loop_reason(s, ev, self.status):
                     counts["ignored"] += 1
                     continue
                 token = f"{ev.bucket}/{ev.key}@{ev.etag or ev.size}"
@@ -109,10 +139,10 @@ class Intake:
                 try:
                     keyrules.validate(ev.bucket, ev.key, s.allowed_buckets)
                 except keyrules.InvalidKey as exc:
-                    self.status.record_refused(batch, ev.bucket, ev.key, f"refused: {exc}")
+                    self.status.refuse_once(batch, ev.bucket, ev.key, f"refused: {exc}")
                     counts["refused"] += 1
                     continue
-                self.status.mark_queued(batch, [(ev.bucket, ev.key)], extra={"event": ev.event, "source_etag": ev.etag})
+                self.status.queue_once(batch, ev.bucket, ev.key, extra={"event": ev.event, "source_etag": ev.etag})
                 job = {"batch": batch, "bucket": ev.bucket, "key": ev.key, "out_bucket": s.output_bucket,
                        "out_prefix": s.out_prefix, "options": {}, "force": False}
                 self.app.send_task(TASK_KEY, args=[job], queue=self.queue)

@@ -147,6 +147,9 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
             keyrules.check_bucket(out_bucket, s.allowed_buckets)
         except keyrules.InvalidKey as exc:
             raise keyrules.InvalidKey(f"refused: {exc}") from None
+        if keyrules.is_own_output(bucket, item.key, out_bucket, out_prefix) or ctx.status.is_output(bucket, item.key):
+            # a cutout of a cutout: one more round for nothing, under a doubled prefix
+            raise keyrules.InvalidKey(f"refused: s3://{bucket}/{item.key} is an output of smallcut")
         item.out_key = keyrules.output_key(item.key, out_prefix)
         previous, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
             "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
@@ -184,6 +187,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
     def store(item: Item) -> None:
         engine = ctx.engine_getter()
         t0 = time.perf_counter()
+        ctx.status.mark_output(out_bucket, item.out_key)  # before the write: its event may come at once
         storage.upload_png(ctx.s3, out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
                            fingerprint=engine.output_fingerprint(options), source=f"s3://{bucket}/{item.key}",
                            model=engine.model_id)

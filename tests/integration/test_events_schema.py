@@ -139,3 +139,62 @@ def test_any_entry_never_blocks_the_valid_one_behind_it(consumer, status, entry)
     drain(consumer)
     assert status.get_object(f"{IN_BUCKET}/{key}")["state"] == "queued"
     assert consumer.r.llen(consumer.key) == 0 and consumer.r.llen(consumer.processing) == 0
+
+
+# ---------------------------------------------------------------------- loops and counting
+def test_outputs_are_not_processed_again_without_metadata(intake, status):
+    from producer.events import parse
+
+    # an output a worker wrote for a job with its own --out (another bucket, another prefix): no
+    # metadata in the event (AWS sends none), the prefix differs from the receiver's
+    status.mark_output("outbox", "photos-out/shoe.png")
+    # the API's uploads and outputs: the API queues them itself
+    api_out = f"_api/out/{uuid.uuid4().hex}.png"
+    api_upload = f"_api/{uuid.uuid4().hex}.jpg"
+    fresh = f"hyp/fresh-{uuid.uuid4().hex}.png"
+    recs = [{**record("photos-out/shoe.png"), "s3": {"bucket": {"name": "outbox"}, "object": {"key": "photos-out/shoe.png", "size": 1, "eTag": "e1"}}},
+            record(api_out), record(api_upload), record(f"cutouts/{uuid.uuid4().hex}.png"), record(fresh)]
+    assert len(parse({"Records": recs})) == 5
+    counts = intake.handle({"Records": recs})
+    assert counts["ignored"] == 4 and counts["queued"] == 1, counts
+    assert status.get_object(f"{IN_BUCKET}/{api_out}") is None and status.get_object("outbox/photos-out/shoe.png") is None
+
+
+def test_a_key_refused_twice_counts_once(intake, status):
+    from producer.events import events_batch_id
+
+    key = f"hyp/{uuid.uuid4().hex}/../escape.jpg"  # refused: '..' segment
+    before = status.get_batch(events_batch_id())
+    before_total = before.total if before else 0
+    for etag in ("v1", "v2"):  # two versions: not de-duplicated as one event
+        assert intake.handle({"Records": [record(key, etag=etag)]})["refused"] == 1
+    after = status.get_batch(events_batch_id())
+    assert after.total == before_total + 1
+    assert status.get_object(f"{IN_BUCKET}/{key}")["state"] == "failed"
+    requeued = f"hyp/again-{uuid.uuid4().hex}.jpg"  # a new version of a queued key: still one object
+    for etag in ("v1", "v2"):
+        assert intake.handle({"Records": [record(requeued, etag=etag)]})["queued"] == 1
+    assert status.get_batch(events_batch_id()).total == before_total + 2
+
+
+def test_events_serve_masks_tokens_in_its_log(stack, env, tmp_path):
+    import os
+    import sys
+    import urllib.request
+
+    from smallcut import localstack
+
+    port = localstack.free_port()
+    log = tmp_path / "events.log"
+    proc = localstack._spawn([sys.executable, "-m", "smallcut.cli", "events", "serve", "--port", str(port)], log,
+                             {**os.environ, **env, "SMALLCUT_EVENTS_TOKEN": "tok-sekrit-1"})
+    try:
+        localstack.wait_for_port(port, proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz?token=tok-sekrit-1&x=1", timeout=10) as resp:
+            assert resp.status == 200
+    finally:
+        localstack.stop(proc.pid)
+        proc.wait(timeout=30)
+    text = log.read_text()
+    assert "/healthz?token=***&x=1" in text, text
+    assert "tok-sekrit-1" not in text
