@@ -64,7 +64,11 @@ class Settings(BaseSettings):
     soft_time_limit: int = 300
     time_limit: int = 360
     visibility_timeout: int = 900  # > queue wait + longest task + retry countdown
-    max_retries: int = 5
+    # transient errors (S3 throttling or down, Redis blips) are retried with exponential backoff
+    # (retry_backoff s, doubling, capped at retry_backoff_max, with jitter) until retry_budget s have
+    # passed since the first try, then the key fails; max_retries is a backstop on the number of tries
+    max_retries: int = 30
+    retry_budget: int = 600
     status_ttl: int = 7 * 24 * 3600
     retry_backoff: float = 2.0  # seconds before the first retry of a transient error; doubles, with jitter
     retry_backoff_max: int = 120

@@ -36,8 +36,34 @@ class Context:
     s3: object
     engine_getter: object
     worker: str
-    retries: int = 0  # how many times this task was already retried
+    retries: int = 0  # tries of this job's keys before this one (transient errors, retried)
     task_id: str = ""  # the Celery task's id, for the per-key log line
+    retry_since: float = field(default_factory=time.time)  # when the first try of this job's keys began
+    _delay: float | None = None
+
+    def retry_elapsed(self) -> float:
+        return max(0.0, time.time() - self.retry_since)
+
+    def next_retry(self) -> float | None:
+        """Seconds to wait before the next try, or None when retrying is over: the retry budget
+        (SMALLCUT_RETRY_BUDGET seconds since the first try) would be spent before it starts, or
+        SMALLCUT_MAX_RETRIES tries were made. One delay per run, shared by the keys it retries."""
+        s = self.settings
+        if self.retries >= s.max_retries:
+            return None
+        if self._delay is None:
+            self._delay = backoff(self.retries, s.retry_backoff, s.retry_backoff_max)
+        if self.retry_elapsed() + self._delay > s.retry_budget:
+            return None
+        return self._delay
+
+    def retry_job(self, job: dict, keys: list[str] | None = None) -> dict:
+        """The job for the next try: the same, with the try count and the budget's start carried."""
+        again = {**job, "tries": self.retries + 1, "retry_since": self.retry_since}
+        if keys is not None:
+            again.pop("key", None)
+            again["keys"] = keys
+        return again
 
     def engine_on_gpu(self) -> bool:
         """Whether the loaded engine runs on CUDA/TensorRT (then batching keys pays off)."""
@@ -60,6 +86,7 @@ class Item:
 @dataclass
 class JobOutcome:
     retry: list[str] = field(default_factory=list)
+    countdown: float = 0.0  # seconds before the retry of `retry`
     reasons: dict[str, str] = field(default_factory=dict)
 
 
@@ -112,13 +139,17 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
 
     def fail(item: Item, reason: str, exc: BaseException | None = None) -> None:
         if exc is not None and is_transient(exc):
-            if ctx.retries < s.max_retries:
+            delay = ctx.next_retry()
+            if delay is not None:
                 outcome.retry.append(item.key)
                 outcome.reasons[item.key] = reason
-                ctx.status.transition(batch, item.oid, State.QUEUED, {"error": f"retry {ctx.retries + 1}/{s.max_retries}: {reason}"})
+                outcome.countdown = delay
+                ctx.status.transition(batch, item.oid, State.QUEUED, {
+                    "error": f"retry {ctx.retries + 1} in {delay:.1f} s ({ctx.retry_elapsed():.0f} of "
+                             f"{s.retry_budget} s retry budget spent): {reason}"})
                 item.ended = True
                 return
-            reason = f"gave up after {ctx.retries + 1} tries: {reason}"
+            reason = f"gave up after {ctx.retries + 1} tries in {ctx.retry_elapsed():.0f} s: {reason}"
         finish(item, State.FAILED, error=reason)
         ctx.status.dead_letter({"batch": batch, "bucket": bucket, "key": item.key, "reason": reason})
 
@@ -154,7 +185,7 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         previous, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
             "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
             "output": f"s3://{out_bucket}/{item.out_key}"})
-        if int(attempts) > s.max_retries + 1 + EXTRA_DELIVERIES:
+        if int(attempts) > ctx.retries + 1 + EXTRA_DELIVERIES:
             raise storage.PermanentStorageError(f"gave up after {attempts} deliveries (the worker died on every one)")
         fingerprint = ctx.engine_getter().output_fingerprint(options)
         if not force:
