@@ -120,6 +120,10 @@ class Settings(BaseSettings):
     # post-processing steps that run when post-processing is on (a subset of POST_STEPS, any order)
     post_steps: Annotated[list[PostStep], NoDecode, BeforeValidator(_split_csv)] = Field(default_factory=lambda: list(POST_STEPS))
     max_input_bytes: int = 200 * 1024 * 1024
+    # an image whose cutout is estimated (from its header: pixels x smallcut.imagesize's measured
+    # bytes per pixel) above this many bytes waits for the host's one large-image slot, so several
+    # big frames at once cannot exhaust the node's memory; 0: no gate (docs/operations.md)
+    image_memory_budget: int = 1_000_000_000
 
     # --- event receiver and API ----------------------------------------------------------------
     events_token: SecretStr | None = None

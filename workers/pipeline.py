@@ -21,6 +21,8 @@ from smallcut import keys as keyrules
 from smallcut import metrics, storage
 from smallcut.status import State, now
 
+from .memory_gate import large_image_slot
+
 log = logging.getLogger(__name__)
 key_log = logging.getLogger("smallcut.pipeline")  # one record per finished key
 
@@ -210,8 +212,12 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
 
     def compute(item: Item) -> None:
         engine = ctx.engine_getter()
-        with metrics.IN_FLIGHT.track_inprogress():
-            item.result = engine.cutout(item.source.data, options)
+        t0 = time.perf_counter()
+        with large_image_slot(cutout_estimate(item.source.data), s.image_memory_budget) as gated:
+            if gated:  # a key that ran in the host's large-image slot, and how long it waited for it
+                item.timings["memory_wait"] = (time.perf_counter() - t0) * 1000
+            with metrics.IN_FLIGHT.track_inprogress():
+                item.result = engine.cutout(item.source.data, options)
         item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
         item.timings.update(item.result.timings)
 
@@ -232,7 +238,8 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
     def compute_group(group: list[Item]) -> None:
         """Several keys' network passes batched (GPU); each key still ends on its own."""
         engine = ctx.engine_getter()
-        with metrics.IN_FLIGHT.track_inprogress():
+        estimate = sum(cutout_estimate(item.source.data) for item in group)
+        with large_image_slot(estimate, s.image_memory_budget), metrics.IN_FLIGHT.track_inprogress():
             results = engine.cutout_many([item.source.data for item in group], options)
         for item, res in zip(group, results):
             def take(it: Item, res=res) -> None:
@@ -275,6 +282,17 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
                 if not item.ended:
                     fail(item, "not reached before the soft time limit", TimeoutError("soft time limit"))
     return outcome
+
+
+def cutout_estimate(data: bytes) -> int:
+    """Peak memory one cutout of `data` will take, from its header (0 when the header is unreadable:
+    the decode then fails with the precise reason)."""
+    from smallcut.imagesize import ImageRefused, probe
+
+    try:
+        return probe(data).cutout_bytes
+    except ImageRefused:
+        return 0
 
 
 def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:
