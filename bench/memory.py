@@ -30,8 +30,8 @@ def frame(mp: float, fmt: str) -> bytes:
     import numpy as np
     from PIL import Image, ImageDraw
 
-    w = int(round((mp * 1e6 * 4 / 3) ** 0.5))
-    h = int(round(mp * 1e6 / w))
+    w = int((mp * 1e6 * 4 / 3) ** 0.5)
+    h = int(mp * 1e6 // w)  # never above mp megapixels: 120 stays within SMALLCUT_MAX_PIXELS
     y = np.linspace(0, 1, h, dtype=np.float32)[:, None]
     x = np.linspace(0, 1, w, dtype=np.float32)[None, :]
     base = np.empty((h, w, 3), np.uint8)

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-# Peak resident memory of one cutout above the process's baseline, per input pixel: the RGB frame
-# (3 B), float maps and the RGBA output at full resolution (≈ 4 + 4 + 4 B), encoder and copies.
-# bench/memory.py prints the measured value per size; this is its upper end, rounded up.
-CUTOUT_BYTES_PER_PIXEL = 32
+# Peak resident memory of one cutout above the process's baseline: a fixed part (tile and zoom
+# buffers, encoder) and a part per input pixel (the RGB frame, float maps and the RGBA output at full
+# resolution). bench/memory.py measured 474 MB at 12 MP, 1582 MB at 48 MP and 2870 MB at 100 MP
+# (int8, CPU); these constants bound all three from above.
+CUTOUT_FIXED_BYTES = 200 * 2**20
+CUTOUT_BYTES_PER_PIXEL = 30
 
 
 class ImageRefused(ValueError):
@@ -42,7 +44,7 @@ class Header:
     @property
     def cutout_bytes(self) -> int:
         """Estimated peak memory of one whole cutout of this frame, above the process baseline."""
-        return self.pixels * CUTOUT_BYTES_PER_PIXEL
+        return CUTOUT_FIXED_BYTES + self.pixels * CUTOUT_BYTES_PER_PIXEL
 
 
 def probe(data: bytes) -> Header:

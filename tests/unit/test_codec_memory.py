@@ -60,7 +60,7 @@ def test_header_estimates_need_no_pixels():
     data = _save(Image.new("1", (50000, 50000)), "PNG")  # 2.5 G pixels claimed, a small file
     head = imagesize.probe(data)
     assert (head.width, head.height) == (50000, 50000)
-    assert head.cutout_bytes == 50000 * 50000 * imagesize.CUTOUT_BYTES_PER_PIXEL
+    assert head.cutout_bytes == imagesize.CUTOUT_FIXED_BYTES + 50000 * 50000 * imagesize.CUTOUT_BYTES_PER_PIXEL
     with pytest.raises(imagesize.ImageRefused, match="too large"):
         imagesize.decode_reduced(data, 256, max_pixels=120_000_000, max_decoded_bytes=256 << 20)
     with pytest.raises(imagesize.ImageRefused, match="not a recognised"):
