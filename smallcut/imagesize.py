@@ -62,8 +62,10 @@ def probe(data: bytes) -> Header:
     return Header(str(im.format), int(im.size[0]), int(im.size[1]), len(im.getbands()))
 
 
-def decode_reduced(data: bytes, max_side: int, *, max_pixels: int, max_decoded_bytes: int) -> Image.Image:
-    """An RGB image whose longest side is at most `max_side`, decoded with bounded memory.
+def decode_reduced(data: bytes, max_side: int, *, max_pixels: int, max_decoded_bytes: int,
+                   keep_alpha: bool = False) -> Image.Image:
+    """An RGB image (RGBA with `keep_alpha` when the source has transparency) whose longest side is
+    at most `max_side`, decoded with bounded memory.
 
     JPEG decodes at 1/2, 1/4 or 1/8 scale inside the decoder (PIL draft: the DCT is scaled, a
     120 MP frame never exists at full size). Other formats decode at full size first, so they are
@@ -92,8 +94,10 @@ def decode_reduced(data: bytes, max_side: int, *, max_pixels: int, max_decoded_b
             im.load()
             im = ImageOps.exif_transpose(im)
             im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            if im.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
+            if im.mode in ("PA", "LA", "RGBA", "La", "RGBa") or (im.mode == "P" and "transparency" in im.info):
                 im = im.convert("RGBA")
+                if keep_alpha:
+                    return im
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
             return im.convert("RGB")

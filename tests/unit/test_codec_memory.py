@@ -71,6 +71,9 @@ def test_preview_decode_refuses_what_it_cannot_reduce_and_reduces_jpeg():
     big_png = _save(Image.new("RGBA", (6000, 6000), (10, 20, 30, 128)), "PNG")
     with pytest.raises(imagesize.ImageRefused, match="MiB to decode"):
         imagesize.decode_reduced(big_png, 256, max_pixels=120_000_000, max_decoded_bytes=64 << 20)
+    cutout = _save(Image.new("RGBA", (800, 600), (10, 20, 30, 0)), "PNG")
+    kept = imagesize.decode_reduced(cutout, 64, max_pixels=120_000_000, max_decoded_bytes=64 << 20, keep_alpha=True)
+    assert kept.mode == "RGBA" and kept.size == (64, 48) and kept.getpixel((5, 5))[3] == 0
     jpeg = _save(_scene(6000, 4500), "JPEG")
     im = imagesize.decode_reduced(jpeg, 256, max_pixels=120_000_000, max_decoded_bytes=1 << 20)
     assert im.mode == "RGB" and max(im.size) == 256
