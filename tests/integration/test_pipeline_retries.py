@@ -89,3 +89,27 @@ def test_killed_child_requeues_its_task(s3, worker, status, celery_app):
     assert int(obj["worker"].rsplit(":", 1)[1]) != child
     assert s3.head_object(Bucket=OUT_BUCKET, Key=f"crash-out/crash/{name.replace('.jpg', '.png')}")
     assert all(count == 1 for count in status.model_loads().values())  # the replacement child loaded once
+
+
+@pytest.mark.parametrize("budget, gated", [(1, True), (0, False), (10**12, False)])
+def test_images_above_the_memory_budget_take_the_large_image_slot(settings, status, s3, engine, budget, gated):
+    """The gate is decided from the header before decoding; a gated key records its wait."""
+    import io
+
+    from PIL import Image
+
+    key = f"gate/{budget}.jpg"
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 120, 40)).save(buf, "JPEG")
+    s3.put_object(Bucket=IN_BUCKET, Key=key, Body=buf.getvalue())
+    batch = f"memory-gate-{budget}"
+    status.create_batch(batch, {})
+    status.mark_queued(batch, [(IN_BUCKET, key)])
+    job = {"batch": batch, "bucket": IN_BUCKET, "keys": [key], "out_bucket": OUT_BUCKET, "out_prefix": "gate",
+           "force": True}
+    ctx = Context(settings=settings.model_copy(update={"image_memory_budget": budget}), status=status, s3=s3,
+                  engine_getter=lambda: engine, worker="test:1")
+    assert run_job(job, ctx).retry == []
+    obj = status.get_object(f"{IN_BUCKET}/{key}")
+    assert obj["state"] == "done", obj
+    assert ("memory_wait" in obj["timings"]) is gated
