@@ -228,6 +228,10 @@ def up(workdir: Path, workers: int = 1, concurrency: int = 1, worker_env: dict[s
     if existing and any(_alive(p) for p in existing.pids.values()):
         raise StackError(f"a stack is already running from {workdir} (run `smallcut stack down` first)")
     state = StackState(dir=str(workdir), redis_port=free_port(), s3_port=free_port())
+    # a new stack starts empty: its S3 server keeps objects in memory, so queue entries and statuses
+    # of a previous stack would name objects that no longer exist. Redis restarted within a running
+    # stack (restart_redis) keeps its data.
+    shutil.rmtree(workdir / "appendonlydir", ignore_errors=True)
     try:
         state.pids["redis"] = start_redis(state.redis_port, workdir).pid
         state.save()
