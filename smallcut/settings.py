@@ -86,13 +86,24 @@ class Settings(BaseSettings):
     visibility_timeout: int = Field(
         900, description="Seconds before the Redis broker redelivers a lost worker's messages; keep it above queue "
                          "wait + longest task + retry wait.")
+    # transient errors are retried with exponential backoff until the time budget is spent, so an
+    # outage of minutes ends in `done`, not in `failed` and a manual retry-failed
     max_retries: int = Field(
-        5, description="Task retries of transient S3/Redis errors; then the key is `failed` and goes to the "
-                       "dead-letter list.")
+        30, description="Backstop on the tries of a transient S3/Redis error; the time budget "
+                        "(SMALLCUT_RETRY_BUDGET) normally ends retrying first. Then the key is `failed` and goes to "
+                        "the dead-letter list.")
+    retry_budget: int = Field(
+        600, description="Seconds since a key's first try during which transient errors are retried "
+                         "(docs/operations.md); then the key fails with the reason.")
     status_ttl: int = Field(7 * 24 * 3600, description="Seconds a status hash lives (default: 7 days).")
     retry_backoff: float = Field(
         2.0, description="Seconds before the first retry of a transient error; doubles each time, with jitter.")
     retry_backoff_max: int = Field(120, description="Longest wait between retries, seconds.")
+    lease_ttl: int = Field(
+        20, description="A worker renews a lease on each job it runs every lease_ttl/4 s; a job whose lease is not "
+                        "renewed for this many seconds (its worker crashed or lost Redis) has its unfinished keys "
+                        "requeued (docs/operations.md).")
+    reap_interval: float = Field(5.0, description="Seconds between each worker process's checks for expired leases.")
     engine_batch: int = Field(
         0, description="Keys of a chunk whose coarse passes run as one network batch; 0: 4 on a GPU, 1 on the CPU.")
     io_threads: int = Field(
@@ -152,6 +163,10 @@ class Settings(BaseSettings):
         description="Post-processing steps that run when post-processing is on: a comma-separated subset, "
                     "in any order (`cutout --post-steps`). Each step is described in docs/engine.md.")
     max_input_bytes: int = Field(200 * 1024 * 1024, description="Larger objects fail with a reason (default: 200 MiB).")
+    image_memory_budget: int = Field(
+        1_000_000_000, description="An image whose cut-out is estimated (from its header) above this many bytes waits "
+                                   "for the host's one large-image slot, so several big frames at once cannot exhaust "
+                                   "the node's memory; 0: no gate (docs/operations.md).")
 
     # --- event receiver and API ----------------------------------------------------------------
     events_token: SecretStr | None = Field(

@@ -71,6 +71,13 @@ return {old or '', attempts}
 """
 
 
+# KEYS: batch, states   ARGV: object id. Runs in the same MULTI as the transition that follows it.
+_COUNT_ONCE = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return redis.call('HINCRBY', KEYS[1], 'total', 1) end
+return -1
+"""
+
+
 def now() -> str:
     return f"{time.time():.3f}"
 
@@ -139,6 +146,7 @@ class StatusStore:
         self.ttl = int(ttl)
         self.p = prefix
         self._transition = self.r.register_script(_TRANSITION)
+        self._count_once = self.r.register_script(_COUNT_ONCE)
 
     @classmethod
     def from_settings(cls, settings) -> "StatusStore":
@@ -215,6 +223,37 @@ class StatusStore:
         self.transition(batch, f"{bucket}/{key}", State.FAILED,
                         {"bucket": bucket, "key": key, "batch": batch, "error": reason, "finished_at": now()})
         self.dead_letter({"batch": batch, "bucket": bucket, "key": key, "reason": reason})
+
+    def enter_batch(self, batch: str, bucket: str, key: str, state: State, fields: dict | None = None) -> bool:
+        """Put one object into `batch` in `state`, counting it into the total only if the batch does not
+        have it yet (a second event for the same key, refused or queued, is one object). Returns whether
+        it was counted."""
+        oid = f"{bucket}/{key}"
+        bk = self.batch_key(batch)
+        pipe = self.r.pipeline(transaction=True)
+        self._count_once(keys=[bk, f"{bk}:states"], args=[oid], client=pipe)
+        self.transition(batch, oid, state, {"bucket": bucket, "key": key, "batch": batch, **(fields or {})}, client=pipe)
+        return pipe.execute()[0] != -1
+
+    def refuse_once(self, batch: str, bucket: str, key: str, reason: str) -> bool:
+        """Like record_refused, but a key refused again in the same batch is not counted twice."""
+        counted = self.enter_batch(batch, bucket, key, State.FAILED, {"error": reason, "finished_at": now()})
+        self.dead_letter({"batch": batch, "bucket": bucket, "key": key, "reason": reason})
+        return counted
+
+    def queue_once(self, batch: str, bucket: str, key: str, extra: dict | None = None) -> bool:
+        """Like mark_queued for one key, but a key already in the batch (a new version of an object
+        seen earlier that day) is requeued without counting it twice."""
+        return self.enter_batch(batch, bucket, key, State.QUEUED,
+                                {"queued_at": now(), "error": "", "attempts": 0, **(extra or {})})
+
+    def mark_output(self, bucket: str, key: str) -> None:
+        """Register an object a worker is about to write as an output, so that the event its write
+        causes is recognised as one (no second round), whatever bucket or prefix the job named."""
+        self.r.set(f"{self.p}output:{bucket}/{key}", 1, ex=self.ttl)
+
+    def is_output(self, bucket: str, key: str) -> bool:
+        return bool(self.r.exists(f"{self.p}output:{bucket}/{key}"))
 
     def set_listed(self, batch: str) -> None:
         """All keys of the batch are enqueued: from now on it can finish."""
