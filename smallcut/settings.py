@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     postprocess: bool = Field(
         True, description="Worker default for queued work that does not choose (`enqueue` without "
                           "`--no-postprocess`, S3 events): post-process the matte after the network passes.")
+    shadow: ShadowMode = Field(
+        "remove", description="Worker default for queued work that does not choose: `remove` drops a product's "
+                              "shadow and reflection (background), `keep` keeps its shadow as a soft dark layer in "
+                              "the alpha (`cutout`/`enqueue --shadow`, API `shadow`).")
     png_encoder: str = Field("fpng", description="`fpng` (fast, larger files), `opencv` or `pil` (small, slow).")
     detection: Literal["auto", "always", "never"] = Field(
         "auto",

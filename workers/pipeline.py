@@ -125,10 +125,11 @@ def log_finished(batch: str, key: str, state: str, worker: str, *, task_id: str 
 
 
 def job_options(job: dict, settings: Settings) -> CutoutOptions:
-    """The job's engine options; what it leaves out comes from this worker's SMALLCUT_ROI / _POSTPROCESS."""
+    """The job's engine options; what it leaves out comes from this worker's SMALLCUT_ROI / _POSTPROCESS /
+    _SHADOW."""
     from workers.engine import CutoutOptions
 
-    defaults = {"roi": settings.roi, "postprocess": settings.postprocess}
+    defaults = {"roi": settings.roi, "postprocess": settings.postprocess, "shadow": settings.shadow}
     return CutoutOptions.from_dict({**defaults, **dict(job.get("options") or {})})
 
 

@@ -22,3 +22,9 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("SMALLCUT_ROI", "false")
     opts = job_options({"options": None}, Settings())
     assert opts.roi is False and opts.postprocess is True
+
+
+def test_shadow_mode_defaults_to_the_setting_and_the_job_wins():
+    assert job_options({"keys": ["a.jpg"]}, Settings()).shadow == "remove"
+    assert job_options({"keys": ["a.jpg"]}, Settings(shadow="keep")).shadow == "keep"
+    assert job_options({"options": {"shadow": "remove"}}, Settings(shadow="keep")).shadow == "remove"
