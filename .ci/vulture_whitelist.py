@@ -30,3 +30,13 @@ _.dead_letters
 # in the engine modules under rework: remove there, then here
 _.colour_bleed  # workers/engine/postprocess.py: only tests call it; the engine composes with bleed_rgba
 _.nl  # workers/engine/texture.py lab_bins: unpacked and not used
+
+# rembg's alpha-matting fields: accepted and range-checked on /api/remove for rembg clients (matting
+# itself is refused through `a`), never read
+af
+ae
+
+# helpers the integration tests drive: a Redis restart inside the local stack, the demo samples' exact masks
+restart_redis
+masks
+BACKGROUND_KINDS  # bench.catalog_format: the backdrop names both families use, checked by the format's tests

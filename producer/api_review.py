@@ -28,6 +28,9 @@ HERE = Path(__file__).resolve().parent / "review"
 CACHE_ITEMS = 2048
 
 
+PREVIEW_DECODE_BYTES = 256 << 20  # a preview never decodes more than this (non-JPEG frames above it: 413)
+
+
 class Thumbnails:
     """(bucket, key, etag, px) -> (media type, bytes); bounded LRU shared by the app's threads."""
 
@@ -55,17 +58,17 @@ class Thumbnails:
 
 
 def make_thumbnail(data: bytes, px: int, max_pixels: int) -> tuple[str, bytes]:
-    """JPEG for opaque images, WebP (with alpha) for cut-outs; longest side `px`."""
-    from PIL import Image
+    """JPEG for opaque images, WebP (with alpha) for cut-outs; longest side `px`.
 
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    img = Image.open(io.BytesIO(data))
-    if img.format == "JPEG":
-        img.draft("RGB", (px, px))  # decode at 1/2..1/8 scale: fast on large photos
-    img.thumbnail((px, px))
+    Decoded with bounded memory (smallcut.imagesize.decode_reduced: JPEGs at reduced scale inside the
+    decoder, other formats refused when their full-size decode would not fit PREVIEW_DECODE_BYTES), so
+    a preview of a huge frame neither swells the API process nor answers 500."""
+    from smallcut.imagesize import decode_reduced
+
+    img = decode_reduced(data, px, max_pixels=max_pixels, max_decoded_bytes=PREVIEW_DECODE_BYTES, keep_alpha=True)
     out = io.BytesIO()
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        img.convert("RGBA").save(out, "WEBP", quality=80, method=2)
+    if img.mode == "RGBA":
+        img.save(out, "WEBP", quality=80, method=2)
         return "image/webp", out.getvalue()
     img.convert("RGB").save(out, "JPEG", quality=80)
     return "image/jpeg", out.getvalue()
@@ -132,6 +135,7 @@ async def preview(ctx: Ctx, key: str = Query(..., max_length=2048, description="
     from botocore.exceptions import ClientError
     from PIL import UnidentifiedImageError
 
+    from smallcut.imagesize import ImageRefused
     from smallcut.storage import describe, error_code
 
     u = parse_object_url(key, ctx.settings.allowed_buckets)
@@ -140,6 +144,9 @@ async def preview(ctx: Ctx, key: str = Query(..., max_length=2048, description="
     except ClientError as exc:
         code = 404 if error_code(exc) in ("404", "NoSuchKey", "NotFound", "NoSuchBucket") else 400
         raise HTTPException(code, describe(exc)) from None
+    except ImageRefused as exc:
+        too_big = "too large" in str(exc) or "MiB to decode" in str(exc)
+        raise HTTPException(413 if too_big else 422, f"no preview: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise HTTPException(422, f"not a readable image: {exc}") from None
     return Response(data, media_type=media, headers={"Cache-Control": "private, max-age=300"})
@@ -173,7 +180,6 @@ def flags_manifest(summary: Batch, ctx: Ctx):
 
 
 # ---------------------------------------------------------------------- the gallery at catalog scale
-REVIEW_SORTS = ("key", "slowest", "smallest")
 REVIEW_PAGE_MAX = 500
 TERMINAL_STATES = ("done", "failed", "skipped")
 

@@ -57,6 +57,8 @@ def probe(data: bytes) -> Header:
             im = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageRefused("not a recognised image format") from None
+    except Image.DecompressionBombError as exc:  # PIL's own guard, far above any limit of ours
+        raise ImageRefused(f"image too large: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds on garbage
         raise ImageRefused(f"unreadable image header: {exc}") from None
     return Header(str(im.format), int(im.size[0]), int(im.size[1]), len(im.getbands()))

@@ -46,7 +46,7 @@ def test_work_views_crop_around_each_lit_region_and_cap_the_side():
     prob[300:310, 500:510] = 1.0  # a second, far-away small object: a view of its own, at full resolution
     views = shadow.work_views(img.astype(np.uint8), prob, 128)
     assert len(views) == 2
-    for sub, im, p in views:
+    for _sub, im, p in views:
         assert max(p.shape) <= 128 and im.shape[:2] == p.shape
     small = min(views, key=lambda v: v[2].size)
     assert small[2].shape == prob[small[0]].shape  # small enough: not downscaled
@@ -114,3 +114,50 @@ def test_bad_shadow_mode_is_refused():
         CutoutOptions(shadow="maybe")
     assert CutoutOptions.from_dict({"shadow": "keep"}).shadow == "keep"
     assert CutoutOptions.from_dict({}).shadow == "remove"
+
+
+def _shadowed_product(h=900, w=1200):
+    """A blue product on a studio sweep with a soft drop shadow (backdrop x 0.45 at its darkest)."""
+    import cv2
+
+    yy = np.mgrid[0:h, 0:w][0].astype(np.float32)
+    back = np.dstack([235 - 25 * yy / h] * 3) * np.float32([1.0, 0.98, 0.95])
+    obj = np.zeros((h, w), np.uint8)
+    cv2.ellipse(obj, (600, 420), (150, 90), 0, 0, 360, 255, -1)
+    cv2.rectangle(obj, (560, 300), (640, 420), 255, -1)
+    objf = cv2.GaussianBlur(obj.astype(np.float32) / 255, (0, 0), 1.0)
+    sh = cv2.GaussianBlur(cv2.warpAffine(objf, np.float32([[1, 0, 60], [0, 1, 45]]), (w, h)), (0, 0), 14) * 0.55
+    img = back * (1 - sh[..., None])
+    img = img * (1 - objf[..., None]) + np.float32([40, 90, 160]) * objf[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8), objf > 0.5, (sh > 0.15) & (objf < 0.01)
+
+
+def test_engine_drops_a_drop_shadow_by_default_and_keeps_it_as_a_dark_layer_on_request(engine):
+    from dataclasses import replace
+
+    from smallcut.settings import POST_STEPS
+    from workers.engine import Engine
+
+    img, obj, shadow_px = _shadowed_product()
+    without_step = Engine(engine.net, replace(engine.config, post_steps=tuple(s for s in POST_STEPS if s != "shadows")))
+    before = without_step.matte(img).alpha > 127
+    removed = engine.matte(img)
+    kept = engine.matte(img, keep_shadow=True)
+    iou = lambda a: (a & obj).sum() / (a | obj).sum()  # noqa: E731
+    share = lambda a: (a & shadow_px).sum() / shadow_px.sum()  # noqa: E731
+    assert share(before) > 0.8  # the network alone calls the shadow foreground
+    assert share(removed.alpha > 127) < 0.6 * share(before)
+    assert iou(removed.alpha > 127) > iou(before) and iou(removed.alpha > 127) > 0.75
+    assert removed.shadow is None
+    # keep: same object, plus a soft layer on the shadow and nothing far from it
+    assert np.array_equal(kept.alpha, removed.alpha)
+    assert 10 < kept.shadow[shadow_px].mean() < 230
+    inner = __import__("cv2").erode(obj.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    assert kept.shadow[:100].max() == 0 and kept.shadow[inner].max() == 0
+    png = engine.cutout(__import__("cv2").imencode(".png", img[..., ::-1])[1].tobytes(), CutoutOptions(shadow="keep")).png
+    import cv2
+
+    rgba = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    layer = shadow_px & (removed.alpha == 0) & (rgba[..., 3] > 20) & (rgba[..., 3] < 235)
+    assert layer.sum() > 0.2 * shadow_px.sum()
+    assert rgba[..., :3][layer].max() < 40  # a black layer: colour comes from the new backdrop

@@ -136,6 +136,7 @@ class EngineConfig:
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
     shadow_side: int = 512  # the object-vs-backdrop classifier runs on the lit-up region at most this long
     shadow_gate: tuple[float, float] = (0.05, 0.3)  # classifier P(object): under the first the network value goes, over the second it stays (chosen on catalog-tune 240-299)
+    shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map
     shadow_reach: float = 0.25  # a kept shadow layer reaches this share of the objects' size beyond them
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
@@ -388,8 +389,12 @@ class Engine:
         out = prob.copy()
         layer = np.zeros_like(prob) if keep else None
         for sub, img, p in shadow.work_views(rgb, prob, cfg.shadow_side):
-            p_obj, maps = shadow.object_probability(img, p, clf)
-            after = p * shadow.gate(p_obj, *cfg.shadow_gate)
+            after = p
+            for _ in range(cfg.shadow_rounds):
+                # each round's backdrop estimate includes what the last one gave back to the backdrop,
+                # so the far part of a long shadow is compared with the shadow beside it
+                p_obj, maps = shadow.object_probability(img, after, clf)
+                after = after * shadow.gate(p_obj, *cfg.shadow_gate)
             ch, cw = prob[sub].shape
             change = cv2.resize(after - p, (cw, ch), interpolation=cv2.INTER_LINEAR) if after.shape != (ch, cw) else after - p
             out[sub] = np.clip(np.minimum(out[sub], prob[sub] + change), 0.0, 1.0)
