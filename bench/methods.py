@@ -1,5 +1,6 @@
-"""The methods under test, each `(rgb, set, name) -> alpha`: smallcut in-process (with ablations)
-and rembg with the same u2netp weights. rembg never changes, so its masks are cached on disk.
+"""The methods under test, each `(rgb, set, name) -> alpha`: smallcut in-process (with ablations),
+rembg with the same u2netp weights, and the oracle (the network on crops around the true objects,
+called with their boxes). rembg never changes, so its masks are cached on disk.
 
 A smallcut method may name the network from the model registry after a colon, e.g.
 `smallcut:u2netp_fpn` or `smallcut-noroi:u2netp_cbam`; without one it uses SMALLCUT_MODEL."""
@@ -18,7 +19,7 @@ import numpy as np
 
 from .paths import OUT
 
-METHODS = ("smallcut", "smallcut-noroi", "smallcut-nopost", "rembg")
+METHODS = ("smallcut", "smallcut-noroi", "smallcut-nopost", "rembg", "oracle")
 _SMALLCUT_FLAGS = {"smallcut": (True, True), "smallcut-noroi": (False, True), "smallcut-nopost": (True, False)}
 
 
@@ -132,15 +133,56 @@ class Rembg:
         return Prediction(alpha, seconds, False)
 
 
+class Oracle:
+    """The same network on a square crop around each TRUE object, pasted back: what the engine would
+    score with perfect localisation (the ceiling of design.md). Nothing is predicted outside the
+    crops and no post-processing runs. Needs the ground truth's boxes, so quality passes `objects`."""
+
+    needs_truth = True
+    MARGIN = 0.375  # of the object's size on each side: the middle of the ceiling measure's 25-50 %
+    SIZES = (160, 224, 320)  # network input by crop side, as in the ceiling measure
+
+    def __init__(self, model: str | None = None, overrides: dict | None = None) -> None:
+        self.name = f"oracle:{model}" if model else "oracle"
+        self.model = model
+        self.overrides = dict(overrides or {})
+
+    def __call__(self, rgb: np.ndarray, set_name: str, name: str, objects: list[dict] | None = None) -> Prediction:
+        from workers.engine import roi
+        from workers.engine.net import resize
+
+        if objects is None:
+            raise ValueError("the oracle needs the true objects' boxes")
+        net = Smallcut.engine(self.model, self.overrides).net
+        h, w = rgb.shape[:2]
+        t0 = time.perf_counter()
+        boxes, inputs = [], []
+        for obj in objects:
+            x, y, bw, bh = obj["bbox"]
+            box = roi.expand_box(roi.Box(x, y, x + bw, y + bh), (w, h), self.MARGIN)
+            side = roi.zoom_size(max(box.w, box.h), self.SIZES)
+            boxes.append(box)
+            inputs.append(resize(rgb[box.slices()], (side, side)))
+        prob = np.zeros((h, w), np.float32)
+        for box, zoom in zip(boxes, net.predict(inputs) if inputs else []):
+            patch = cv2.resize(zoom, (box.w, box.h), interpolation=cv2.INTER_LINEAR)
+            sl = box.slices()
+            prob[sl] = np.maximum(prob[sl], patch)
+        alpha = np.clip(prob * 255 + 0.5, 0, 255).astype(np.uint8)
+        return Prediction(alpha, time.perf_counter() - t0, False)
+
+
 def make(name: str, overrides: dict | None = None):
     """A method by name; `overrides` (EngineConfig fields) apply to smallcut ones."""
     base, _, model = name.partition(":")
-    if base in _SMALLCUT_FLAGS:
+    if base in _SMALLCUT_FLAGS or base == "oracle":
         if model:
             from workers.engine.models import REGISTRY
 
             if model not in REGISTRY:
                 raise SystemExit(f"unknown model {model!r} in {name!r}: one of {', '.join(REGISTRY)}")
+        if base == "oracle":
+            return Oracle(model or None, overrides)
         return Smallcut(base, model or None, overrides)
     if name == "rembg":
         return Rembg()

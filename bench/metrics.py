@@ -134,3 +134,17 @@ def score_image(pred_alpha: np.ndarray, gt_alpha: np.ndarray, windows: list[Wind
     n, _, stats, _ = cv2.connectedComponentsWithStats(outside.astype(np.uint8), connectivity=8)
     blobs = int(np.sum(stats[1:, cv2.CC_STAT_AREA] >= max(4, min_blob_frac * frame))) if n > 1 else 0
     return {"iou": iou(p, g), "mae": mae(pred_alpha, gt_alpha), "fp_frac": float(outside.sum()) / frame, "fp_blobs": blobs}
+
+
+def shadow_kept(pred_alpha: np.ndarray, gt_alpha: np.ndarray, shadow: np.ndarray | None) -> tuple[float | None, int]:
+    """Share of the shadow and reflection area returned as foreground, and that area in pixels.
+
+    The area is where the shadow mask is over half (shadow > 127) and no object covers the pixel
+    (gt alpha 0); kept means pred alpha > 127 there. None when the frame has no such area."""
+    if shadow is None:
+        return None, 0
+    area = (shadow > 127) & (gt_alpha == 0)
+    n = int(np.count_nonzero(area))
+    if n == 0:
+        return None, 0
+    return float(np.count_nonzero(area & (pred_alpha > 127))) / n, n

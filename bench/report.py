@@ -32,13 +32,60 @@ def _by_size(objs: list[dict]) -> dict:
     return out
 
 
+SHADOW_EFFECTS = ("contact-shadow", "soft-shadow", "hard-shadow", "reflection")
+NO_SHADOW = "no shadow/reflection"
+STUDIO = ("sweep", "paper")  # plain studio surfaces, where a shadow is the only thing to get wrong (issue 23's shadow target)
+
+
+def _effect_order(effects: set[str]) -> list[str]:
+    first = [e for e in SHADOW_EFFECTS if e in effects]
+    return first + sorted(effects - set(first)) + ([NO_SHADOW] if effects or first else [])
+
+
+def _has_effect(img: dict, eff: str) -> bool:
+    fx = img.get("effects", ())
+    return not any(e in SHADOW_EFFECTS for e in fx) if eff == NO_SHADOW else eff in fx
+
+
+def _shadow_kept(imgs: list[dict]) -> float | None:
+    """Mean over the images that have a shadow area of the share of it kept as foreground."""
+    return _mean([i["shadow_kept"] for i in imgs if i.get("shadow_kept") is not None])
+
+
+def twin_pairs(images: list[dict]) -> dict:
+    """Frames with shadows or reflections against their clean twins (one method's image records):
+    per group (all, studio backdrops, each backdrop kind) the pairs' mean image IoU and mean object
+    IoU with and without the shadows."""
+    by_name = {i["name"]: i for i in images if "name" in i}
+    pairs = [(by_name[i["twin_of"]], i) for i in images if i.get("twin_of") and i["twin_of"] in by_name]
+    if not pairs:
+        return {}
+    groups = {"all": pairs, "studio (" + "/".join(STUDIO) + ")": [p for p in pairs if p[0]["background"] in STUDIO]}
+    for bg in sorted({p[0]["background"] for p in pairs}):
+        groups[bg] = [p for p in pairs if p[0]["background"] == bg]
+    out = {}
+    for g, sel in groups.items():
+        if sel:
+            out[g] = {
+                "pairs": len(sel),
+                "iou_shadow": _mean([a["iou"] for a, _ in sel]),
+                "iou_clean": _mean([b["iou"] for _, b in sel]),
+                "obj_iou_shadow": _mean([a["obj_iou"] for a, _ in sel if a.get("obj_iou") is not None]),
+                "obj_iou_clean": _mean([b["obj_iou"] for _, b in sel if b.get("obj_iou") is not None]),
+                "shadow_kept": _shadow_kept([a for a, _ in sel]),
+            }
+    return out
+
+
 def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> dict:
     """Per method: per size bucket (and all) the mean IoU, hit rate, MAE, boundary F and hole leakage;
     per image: IoU, MAE, false-positive area and blobs, seconds; per background kind."""
     out: dict = {}
     for m in methods:
-        objs = [o for o in objects if o["method"] == m]
-        imgs = [i for i in images if i["method"] == m]
+        all_imgs = [i for i in images if i["method"] == m]
+        # clean twins are scored for the paired comparison only: the other tables count each frame once
+        objs = [o for o in objects if o["method"] == m and not o.get("twin_of")]
+        imgs = [i for i in all_imgs if not i.get("twin_of")]
         by_bucket = {}
         for label in [b[0] for b in BUCKETS] + ["all"]:
             sel = [o for o in objs if label == "all" or o["bucket"] == label]
@@ -70,6 +117,7 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
                 "hit": _mean([float(o["iou"] > HIT_IOU) for o in sel]),
                 "fp_blobs": _mean([i["fp_blobs"] for i in si]),
                 "fp_frac": _mean([i["fp_frac"] for i in si]),
+                "shadow_kept": _shadow_kept(si),
             }
         bgs = sorted({o["background"] for o in objs})
         by_bg_size = {bg: _by_size([o for o in objs if o["background"] == bg]) for bg in bgs}
@@ -80,12 +128,21 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
             sel = [o for o in objs if o["kind"] == kind]
             holes = [o["hole_fg"] for o in sel if o["hole_fg"] is not None]
             by_kind[kind] = {"n": len(sel), "iou": _mean([o["iou"] for o in sel]), "hit": _mean([float(o["iou"] > HIT_IOU) for o in sel]), "hole_fg": _mean(holes)}
+        by_effect = {}
+        for eff in _effect_order({e for i in imgs for e in i.get("effects", ())}):
+            sel_i = [i for i in imgs if _has_effect(i, eff)]
+            names = {i["name"] for i in sel_i}
+            sel = [o for o in objs if o["name"] in names]
+            by_effect[eff] = {"images": len(sel_i), "n": len(sel), "iou": _mean([o["iou"] for o in sel]), "hit": _mean([float(o["iou"] > HIT_IOU) for o in sel]),
+                              "image_iou": _mean([i["iou"] for i in sel_i]), "shadow_kept": _shadow_kept(sel_i)}
         computed = [i["seconds"] for i in imgs if not i["cached"]]
         out[m] = {
             "buckets": by_bucket,
             "backgrounds": by_bg,
             "backgrounds_by_size": by_bg_size,
             "kinds": by_kind,
+            "effects": by_effect,
+            "twins": twin_pairs(all_imgs),
             "images": {
                 "n": len(imgs),
                 "iou": _mean([i["iou"] for i in imgs]),
@@ -93,6 +150,8 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
                 "fp_frac": _mean([i["fp_frac"] for i in imgs]),
                 "fp_blobs": _mean([i["fp_blobs"] for i in imgs]),
                 "with_fp": _mean([float(i["fp_blobs"] > 0) for i in imgs]),
+                "shadow_kept": _shadow_kept(imgs),
+                "n_shadow": len([i for i in imgs if i.get("shadow_kept") is not None]),
                 "sec_per_image": _mean(computed),
                 "computed": len(computed),
                 "cached": len(imgs) - len(computed),
@@ -116,15 +175,18 @@ def tables(summary: dict, title: str) -> list[tuple[str, list[str], list[list[st
                 [m, b, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["mae"], 4), _f(v["bf"]), _f(v["miss"], 2), _f(v["iou_found"]), _f(v["precision_found"], 2), f"{_f(v['hole_fg'], 2)} ({v['n_holes']})"]
             )
     out.append((f"{title}: per object, by size (object area / frame)", head, rows))
-    head = ["method", "images", "IoU", "MAE", "FP area %", "FP blobs/img", "imgs with FP", "s/img", "computed/cached"]
+    shadows = any(s["images"].get("n_shadow") for s in summary.values())
+    head = ["method", "images", "IoU", "MAE", "FP area %", "FP blobs/img", "imgs with FP", "s/img", "computed/cached"] + (["shadow kept (imgs)"] if shadows else [])
     rows = []
     for m, s in summary.items():
         v = s["images"]
-        rows.append([m, str(v["n"]), _f(v["iou"]), _f(v["mae"], 4), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3), _f(v["fp_blobs"], 2), _f(v["with_fp"], 2), _f(v["sec_per_image"], 3), f"{v['computed']}/{v['cached']}"])
+        rows.append([m, str(v["n"]), _f(v["iou"]), _f(v["mae"], 4), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3), _f(v["fp_blobs"], 2), _f(v["with_fp"], 2), _f(v["sec_per_image"], 3), f"{v['computed']}/{v['cached']}"]
+                    + ([f"{_f(v.get('shadow_kept'), 3)} ({v.get('n_shadow', 0)})"] if shadows else []))
     out.append((f"{title}: per image", head, rows))
     if any(len(s["backgrounds"]) > 1 for s in summary.values()):
-        head = ["method", "background", "objects", "IoU", "hit", "FP blobs/img", "FP area %"]
-        rows = [[m, bg, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["fp_blobs"], 2), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3)] for m, s in summary.items() for bg, v in s["backgrounds"].items()]
+        head = ["method", "background", "objects", "IoU", "hit", "FP blobs/img", "FP area %"] + (["shadow kept"] if shadows else [])
+        rows = [[m, bg, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["fp_blobs"], 2), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3)]
+                + ([_f(v.get("shadow_kept"), 3)] if shadows else []) for m, s in summary.items() for bg, v in s["backgrounds"].items()]
         out.append((f"{title}: by background", head, rows))
         head = ["background", "bucket", "method", "n", "IoU", "hit"]
         keys = list(dict.fromkeys(bg for s in summary.values() for bg in s["backgrounds_by_size"]))
@@ -132,6 +194,20 @@ def tables(summary: dict, title: str) -> list[tuple[str, list[str], list[list[st
                 for bg in keys for b, *_ in BUCKETS for m, s in summary.items()
                 if (v := s["backgrounds_by_size"].get(bg, {}).get(b))]
         out.append((f"{title}: by background and size", head, rows))
+    if any(s.get("effects") for s in summary.values()):
+        head = ["method", "effect", "images", "objects", "IoU", "hit", "image IoU", "shadow kept"]
+        rows = [[m, e, str(v["images"]), str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["image_iou"]), _f(v["shadow_kept"], 3)]
+                for m, s in summary.items() for e, v in s.get("effects", {}).items()]
+        out.append((f"{title}: by effect (objects of frames with it; shadow kept: share of the shadow/reflection area returned as foreground)", head, rows))
+    if any(s.get("twins") for s in summary.values()):
+        head = ["method", "backdrop", "pairs", "image IoU shadow", "image IoU clean", "delta", "object IoU shadow", "object IoU clean", "delta", "shadow kept"]
+        rows = []
+        for m, s in summary.items():
+            for g, v in s.get("twins", {}).items():
+                d_img = None if v["iou_shadow"] is None or v["iou_clean"] is None else v["iou_shadow"] - v["iou_clean"]
+                d_obj = None if v["obj_iou_shadow"] is None or v["obj_iou_clean"] is None else v["obj_iou_shadow"] - v["obj_iou_clean"]
+                rows.append([m, g, str(v["pairs"]), _f(v["iou_shadow"]), _f(v["iou_clean"]), _f(d_img), _f(v["obj_iou_shadow"]), _f(v["obj_iou_clean"]), _f(d_obj), _f(v["shadow_kept"], 3)])
+        out.append((f"{title}: frames with shadows/reflections vs their clean twins", head, rows))
     if any(len(s["kinds"]) > 1 for s in summary.values()):
         head = ["method", "object kind", "n", "IoU", "hit", "hole fg"]
         rows = [[m, k, str(v["n"]), _f(v["iou"]), _f(v["hit"], 2), _f(v["hole_fg"], 2)] for m, s in summary.items() for k, v in s["kinds"].items()]
@@ -152,7 +228,7 @@ def print_tables(ts: list[tuple[str, list[str], list[list[str]]]]) -> None:
     for title, head, rows in ts:
         t = Table(title=title, title_justify="left")
         for h in head:
-            t.add_column(h, justify="left" if h in ("method", "bucket", "background", "object kind") else "right")
+            t.add_column(h, justify="left" if h in ("method", "bucket", "background", "backdrop", "effect", "object kind") else "right")
         prev = None
         for r in rows:
             if prev is not None and r[0] != prev:
@@ -205,12 +281,14 @@ class WorstCases:
         self.heaps: dict[str, list] = defaultdict(list)
         self._tie = 0
 
-    def offer(self, method: str, score: float, label: str, rgb: np.ndarray, gt: np.ndarray, pred: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    def offer(self, method: str, score: float, label: str, rgb: np.ndarray, gt: np.ndarray, pred: np.ndarray, box: tuple[int, int, int, int],
+              shadow: np.ndarray | None = None) -> None:
+        """`shadow`: the frame's shadow/reflection mask, outlined on the image and coloured in the errors."""
         heap = self.heaps[method]
         if len(heap) >= self.k and -heap[0][0] <= score:
             return
         x0, y0, x1, y1 = box
-        crops = self._crops(rgb[y0:y1, x0:x1], gt[y0:y1, x0:x1], pred[y0:y1, x0:x1])
+        crops = self._crops(rgb[y0:y1, x0:x1], gt[y0:y1, x0:x1], pred[y0:y1, x0:x1], None if shadow is None else shadow[y0:y1, x0:x1])
         self._tie += 1
         item = (-score, self._tie, label, crops)
         if len(heap) < self.k:
@@ -218,16 +296,23 @@ class WorstCases:
         else:
             heapq.heapreplace(heap, item)
 
-    def _crops(self, img: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    def _crops(self, img: np.ndarray, gt: np.ndarray, pred: np.ndarray, shadow: np.ndarray | None = None) -> np.ndarray:
         h, w = gt.shape
         s = self.cell / max(h, w)
         size = (max(1, round(w * s)), max(1, round(h * s)))
         interp = cv2.INTER_NEAREST if s > 1 else cv2.INTER_AREA
         g, p = gt > 127, pred > 127
         err = np.zeros((h, w, 3), np.uint8)
+        sh = np.zeros_like(g) if shadow is None else (shadow > 127) & ~g
+        err[sh] = (70, 30, 70)  # shadow or reflection, correctly background: dark magenta
         err[g & p] = (200, 200, 200)  # agree: grey
         err[p & ~g] = (230, 40, 40)  # false foreground: red
+        err[p & sh] = (255, 60, 255)  # shadow kept as foreground: magenta
         err[g & ~p] = (40, 90, 255)  # missed: blue
+        if sh.any():
+            img = img.copy()
+            cs, _ = cv2.findContours(sh.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+            cv2.drawContours(img, cs, -1, (255, 0, 255), max(1, int(round(1 / s))))
         panels = [img, np.repeat(gt[..., None], 3, 2), np.repeat(pred[..., None], 3, 2), err]
         cells = []
         for pnl in panels:
@@ -249,7 +334,7 @@ class WorstCases:
         sheet = Image.new("RGB", (cols * (rw + 8), top + n_r * (self.cell + pad + 6)), (30, 30, 30))
         draw = ImageDraw.Draw(sheet)
         what = "worst objects found (recall >= 0.1)" if method.endswith(":found") else "worst objects"
-        draw.text((4, 5), f"{method.split(':')[0]}: {what}. image | ground truth | prediction | errors (grey ok, red false fg, blue missed)", fill=(255, 255, 255))
+        draw.text((4, 5), f"{method.split(':')[0]}: {what}. image (shadow outlined magenta) | ground truth | prediction | errors (grey ok, red false fg, blue missed, magenta shadow kept)", fill=(255, 255, 255))
         for i, (neg, _, label, crops) in enumerate(rows):
             x = (i % cols) * (rw + 8)
             y = top + (i // cols) * (self.cell + pad + 6)

@@ -130,7 +130,7 @@ def encoders(rgba_images: list[np.ndarray], repeats: int = 3) -> dict:
     for name, enc in cands.items():
         ms, kb = [], []
         for a in rgba_images:
-            ms.append(_time(lambda: enc(a), repeats))
+            ms.append(_time(lambda enc=enc, a=a: enc(a), repeats))
             kb.append(len(enc(a)) / 1024)
         res[name] = {"median_ms": round(C.median(ms), 1), "median_kb": round(C.median(kb), 1)}
     return res
@@ -154,7 +154,7 @@ def decoders(datas: list[bytes], repeats: int = 3) -> dict:
         cands["simplejpeg"] = lambda d: simplejpeg.decode_jpeg(d, colorspace="RGB")
     except ImportError:
         pass
-    return {name: {"median_ms": round(C.median(_time(lambda: f(d), repeats) for d in datas), 1)} for name, f in cands.items()}
+    return {name: {"median_ms": round(C.median(_time(lambda f=f, d=d: f(d), repeats) for d in datas), 1)} for name, f in cands.items()}
 
 
 def run_speed(sets: dict[str, list[Path]], engine, session, methods=METHODS, codec_images: int = 5, repeats: int = 3,

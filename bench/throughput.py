@@ -55,7 +55,7 @@ def loop(paths: list[Path], engine, session) -> dict:
         runners.pop("rembg")
     ms: dict[str, list[float]] = {k: [] for k in runners}
     stages: list[dict] = []
-    for name, fn in runners.items():
+    for fn in runners.values():
         fn(paths[0].read_bytes())
     for i, p in enumerate(paths):
         data = p.read_bytes()

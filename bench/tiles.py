@@ -20,8 +20,9 @@ from workers.engine.engine import EngineConfig
 from . import datasets
 
 
-def tile_peaks(rgb: np.ndarray, alpha: np.ndarray, cfg: EngineConfig = EngineConfig()) -> list[tuple[float, int]]:
-    """(edge peak, object pixels) per detection tile of one frame, as the engine tiles it."""
+def tile_peaks(rgb: np.ndarray, alpha: np.ndarray, cfg: EngineConfig | None = None) -> list[tuple[float, int]]:
+    """(edge peak, object pixels) per detection tile of one frame, as the engine tiles it (default config)."""
+    cfg = cfg or EngineConfig()
     h, w = rgb.shape[:2]
     edges = tiling.edge_strength_at(rgb, cfg.detect_side)
     out = []

@@ -11,8 +11,15 @@ import secrets
 import time
 from pathlib import PurePosixPath
 
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
 from smallcut import keys as keyrules
 from smallcut.status import State
+
+from .api_common import AUTH, ERRORS, SHADOW_MODES, ApiContext, Ctx, check_color, check_shadow, refuse_unknown
 
 POLL_S = 0.1
 
@@ -22,14 +29,38 @@ def api_batch_id() -> str:
     return time.strftime("api-%Y%m%d", time.gmtime())
 
 
+class ApiConfigError(ValueError):
+    """A setting the API needs is missing or wrong: `smallcut api` stops at start with this message."""
+
+
 def scratch_location(settings) -> tuple[str, str]:
+    """(bucket, prefix) where POST /v1/cutout and /api/remove put uploads and their outputs."""
     if settings.api_scratch:
-        u = keyrules.parse_s3_url(settings.api_scratch)
-        return u.bucket, u.key.strip("/")
-    bucket = settings.output_bucket or (settings.allowed_buckets[0] if settings.allowed_buckets else None)
-    if not bucket:
-        raise RuntimeError("set SMALLCUT_API_SCRATCH (s3://bucket/prefix) for POST /v1/cutout")
-    return bucket, "_api"
+        try:
+            u = keyrules.parse_s3_url(settings.api_scratch)
+        except keyrules.InvalidKey as exc:
+            raise ApiConfigError(f"SMALLCUT_API_SCRATCH={settings.api_scratch!r}: {exc} "
+                                 "(use s3://bucket/prefix)") from None
+        bucket, prefix = u.bucket, u.key.strip("/")
+        source = "SMALLCUT_API_SCRATCH"
+    else:
+        bucket = settings.output_bucket or (settings.allowed_buckets[0] if settings.allowed_buckets else None)
+        if not bucket:
+            raise ApiConfigError("the API has nowhere to put uploads: set SMALLCUT_API_SCRATCH=s3://bucket/prefix "
+                                 "(or SMALLCUT_OUTPUT_BUCKET / SMALLCUT_ALLOWED_BUCKETS, whose bucket it then uses "
+                                 "with the prefix _api)")
+        prefix = "_api"
+        source = "SMALLCUT_OUTPUT_BUCKET" if settings.output_bucket else "SMALLCUT_ALLOWED_BUCKETS"
+    try:
+        keyrules.check_bucket(bucket, settings.allowed_buckets)
+    except keyrules.InvalidKey as exc:
+        raise ApiConfigError(f"the scratch bucket from {source} is refused: {exc}") from None
+    return bucket, prefix
+
+
+def check_settings(settings) -> None:
+    """What `smallcut api` checks before it listens: ApiConfigError with the reason."""
+    scratch_location(settings)
 
 
 def scratch_key(prefix: str, filename: str | None) -> str:
@@ -40,65 +71,89 @@ def scratch_key(prefix: str, filename: str | None) -> str:
     return f"{prefix}/in/{name}" if prefix else f"in/{name}"
 
 
-def install(app, v1: dict, *, settings, status, s3, celery_app) -> None:
-    from fastapi import File, Form, HTTPException, UploadFile
-    from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse, Response
+class CutoutOptions(BaseModel):
+    """The switches of one cut-out, as the job's `options` dict carries them to the worker."""
 
+    roi: bool = True
+    postprocess: bool = True
+    mask_only: bool = False
+    bg_color: str | None = None
+    shadow: str = "remove"  # remove: cut shadows away with the background; keep: keep the object's cast shadow
+
+    def as_job(self) -> dict:
+        return self.model_dump(exclude_none=True)
+
+
+async def run_cutout(ctx: ApiContext, data: bytes, filename: str | None, options: dict) -> Response:
+    """Upload to scratch, queue one task, wait for its status: the PNG, or why there is none."""
     from smallcut.celery_config import TASK_KEY
 
-    from .api import check_color
-
-    @app.post("/v1/cutout", tags=["cutout"], response_class=Response,
-              dependencies=v1["dependencies"],
-              responses={**v1["responses"], 200: {"content": {"image/png": {}}, "description": "the cut-out PNG"},
-                         504: {"description": "not finished in time; `status_url` tells when it is"}})
-    async def cutout(file: UploadFile = File(..., description="the image"),
-                     mask_only: bool = Form(False), bg_color: str | None = Form(None, max_length=32),
-                     roi: bool = Form(True), postprocess: bool = Form(True)):
-        """Cut out one image (drop-in for `rembg s`): multipart `file` -> image/png."""
-        try:
-            color = check_color(bg_color or None)
-        except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
-        data = await file.read()
-        if not data:
-            raise HTTPException(422, "file is empty")
+    settings, status, s3 = ctx.settings, ctx.status, ctx.s3
+    if not data:
+        raise HTTPException(422, "file is empty")
+    try:
         bucket, prefix = scratch_location(settings)
-        key = scratch_key(prefix, file.filename)
-        out_prefix = f"{prefix}/out" if prefix else "out"
-        in_prefix = f"{prefix}/in" if prefix else "in"  # replaced by out_prefix: <prefix>/out/<day>/<id>.png
-        oid = keyrules.object_id(bucket, key)
-        batch = api_batch_id()
-        options = {"roi": roi, "postprocess": postprocess, "mask_only": mask_only}
-        if color:
-            options["bg_color"] = color
-        job = {"batch": batch, "bucket": bucket, "key": key, "out_bucket": bucket, "out_prefix": out_prefix,
-               "in_prefix": in_prefix, "options": options, "force": True}
+    except ApiConfigError as exc:  # `smallcut api` refuses to start so; an app built elsewhere answers why
+        raise HTTPException(503, f"this API is not configured for cut-outs: {exc}") from None
+    key = scratch_key(prefix, filename)
+    out_prefix = f"{prefix}/out" if prefix else "out"
+    in_prefix = f"{prefix}/in" if prefix else "in"  # replaced by out_prefix: <prefix>/out/<day>/<id>.png
+    oid = keyrules.object_id(bucket, key)
+    batch = api_batch_id()
+    job = {"batch": batch, "bucket": bucket, "key": key, "out_bucket": bucket, "out_prefix": out_prefix,
+           "in_prefix": in_prefix, "options": options, "force": True}
 
-        def submit() -> None:
-            s3.put_object(Bucket=bucket, Key=key, Body=data)
-            status.create_batch(batch, {"out_bucket": bucket, "out_prefix": out_prefix, "options": {},
-                                        "force": True, "queue": settings.queue})
-            status.mark_queued(batch, [(bucket, key)])
-            celery_app.send_task(TASK_KEY, args=[job], queue=settings.queue)
+    def submit() -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+        status.create_batch(batch, {"out_bucket": bucket, "out_prefix": out_prefix, "options": {},
+                                    "force": True, "queue": settings.queue})
+        status.mark_queued(batch, [(bucket, key)])
+        ctx.celery_app.send_task(TASK_KEY, args=[job], queue=settings.queue)
 
-        await run_in_threadpool(submit)
-        status_url = f"/v1/objects?key=s3://{oid}"
-        deadline = time.monotonic() + settings.api_cutout_timeout
-        obj: dict = {}
-        while time.monotonic() < deadline:
-            obj = await run_in_threadpool(status.get_object, oid) or {}
-            if obj.get("state") in (State.DONE.value, State.FAILED.value, State.SKIPPED.value):
-                break
-            await asyncio.sleep(POLL_S)
-        else:
-            return JSONResponse({"error": f"not finished within {settings.api_cutout_timeout:g}s",
-                                 "state": obj.get("state"), "status_url": status_url}, status_code=504,
-                                headers={"Location": status_url})
-        if obj["state"] == State.FAILED.value:
-            return JSONResponse({"error": obj.get("error") or "failed", "status_url": status_url}, status_code=422)
-        out = keyrules.parse_s3_url(obj["output"])
-        body = await run_in_threadpool(lambda: s3.get_object(Bucket=out.bucket, Key=out.key)["Body"].read())
-        return Response(body, media_type="image/png",
-                        headers={"X-Smallcut-Object": f"s3://{oid}", "X-Smallcut-Output": obj["output"]})
+    await run_in_threadpool(submit)
+    status_url = f"/v1/objects?key=s3://{oid}"
+    deadline = time.monotonic() + settings.api_cutout_timeout
+    obj: dict = {}
+    while time.monotonic() < deadline:
+        obj = await run_in_threadpool(status.get_object, oid) or {}
+        if obj.get("state") in (State.DONE.value, State.FAILED.value, State.SKIPPED.value):
+            break
+        await asyncio.sleep(POLL_S)
+    else:
+        return JSONResponse({"error": f"not finished within {settings.api_cutout_timeout:g}s",
+                             "state": obj.get("state"), "status_url": status_url}, status_code=504,
+                            headers={"Location": status_url})
+    if obj["state"] == State.FAILED.value:
+        return JSONResponse({"error": obj.get("error") or "failed", "status_url": status_url}, status_code=422)
+    out = keyrules.parse_s3_url(obj["output"])
+    body = await run_in_threadpool(lambda: s3.get_object(Bucket=out.bucket, Key=out.key)["Body"].read())
+    return Response(body, media_type="image/png",
+                    headers={"X-Smallcut-Object": f"s3://{oid}", "X-Smallcut-Output": obj["output"]})
+
+
+router = APIRouter(tags=["cutout"], dependencies=AUTH)
+CUTOUT_FORM = ("file", "mask_only", "bg_color", "roi", "postprocess", "shadow")
+
+
+@router.post("/v1/cutout", response_class=Response,
+             responses={**ERRORS, 200: {"content": {"image/png": {}}, "description": "the cut-out PNG"},
+                        504: {"description": "not finished in time; `status_url` tells when it is"}})
+async def cutout(request: Request, ctx: Ctx, file: UploadFile = File(..., description="the image"),
+                 mask_only: bool = Form(False), bg_color: str | None = Form(None, max_length=32),
+                 roi: bool = Form(True), postprocess: bool = Form(True),
+                 shadow: str = Form("remove", max_length=16, json_schema_extra={"enum": list(SHADOW_MODES)},
+                                    description="remove: cut cast shadows away; keep: keep them with the object")):
+    """Cut out one image: multipart `file` -> image/png (rembg's names: POST /api/remove)."""
+    form = await request.form()
+    refuse_unknown("POST /v1/cutout", request.query_params.keys(), form.keys(), (), CUTOUT_FORM,
+                   hint="rembg's parameter names (om, bgc, ppm, ...) are read by POST /api/remove")
+    try:
+        color = check_color(bg_color or None)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        shadow = check_shadow(shadow)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    options = CutoutOptions(roi=roi, postprocess=postprocess, mask_only=mask_only, bg_color=color, shadow=shadow)
+    return await run_cutout(ctx, await file.read(), file.filename, options.as_job())

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import logging
 
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from .api_common import Ctx
+
 log = logging.getLogger(__name__)
 
 RECENT_BATCHES = 20
@@ -54,12 +59,9 @@ class RedisCollector:
         yield up
 
 
-def install(app, status, settings) -> None:
-    from fastapi.responses import Response
-    from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    from smallcut import metrics  # noqa: F401 - defines the smallcut_* families on the default registry
+def live_registry(status, settings):
+    """A registry whose collector reads Redis at scrape time (queue depths, recent batches)."""
+    from prometheus_client import CollectorRegistry
 
     broker = None
     if settings.broker.startswith(("redis://", "rediss://", "unix://")):
@@ -68,7 +70,16 @@ def install(app, status, settings) -> None:
         broker = redisconn.client(settings, settings.broker, socket_timeout=5, socket_connect_timeout=5)
     live = CollectorRegistry(auto_describe=False)
     live.register(RedisCollector(status, broker, sorted({settings.gpu_queue, settings.cpu_queue, settings.queue})))
+    return live
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics_endpoint():
-        return Response(generate_latest(REGISTRY) + generate_latest(live), media_type=CONTENT_TYPE_LATEST)
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/metrics")
+def metrics_endpoint(ctx: Ctx):
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+    from smallcut import metrics  # noqa: F401 - defines the smallcut_* families on the default registry
+
+    return Response(generate_latest(REGISTRY) + generate_latest(ctx.metrics), media_type=CONTENT_TYPE_LATEST)

@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from smallcut.settings import get_settings
 
     from .api import make_app
+    from .api_cutout import ApiConfigError, check_settings
     from .cli_events import _is_loopback
 
     settings = get_settings()
@@ -28,7 +29,13 @@ def run(args: argparse.Namespace) -> int:
         print("error: set SMALLCUT_API_TOKEN before listening on a non-loopback address", file=sys.stderr)
         return 2
     logging.getLogger("producer").setLevel(args.log_level.upper())
+    try:
+        check_settings(settings)
+    except ApiConfigError as exc:  # refuse to start rather than fail every cut-out request
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    app = make_app(settings)
     # log_config=None: uvicorn's own and access lines go through smallcut's root handler, so they are
     # JSON lines with SMALLCUT_LOG_JSON and have credentials and ?token= values masked like every line
-    uvicorn.run(make_app(settings), host=args.host, port=args.port, log_level=args.log_level, log_config=None)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, log_config=None)
     return 0

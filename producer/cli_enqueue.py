@@ -27,19 +27,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-roi", action="store_true", help="whole-frame pass only")
     p.add_argument("--no-postprocess", action="store_true", help="skip post-processing")
     p.add_argument("--bg-color", default=None, help=f"flatten onto a colour: {COLOUR_HELP}")
-    p.add_argument("--shadow", choices=SHADOW_MODES, default="remove",
-                   help="a cast shadow under the object: remove it with the background (default) or keep it")
+    p.add_argument("--shadow", choices=SHADOW_MODES, default=None,
+                   help="a cast shadow under the object: remove it with the background or keep it "
+                        "(default: the workers' SMALLCUT_SHADOW, remove)")
     p.add_argument("--wait", action="store_true", help="show progress until the batch finishes, then a summary")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: give up waiting after this many seconds")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
 def options_from(args: argparse.Namespace) -> dict:
-    """The job's options dict (smallcut.options.job_options): checked here, before anything is queued."""
+    """The job's options dict: only the switches given (the rest take the workers' defaults),
+    checked here, before anything is queued."""
     from smallcut.options import job_options
 
-    return job_options(roi=not args.no_roi, postprocess=not args.no_postprocess, mask_only=args.mask_only,
-                       bg_color=args.bg_color, shadow=args.shadow)
+    return job_options(roi=False if args.no_roi else None, postprocess=False if args.no_postprocess else None,
+                       mask_only=True if args.mask_only else None, bg_color=args.bg_color, shadow=args.shadow)
 
 
 def _run(args: argparse.Namespace) -> int:

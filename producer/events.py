@@ -15,9 +15,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
 
 from smallcut import keys as keyrules
+
+from .event_schema import EventRejected, parse_notification
 
 log = logging.getLogger(__name__)
 
@@ -35,42 +36,66 @@ class ObjectCreated:
     has_own_metadata: bool  # carries smallcut's output metadata (MinIO includes userMetadata)
 
 
-def records_of(payload) -> list[dict]:
-    """S3 records from any notification shape: {"Records": [...]}, MinIO's Redis access format
-    ([{"Event": [...], "EventTime": ...}]), or a list of either."""
-    if isinstance(payload, list):
-        return [r for item in payload for r in records_of(item)]
-    if not isinstance(payload, dict):
-        return []
-    if isinstance(payload.get("Records"), list):
-        return [r for r in payload["Records"] if isinstance(r, dict)]
-    if isinstance(payload.get("Event"), list):
-        return [r for r in payload["Event"] if isinstance(r, dict)]
-    return []
-
-
 def parse(payload) -> list[ObjectCreated]:
-    """ObjectCreated records only (MinIO: 's3:ObjectCreated:Put', AWS: 'ObjectCreated:Put')."""
+    """ObjectCreated records only (MinIO: 's3:ObjectCreated:Put', AWS: 'ObjectCreated:Put').
+
+    Raises EventRejected (with the reason) for a payload that does not fit the notification schema."""
     out = []
-    for rec in records_of(payload):
-        name = str(rec.get("eventName", ""))
-        if not name.removeprefix("s3:").startswith("ObjectCreated:"):
+    for rec in parse_notification(payload):
+        if not rec.is_created:
             continue
-        s3 = rec.get("s3") or {}
-        bucket = (s3.get("bucket") or {}).get("name")
-        obj = s3.get("object") or {}
-        if not bucket or not obj.get("key"):
-            continue
-        meta = {str(k).lower() for k in (obj.get("userMetadata") or {})}
+        obj = rec.s3.object
+        meta = {str(k).lower() for k in (obj.userMetadata or {})}
         out.append(ObjectCreated(
-            bucket=bucket,
-            key=unquote_plus(obj["key"]),
-            etag=str(obj.get("eTag") or obj.get("etag") or obj.get("sequencer") or "").strip('"'),
-            size=int(obj.get("size") or 0),
-            event=name,
+            bucket=rec.s3.bucket.name,
+            key=obj.decoded_key,
+            etag=str(obj.eTag or obj.etag or obj.sequencer or "").strip('"'),
+            size=obj.size or 0,
+            event=rec.eventName,
             has_own_metadata="x-amz-meta-source-etag" in meta or "source-etag" in meta,
         ))
     return out
+
+
+def api_scratch(settings) -> tuple[str, str] | None:
+    """Where `POST /v1/cutout` puts uploads and outputs (SMALLCUT_API_SCRATCH, default
+    s3://<first allowed bucket>/_api): the same rule as the API's, kept here so that the event
+    intake does not import the API."""
+    if settings.api_scratch:
+        try:
+            u = keyrules.parse_s3_url(settings.api_scratch)
+        except keyrules.InvalidKey:
+            return None
+        return u.bucket, u.key.strip("/")
+    if settings.allowed_buckets:
+        return settings.allowed_buckets[0], "_api"
+    return None
+
+
+def loop_reason(settings, ev: ObjectCreated, status=None) -> str | None:
+    """Why an event is for an object smallcut wrote (or handles elsewhere), or None for new input.
+
+    From the bucket and prefix rules and the workers' register of outputs, not from metadata alone:
+    events from AWS, or from MinIO targets without user metadata, carry none."""
+    if ev.has_own_metadata:
+        return "carries smallcut's output metadata"
+    if keyrules.is_own_output(ev.bucket, ev.key, settings.output_bucket or ev.bucket, settings.out_prefix):
+        return f"under the output prefix {settings.out_prefix!r}"
+    scratch = api_scratch(settings)
+    if scratch and ev.bucket == scratch[0] and (not scratch[1] or ev.key.startswith(scratch[1] + "/")):
+        return "in the API's scratch prefix (the API queues its own uploads; its outputs are under out/)"
+    if status is not None and status.is_output(ev.bucket, ev.key):
+        return "written by a worker as an output (any bucket or prefix a job named)"
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Redis or the broker unreachable: the event is fine, only the moment is wrong."""
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, (RedisConnectionError, RedisTimeoutError, OperationalError, ConnectionError, TimeoutError))
 
 
 def events_batch_id() -> str:
@@ -90,16 +115,17 @@ class Intake:
         self._batch_created = ""
 
     def handle(self, payload) -> dict[str, int]:
+        """Queue the new objects of one notification; EventRejected when it does not fit the schema
+        (nothing is queued then)."""
         from smallcut.celery_config import TASK_KEY
 
         s = self.settings
         counts = {"queued": 0, "ignored": 0, "duplicate": 0, "refused": 0}
+        events = parse(payload)
         with self._lock:
             batch = events_batch_id()
-            for ev in parse(payload):
-                out_bucket = s.output_bucket or ev.bucket
-                if (ev.has_own_metadata or keyrules.is_own_output(ev.bucket, ev.key, out_bucket, s.out_prefix)
-                        or not keyrules.is_image_key(ev.key)):
+            for ev in events:
+                if not keyrules.is_image_key(ev.key) or loop_reason(s, ev, self.status):
                     counts["ignored"] += 1
                     continue
                 token = f"{ev.bucket}/{ev.key}@{ev.etag or ev.size}"
@@ -113,10 +139,10 @@ class Intake:
                 try:
                     keyrules.validate(ev.bucket, ev.key, s.allowed_buckets)
                 except keyrules.InvalidKey as exc:
-                    self.status.record_refused(batch, ev.bucket, ev.key, f"refused: {exc}")
+                    self.status.refuse_once(batch, ev.bucket, ev.key, f"refused: {exc}")
                     counts["refused"] += 1
                     continue
-                self.status.mark_queued(batch, [(ev.bucket, ev.key)], extra={"event": ev.event, "source_etag": ev.etag})
+                self.status.queue_once(batch, ev.bucket, ev.key, extra={"event": ev.event, "source_etag": ev.etag})
                 job = {"batch": batch, "bucket": ev.bucket, "key": ev.key, "out_bucket": s.output_bucket,
                        "out_prefix": s.out_prefix, "options": {}, "force": False}
                 self.app.send_task(TASK_KEY, args=[job], queue=self.queue)
@@ -160,7 +186,18 @@ def make_router(intake: Intake, token: str | None, max_body: int):
             payload = json.loads(body or b"{}")
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return JSONResponse({"error": f"not JSON: {exc}"}, status_code=400)
-        counts = await run_in_threadpool(intake.handle, payload)
+        except RecursionError:
+            return JSONResponse({"error": "not JSON: nested too deeply"}, status_code=400)
+        try:
+            counts = await run_in_threadpool(intake.handle, payload)
+        except EventRejected as exc:
+            return JSONResponse({"error": f"not an S3 notification: {exc}"}, status_code=400)
+        except Exception as exc:  # noqa: BLE001 - never a 500: the sender learns whether retrying helps
+            if is_transient(exc):  # Redis or the broker unreachable: MinIO keeps the event and retries
+                log.warning("events: cannot queue now: %s", exc)
+                return JSONResponse({"error": f"cannot queue now, retry later: {type(exc).__name__}"}, status_code=503)
+            log.exception("events: event refused by an unexpected error")
+            return JSONResponse({"error": f"event refused: {type(exc).__name__}: {exc}"[:500]}, status_code=422)
         return JSONResponse(counts)
 
     async def probe():
@@ -178,13 +215,20 @@ def make_router(intake: Intake, token: str | None, max_body: int):
 
 # ---------------------------------------------------------------------- Redis list (MinIO Redis target)
 class RedisListConsumer(threading.Thread):
-    """Moves each entry to `<key>:processing` while it is handled (nothing lost if we die mid-way)."""
+    """Moves each entry to `<key>:processing` while it is handled (nothing lost if we die mid-way).
+
+    An entry that cannot be handled for a reason retrying will not fix (not JSON, not the schema, an
+    unexpected error) moves to `<key>:dead` with the reason, so the entries behind it keep flowing;
+    only Redis or the broker being unreachable puts it back at the head of the list."""
+
+    DEAD_MAX = 10_000
 
     def __init__(self, redis_client, key: str, intake: Intake, stop: threading.Event | None = None) -> None:
         super().__init__(name="smallcut-events-redis", daemon=True)
         self.r = redis_client
         self.key = key
         self.processing = f"{key}:processing"
+        self.dead = f"{key}:dead"
         self.intake = intake
         self.stop_event = stop or threading.Event()
 
@@ -195,22 +239,40 @@ class RedisListConsumer(threading.Thread):
             n += 1
         return n
 
+    def dead_letter(self, raw, reason: str) -> None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        log.warning("events: entry moved to %s: %s", self.dead, reason)
+        pipe = self.r.pipeline()
+        pipe.lpush(self.dead, json.dumps({"entry": text[:65536], "reason": reason[:1000], "at": time.time()}))
+        pipe.ltrim(self.dead, 0, self.DEAD_MAX - 1)
+        pipe.lrem(self.processing, 1, raw)
+        pipe.execute()
+
     def drain_once(self, timeout: float = 1.0) -> bool:
         raw = self.r.blmove(self.key, self.processing, timeout, "LEFT", "RIGHT")
         if raw is None:
             return False
         try:
             payload = json.loads(raw)
-        except (json.JSONDecodeError, TypeError):
-            log.warning("events: dropping an entry that is not JSON: %.200r", raw)
-            self.r.lrem(self.processing, 1, raw)
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+            self.dead_letter(raw, f"not JSON: {exc}")
+            return True
+        except RecursionError:
+            self.dead_letter(raw, "not JSON: nested too deeply")
             return True
         try:
             self.intake.handle(payload)
-        except Exception:
-            log.exception("events: handling failed; the entry goes back to the list")
+        except EventRejected as exc:
+            self.dead_letter(raw, f"not an S3 notification: {exc}")
+            return True
+        except Exception as exc:
+            if not is_transient(exc):
+                log.exception("events: unexpected error handling an entry")
+                self.dead_letter(raw, f"unexpected error: {type(exc).__name__}: {exc}")
+                return True
+            log.warning("events: cannot queue now (%s); the entry goes back to the list", exc)
             self.r.lmove(self.processing, self.key, "RIGHT", "LEFT")
-            time.sleep(1.0)
+            self.stop_event.wait(1.0)
             return True
         self.r.lrem(self.processing, 1, raw)
         return True
@@ -225,6 +287,10 @@ class RedisListConsumer(threading.Thread):
             except Exception:  # Redis down: wait and try again, never die
                 log.exception("events: Redis list consumer error")
                 self.stop_event.wait(2.0)
+                try:  # an entry taken when Redis went away waits in :processing: put it back
+                    self.recover()
+                except Exception:  # noqa: BLE001 - still down: next round
+                    pass
 
 
 def make_app(settings, intake: Intake, redis_key: str | None = None):

@@ -16,8 +16,17 @@ def elapsed_text(summary: BatchSummary) -> str:
     return f"{summary.elapsed:.1f} s"
 
 
-def wait(status, batch: str, *, show: bool = True, timeout: float | None = None, poll: float = 0.5) -> BatchSummary:
-    """Poll the batch counters until every object is done, skipped or failed (or the timeout)."""
+def wait(status, batch: str, *, show: bool = True, timeout: float | None = None, poll: float = 0.5,
+         outage_patience: float = 600.0) -> BatchSummary:
+    """Poll the batch counters until every object is done, skipped or failed (or the timeout).
+
+    Redis restarting under a waiting command is an outage to sit out (the workers do too), for up to
+    `outage_patience` seconds; a batch that is gone is said plainly, not raised as a KeyError."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from .cli_common import CommandFailed
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -26,10 +35,26 @@ def wait(status, batch: str, *, show: bool = True, timeout: float | None = None,
                TextColumn("{task.fields[elapsed]}")]
     with Progress(*columns, disable=not show, transient=False) as progress:
         task = progress.add_task(batch, total=None, done=0, skipped=0, failed=0, elapsed="")
+        unreachable_since = None
         while True:
-            summary = status.get_batch(batch)
+            try:
+                summary = status.get_batch(batch)
+            except (RedisConnectionError, RedisTimeoutError):
+                unreachable_since = unreachable_since or time.monotonic()
+                if time.monotonic() - unreachable_since > outage_patience:
+                    raise
+                progress.update(task, description=f"{batch} (Redis unreachable, waiting)")
+                time.sleep(max(poll, 1.0))
+                continue
+            if unreachable_since is not None:
+                unreachable_since = None
+                progress.update(task, description=batch)
             if summary is None:
-                raise KeyError(batch)
+                import sys
+
+                print(f"error: batch {batch} is no longer in Redis (its status expired, or Redis lost its data: "
+                      "see docs/operations.md)", file=sys.stderr)
+                raise CommandFailed(batch)
             progress.update(task, total=summary.total if summary.listed else None, completed=summary.completed,
                             done=summary.done, skipped=summary.skipped, failed=summary.failed,
                             elapsed=elapsed_text(summary))

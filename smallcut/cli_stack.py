@@ -140,5 +140,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc} (logs in {state.dir})", file=sys.stderr)
         return 1
     print(f"# stack up: logs and state in {Path(state.dir)}; stop with `smallcut stack down`", file=sys.stderr)
-    print(localstack.export_lines(state.env))
+    print(localstack.export_lines({**state.env, "SMALLCUT_API_SCRATCH": f"s3://{args.buckets.split(',')[0]}/_api"}))
     return 0

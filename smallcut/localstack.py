@@ -75,13 +75,76 @@ def _spawn(argv: list[str], log: Path, env: dict | None = None) -> subprocess.Po
                                 env=env, start_new_session=True)
 
 
+def redis_argv(port: int, workdir: Path) -> list[str]:
+    """The server's command line. The queue, the batches and every status live in this server, so it
+    keeps an append-only file in `workdir` (fsync once a second: a crash loses at most the last
+    second of writes) and reloads it when started again on the same folder. No RDB snapshots: the
+    AOF alone is the record, and a fork per snapshot would only cost memory."""
+    return [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--maxmemory-policy", "noeviction", "--protected-mode", "no"]
+
+
 def start_redis(port: int, workdir: Path) -> subprocess.Popen:
+    """Start the server on `port`; on a folder that holds an append-only file, its data comes back."""
     workdir.mkdir(parents=True, exist_ok=True)
-    argv = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(workdir), "--maxmemory-policy", "noeviction", "--protected-mode", "no"]
-    proc = _spawn(argv, workdir / "redis.log")
+    proc = _spawn(redis_argv(port, workdir), workdir / "redis.log")
     wait_for_port(port, proc)
+    wait_until_loaded(port, proc)
     return proc
+
+
+def wait_until_loaded(port: int, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    """A server replaying its append-only file accepts connections but answers LOADING until done."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.exceptions.BusyLoadingError:
+                pass
+            except redis.exceptions.ConnectionError:
+                if proc is not None and proc.poll() is not None:
+                    raise StackError(f"Redis exited with {proc.returncode} while loading its data") from None
+            if time.monotonic() > deadline:
+                raise StackError(f"Redis on {port} still loading its data after {timeout:.0f}s")
+            time.sleep(0.1)
+    finally:
+        client.close()
+
+
+def restart_redis(state: "StackState", kill: bool = False) -> int:
+    """Stop the stack's Redis (SIGKILL when `kill`: no chance to flush) and start it again on the same
+    port and folder; returns the new pid. What it had written to its append-only file comes back."""
+    pid = state.pids["redis"]
+    if kill:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _reap(pid)
+    else:
+        stop(pid)
+    state.pids["redis"] = start_redis(state.redis_port, Path(state.dir)).pid
+    state.save()
+    return state.pids["redis"]
+
+
+def _reap(pid: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        except ChildProcessError:  # not our child: wait until it is gone
+            if not _alive(pid):
+                return
+        time.sleep(0.05)
 
 
 def start_s3(port: int, workdir: Path) -> subprocess.Popen:
@@ -165,6 +228,10 @@ def up(workdir: Path, workers: int = 1, concurrency: int = 1, worker_env: dict[s
     if existing and any(_alive(p) for p in existing.pids.values()):
         raise StackError(f"a stack is already running from {workdir} (run `smallcut stack down` first)")
     state = StackState(dir=str(workdir), redis_port=free_port(), s3_port=free_port())
+    # a new stack starts empty: its S3 server keeps objects in memory, so queue entries and statuses
+    # of a previous stack would name objects that no longer exist. Redis restarted within a running
+    # stack (restart_redis) keeps its data.
+    shutil.rmtree(workdir / "appendonlydir", ignore_errors=True)
     try:
         state.pids["redis"] = start_redis(state.redis_port, workdir).pid
         state.save()

@@ -1,4 +1,5 @@
-"""Cut-out options as both sides read them: colours, image suffixes, the option fields of a job.
+"""Cut-out options as both sides read them: colours, image suffixes, the option fields of a job
+(roi, postprocess, mask_only, bg_color, shadow: the names the engine's CutoutOptions.from_dict reads).
 
 Pure Python (no numpy, PIL or OpenCV), so producers, the API and the engine CLI share one copy of
 the colour format, the suffixes and the option names instead of each keeping its own.
@@ -28,12 +29,6 @@ COLOUR_HELP = "a name (white, black, grey, ...), #rrggbb, #rrggbbaa or r,g,b[,a]
 Shadow = Literal["remove", "keep"]
 SHADOW_MODES: tuple[str, ...] = get_args(Shadow)  # remove: the cast shadow is background; keep: part of the object
 
-# the option fields of a job (job["options"]) and their defaults; the engine's CutoutOptions reads
-# the same names (CutoutOptions.from_dict)
-DEFAULTS: dict[str, object] = {"roi": True, "postprocess": True, "mask_only": False, "bg_color": None,
-                               "shadow": "remove"}
-
-
 def parse_color(text: str) -> tuple[int, int, int, int]:
     """'white', '#rrggbb', '#rrggbbaa' or 'r,g,b[,a]' -> RGBA; ValueError says which forms work."""
     raw = text.strip()
@@ -62,13 +57,16 @@ def color_hex(rgba: tuple[int, int, int, int]) -> str:
     return "#" + "".join(f"{v:02x}" for v in rgba)
 
 
-def job_options(*, roi: bool = True, postprocess: bool = True, mask_only: bool = False,
-                bg_color: str | None = None, shadow: str = "remove") -> dict:
-    """The options dict of a job, checked: a colour is normalised to #rrggbbaa (named colours are
-    resolved here, on the producer side); `shadow` must be one of SHADOW_MODES."""
-    if shadow not in SHADOW_MODES:
+def job_options(*, roi: bool | None = None, postprocess: bool | None = None, mask_only: bool | None = None,
+                bg_color: str | None = None, shadow: str | None = None) -> dict:
+    """The options dict of a job, checked, with only what the caller chose: a field left out takes
+    the worker's default (SMALLCUT_ROI, SMALLCUT_POSTPROCESS, SMALLCUT_SHADOW; workers/pipeline.py).
+    A colour is normalised to #rrggbbaa (named colours are resolved here, on the producer side);
+    `shadow` must be one of SHADOW_MODES."""
+    if shadow is not None and shadow not in SHADOW_MODES:
         raise ValueError(f"bad shadow mode {shadow!r}: use {' or '.join(SHADOW_MODES)}")
-    opts: dict = {"roi": roi, "postprocess": postprocess, "mask_only": mask_only, "shadow": shadow}
+    chosen = {"roi": roi, "postprocess": postprocess, "mask_only": mask_only, "shadow": shadow}
+    opts: dict = {k: v for k, v in chosen.items() if v is not None}
     if bg_color:
         opts["bg_color"] = color_hex(parse_color(bg_color))
     return opts

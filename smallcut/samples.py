@@ -153,8 +153,8 @@ OBJECTS = {"ring": ring, "hoop-earring": hoop_earring, "drop-earring": drop_earr
 
 
 # ---------------------------------------------------------------------- scenes
-def _place(canvas: Image.Image, obj: Image.Image, xy: tuple[int, int], rng) -> None:
-    """Soft contact shadow, then the object."""
+def _place(canvas: Image.Image, obj: Image.Image, xy: tuple[int, int], rng, mask: Image.Image | None = None) -> None:
+    """Soft contact shadow, then the object (and its alpha into `mask`: the shadow is background)."""
     radius = max(2, obj.size[0] // 14)
     pad = 3 * radius  # room for the blur: a shadow clipped to the object's box shows as a rectangle
     alpha = Image.new("L", (obj.size[0] + 2 * pad, obj.size[1] + 2 * pad), 0)
@@ -166,6 +166,8 @@ def _place(canvas: Image.Image, obj: Image.Image, xy: tuple[int, int], rng) -> N
     box = (max(0, -sx), max(0, -sy), shadow.size[0], shadow.size[1])
     canvas.alpha_composite(shadow, (max(0, sx), max(0, sy)), box)
     canvas.alpha_composite(obj, xy)
+    if mask is not None:
+        mask.paste(obj.getchannel("A"), xy, obj.getchannel("A"))
 
 
 SCENES = [
@@ -180,18 +182,20 @@ SCENES = [
 ]
 
 
-def scene(name: str, background: str, objects: list[str], seed: int, size=SIZE) -> Image.Image:
+def scene(name: str, background: str, objects: list[str], seed: int, size=SIZE, with_mask: bool = False):
+    """The photo (RGB), or (photo, exact alpha of the objects) with `with_mask`."""
     rng = np.random.default_rng(seed)
     w, h = size
     canvas = Image.fromarray(BACKGROUNDS[background](rng, size).astype(np.uint8)).convert("RGBA")
+    mask = Image.new("L", size, 0) if with_mask else None
     n = len(objects)
     side = int(min(w, h) * rng.uniform(0.09, 0.16))  # small in the frame: the point of smallcut
     for i, kind in enumerate(objects):
         obj = OBJECTS[kind](rng, side)
         cx = int(w * (i + 1) / (n + 1) + rng.uniform(-0.05, 0.05) * w)
         cy = int(h * rng.uniform(0.35, 0.65))
-        _place(canvas, obj, (cx - side // 2, cy - side // 2), rng)
-    return canvas.convert("RGB")
+        _place(canvas, obj, (cx - side // 2, cy - side // 2), rng, mask)
+    return (canvas.convert("RGB"), mask) if with_mask else canvas.convert("RGB")
 
 
 def generate(count: int | None = None, seed: int = 7, size=SIZE) -> list[tuple[str, bytes]]:
@@ -202,4 +206,13 @@ def generate(count: int | None = None, seed: int = 7, size=SIZE) -> list[tuple[s
         buf = io.BytesIO()
         img.save(buf, "JPEG", quality=90)
         out.append((f"{i + 1:02d}-{name}.jpg", buf.getvalue()))
+    return out
+
+
+def masks(count: int | None = None, seed: int = 7, size=SIZE) -> list[tuple[str, np.ndarray]]:
+    """[(file name, exact uint8 alpha of the objects)] matching `generate` (shadows are background)."""
+    out = []
+    for i, (name, bg, objs) in enumerate(SCENES[: count or len(SCENES)]):
+        _, mask = scene(name, bg, objs, seed * 1000 + i, size, with_mask=True)
+        out.append((f"{i + 1:02d}-{name}.jpg", np.asarray(mask)))
     return out

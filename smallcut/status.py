@@ -7,6 +7,8 @@ Layout (prefix `smallcut:`), every key with the status TTL:
                             job (JSON template used by retry-failed)
   batch:<id>:states         hash: object id -> state (makes the counters exact under redelivery)
   batch:<id>:failed         set of object ids that ended failed
+  batch:<id>:records        hash: object id -> JSON of the object's record when it ended in this batch
+  batch:<id>:flagged        set of s3:// URLs flagged on the review page
   deadletter                list of JSON records for keys that failed for good (bounded, no TTL)
   loads                     hash: worker process -> model loads (one per process is the contract)
 
@@ -34,14 +36,7 @@ class State(str, Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
 
-    @property
-    def terminal(self) -> bool:
-        return self in (State.DONE, State.FAILED, State.SKIPPED)
-
-
-TERMINAL = tuple(s.value for s in State if s.terminal)
-
-# KEYS: obj, batch, states, failed   ARGV: object id, new state, ttl, now, n, field1, value1, ...
+# KEYS: obj, batch, states, failed, records   ARGV: object id, new state, ttl, now, n, field1, value1, ...
 _TRANSITION = """
 local oid, new, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local old = redis.call('HGET', KEYS[3], oid)
@@ -63,17 +58,42 @@ if new == 'processing' then
   redis.call('HSETNX', KEYS[2], 'started', now)
 end
 if new == 'done' or new == 'failed' or new == 'skipped' then
+  -- the batch keeps the record its object ended with: a later batch of the same key leaves it alone
+  local flat, rec = redis.call('HGETALL', KEYS[1]), {}
+  for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
+  redis.call('HSET', KEYS[5], oid, cjson.encode(rec))
   local c = redis.call('HMGET', KEYS[2], 'total', 'done', 'failed', 'skipped', 'listed')
   local finished = (tonumber(c[2]) or 0) + (tonumber(c[3]) or 0) + (tonumber(c[4]) or 0)
   if c[5] == '1' and finished >= (tonumber(c[1]) or 0) then redis.call('HSETNX', KEYS[2], 'finished', now) end
 end
-for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ttl) end
+for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], ttl) end
 return {old or '', attempts}
+"""
+
+
+# KEYS: batch, states   ARGV: object id. Runs in the same MULTI as the transition that follows it.
+_COUNT_ONCE = """
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return redis.call('HINCRBY', KEYS[1], 'total', 1) end
+return -1
 """
 
 
 def now() -> str:
     return f"{time.time():.3f}"
+
+
+def _typed(data: dict) -> dict | None:
+    """An object's hash as stored (all strings) -> its fields typed."""
+    if not data:
+        return None
+    if "timings" in data:
+        data["timings"] = json.loads(data["timings"])
+    for k in ("attempts", "width", "height", "rois", "passes", "objects"):
+        if k in data:
+            data[k] = int(data[k])
+    if "min_object_frac" in data:
+        data["min_object_frac"] = float(data["min_object_frac"])
+    return data
 
 
 @dataclass(frozen=True)
@@ -126,6 +146,7 @@ class StatusStore:
         self.ttl = int(ttl)
         self.p = prefix
         self._transition = self.r.register_script(_TRANSITION)
+        self._count_once = self.r.register_script(_COUNT_ONCE)
 
     @classmethod
     def from_settings(cls, settings) -> "StatusStore":
@@ -164,7 +185,7 @@ class StatusStore:
             flat += [k, v if isinstance(v, str) else json.dumps(v) if isinstance(v, (dict, list)) else str(v)]
         bk = self.batch_key(batch)
         return self._transition(
-            keys=[self.obj_key(oid), bk, f"{bk}:states", f"{bk}:failed"],
+            keys=[self.obj_key(oid), bk, f"{bk}:states", f"{bk}:failed", f"{bk}:records"],
             args=[oid, State(state).value, self.ttl, now(), len(flat) // 2, *flat],
             client=client,
         )
@@ -203,6 +224,37 @@ class StatusStore:
                         {"bucket": bucket, "key": key, "batch": batch, "error": reason, "finished_at": now()})
         self.dead_letter({"batch": batch, "bucket": bucket, "key": key, "reason": reason})
 
+    def enter_batch(self, batch: str, bucket: str, key: str, state: State, fields: dict | None = None) -> bool:
+        """Put one object into `batch` in `state`, counting it into the total only if the batch does not
+        have it yet (a second event for the same key, refused or queued, is one object). Returns whether
+        it was counted."""
+        oid = f"{bucket}/{key}"
+        bk = self.batch_key(batch)
+        pipe = self.r.pipeline(transaction=True)
+        self._count_once(keys=[bk, f"{bk}:states"], args=[oid], client=pipe)
+        self.transition(batch, oid, state, {"bucket": bucket, "key": key, "batch": batch, **(fields or {})}, client=pipe)
+        return pipe.execute()[0] != -1
+
+    def refuse_once(self, batch: str, bucket: str, key: str, reason: str) -> bool:
+        """Like record_refused, but a key refused again in the same batch is not counted twice."""
+        counted = self.enter_batch(batch, bucket, key, State.FAILED, {"error": reason, "finished_at": now()})
+        self.dead_letter({"batch": batch, "bucket": bucket, "key": key, "reason": reason})
+        return counted
+
+    def queue_once(self, batch: str, bucket: str, key: str, extra: dict | None = None) -> bool:
+        """Like mark_queued for one key, but a key already in the batch (a new version of an object
+        seen earlier that day) is requeued without counting it twice."""
+        return self.enter_batch(batch, bucket, key, State.QUEUED,
+                                {"queued_at": now(), "error": "", "attempts": 0, **(extra or {})})
+
+    def mark_output(self, bucket: str, key: str) -> None:
+        """Register an object a worker is about to write as an output, so that the event its write
+        causes is recognised as one (no second round), whatever bucket or prefix the job named."""
+        self.r.set(f"{self.p}output:{bucket}/{key}", 1, ex=self.ttl)
+
+    def is_output(self, bucket: str, key: str) -> bool:
+        return bool(self.r.exists(f"{self.p}output:{bucket}/{key}"))
+
     def set_listed(self, batch: str) -> None:
         """All keys of the batch are enqueued: from now on it can finish."""
         bk = self.batch_key(batch)
@@ -225,17 +277,18 @@ class StatusStore:
 
     # ------------------------------------------------------------------ reads
     def get_object(self, oid: str) -> dict | None:
-        data = self.r.hgetall(self.obj_key(oid))
-        if not data:
-            return None
-        if "timings" in data:
-            data["timings"] = json.loads(data["timings"])
-        for k in ("attempts", "width", "height", "rois", "passes", "objects"):
-            if k in data:
-                data[k] = int(data[k])
-        if "min_object_frac" in data:
-            data["min_object_frac"] = float(data["min_object_frac"])
-        return data
+        return _typed(self.r.hgetall(self.obj_key(oid)))
+
+    def batch_states(self, batch: str) -> dict[str, str]:
+        """Every object id of the batch -> its state in that batch."""
+        return self.r.hgetall(f"{self.batch_key(batch)}:states")
+
+    def batch_records(self, batch: str, oids: list[str]) -> dict[str, dict]:
+        """The records the objects ended with in this batch (objects still under way are left out)."""
+        if not oids:
+            return {}
+        raw = self.r.hmget(f"{self.batch_key(batch)}:records", oids)
+        return {oid: _typed(json.loads(r)) for oid, r in zip(oids, raw) if r}
 
     def get_batch(self, batch: str) -> BatchSummary | None:
         data = self.r.hgetall(self.batch_key(batch))
@@ -272,6 +325,27 @@ class StatusStore:
 
     def model_loads(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.r.hgetall(f"{self.p}loads").items()}
+
+    # ------------------------------------------------------------------ review flags
+    def _flags_key(self, batch: str) -> str:
+        return f"{self.batch_key(batch)}:flagged"
+
+    def flag(self, batch: str, url: str) -> int:
+        """Flag a source object of the batch for review; returns how many are flagged."""
+        pipe = self.r.pipeline()
+        pipe.sadd(self._flags_key(batch), url)
+        pipe.expire(self._flags_key(batch), self.ttl)
+        pipe.scard(self._flags_key(batch))
+        return int(pipe.execute()[-1])
+
+    def unflag(self, batch: str, url: str) -> int:
+        pipe = self.r.pipeline()
+        pipe.srem(self._flags_key(batch), url)
+        pipe.scard(self._flags_key(batch))
+        return int(pipe.execute()[-1])
+
+    def flagged(self, batch: str) -> list[str]:
+        return sorted(self.r.smembers(self._flags_key(batch)))
 
     # ------------------------------------------------------------------ events
     def first_sighting(self, token: str, ttl: int) -> bool:

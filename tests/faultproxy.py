@@ -84,6 +84,11 @@ class FaultProxy:
         with self._lock:
             self.rules.append(Rule(kind, count, method, path_contains, delay))
 
+    def clear(self) -> None:
+        """End every injected fault now (the end of an outage)."""
+        with self._lock:
+            self.rules.clear()
+
     def requests(self, method: str | None = None, path_contains: str | None = None) -> list[Seen]:
         with self._lock:
             return [s for s in self.seen if (method is None or s.method == method)

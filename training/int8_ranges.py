@@ -9,10 +9,10 @@ photo at 320² and a square crop around its object at 160² or 224². MinMax ove
 `quantize_static` would calibrate; `workers/engine/quantize.py` builds from the file whenever the
 model's weights are the ones it was measured on (their digest is in the file).
 
-Checked on ECSSD 0001–0250 and synth-dev2's studio and texture scenes, against the sample-frame
-calibration it replaces (fp32 in brackets): large objects 0.889 → 0.891 (0.893), ECSSD's 1–5 %
-objects 0.778 → 0.844 (0.832, n = 8), synth objects under 0.2 % 0.740 → 0.756 (0.746) and 0.2–1 %
-0.902 → 0.916 (0.917). Crops that also included a 256² tile per photo did no better (0.2–1 % 0.901).
+Why real photos: ranges calibrated on the synthetic sample frames (plain backdrops) cut real photos
+worse, most of all their smaller objects; ranges from frames and crops as the network sees them
+recover that. Adding a 256² tile per photo did not help, so tiles are left out. The comparison
+(fp32, sample-frame ranges, these ranges) is in docs/engine.md, "Precision on the CPU".
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import socket
 import threading
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from smallcut.celery_config import TASK_CHUNK, TASK_KEY, celery_config  # noqa: F401 - the names workers register
 from smallcut.settings import Settings, get_settings
@@ -89,6 +89,34 @@ def get_engine():
     return _per_process("engine", _load_engine)
 
 
+def _make_keeper():
+    from smallcut.leases import LeaseStore
+
+    from .leases import LeaseKeeper
+
+    s = get_settings()
+    status = get_status()
+
+    def send(job: dict, queue: str | None) -> None:
+        app.send_task(TASK_CHUNK, args=[job], queue=queue or s.queue)
+
+    return LeaseKeeper(LeaseStore(status.r, s.lease_ttl), status, send, s.reap_interval)
+
+
+def get_lease_keeper():
+    """This process's lease heartbeat and reaper (threads start on first use)."""
+    return _per_process("leases", _make_keeper)
+
+
 @worker_process_init.connect
 def _load_in_child(**_kwargs) -> None:
     get_engine()
+    get_lease_keeper().start()  # every prefork child reaps, busy or idle
+
+
+@worker_ready.connect
+def _reap_in_solo_worker(sender=None, **_kwargs) -> None:
+    # prefork children reap (above); solo and threads pools run tasks in this process: reap here
+    pool = getattr(getattr(sender, "controller", None), "pool", None) or getattr(sender, "pool", None)
+    if "prefork" not in type(pool).__module__:
+        get_lease_keeper().start()

@@ -12,11 +12,13 @@ import logging
 
 log = logging.getLogger(__name__)
 
-# GPU memory a worker process holds: 6.6 GB after the per-shape sessions' warm-up, ≈ 7 GB at the
-# peak of 8 processes on an H100 (README "GPU"), and some headroom
+# GPU memory to plan per worker process: what one process holds at its peak (the per-shape sessions
+# on one shared arena, docs/gpu.md) plus headroom, so auto concurrency never starts more processes
+# than the card can hold
 GPU_MEMORY_PER_PROCESS = 8 * 2**30
-# Memory an int8 CPU worker process holds: ≈ 0.9 GB resident after catalog frames, ≈ 1.3 GB at the
-# peak of a 12 MP frame's tiles (README "Speed", allocator and arena), and some headroom
+# Memory to plan per int8 CPU worker process: its peak on a large frame's detection tiles (the
+# allocator keeps freed memory, docs/benchmarks.md) plus headroom, so auto concurrency stays
+# inside the container's limit
 CPU_MEMORY_PER_PROCESS = 1.5 * 2**30
 
 
@@ -35,12 +37,12 @@ def auto_concurrency(cores: int, gpus: list, gpu_wanted: bool, int8: bool = Fals
     """Worker processes for this host when none is asked for, and why.
 
     CPU host, int8 (the CPU default): one single-threaded process per core, at most one per 1.5 GB
-    of `memory` — int8 passes gain little from a second thread and a third of each image is
-    single-threaded Python/OpenCV work, so a second process on 2 cores gives 1.26–1.38× the catalog
-    images/s end to end (README "End to end"). CPU host, fp32: one (ONNX Runtime already spreads a
-    float pass over the cores). GPU host: the GPU idles while the CPU side of each image (decode,
-    post-processing, encode) runs, so one process per 2 cores (8 processes on 16 cores: 22.3
-    images/s on an H100 vs 4.3 with one), at most one per 8 GB of the first GPU's memory.
+    of `memory`: int8 passes gain little from a second thread and a third of each image is
+    single-threaded Python/OpenCV work, so a process per core keeps every core busy. CPU host,
+    fp32: one (ONNX Runtime already spreads a float pass over the cores). GPU host: the GPU idles
+    while the CPU side of each image (decode, post-processing, encode) runs, so one process per 2
+    cores, at most one per 8 GB of the first GPU's memory. The measurements behind each choice are
+    in docs/benchmarks.md and docs/gpu.md.
     """
     if not (gpu_wanted and gpus):
         if int8 and not gpu_wanted:

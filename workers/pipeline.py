@@ -14,12 +14,19 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from celery.exceptions import SoftTimeLimitExceeded
 
 from smallcut import keys as keyrules
 from smallcut import metrics, storage
 from smallcut.status import State, now
+
+from .memory_gate import large_image_slot
+
+if TYPE_CHECKING:  # the engine (OpenCV, onnxruntime) loads in the worker child, on first use
+    from smallcut.settings import Settings
+    from workers.engine import CutoutOptions
 
 log = logging.getLogger(__name__)
 key_log = logging.getLogger("smallcut.pipeline")  # one record per finished key
@@ -36,8 +43,34 @@ class Context:
     s3: object
     engine_getter: object
     worker: str
-    retries: int = 0  # how many times this task was already retried
+    retries: int = 0  # tries of this job's keys before this one (transient errors, retried)
     task_id: str = ""  # the Celery task's id, for the per-key log line
+    retry_since: float = field(default_factory=time.time)  # when the first try of this job's keys began
+    _delay: float | None = None
+
+    def retry_elapsed(self) -> float:
+        return max(0.0, time.time() - self.retry_since)
+
+    def next_retry(self) -> float | None:
+        """Seconds to wait before the next try, or None when retrying is over: the retry budget
+        (SMALLCUT_RETRY_BUDGET seconds since the first try) would be spent before it starts, or
+        SMALLCUT_MAX_RETRIES tries were made. One delay per run, shared by the keys it retries."""
+        s = self.settings
+        if self.retries >= s.max_retries:
+            return None
+        if self._delay is None:
+            self._delay = backoff(self.retries, s.retry_backoff, s.retry_backoff_max)
+        if self.retry_elapsed() + self._delay > s.retry_budget:
+            return None
+        return self._delay
+
+    def retry_job(self, job: dict, keys: list[str] | None = None) -> dict:
+        """The job for the next try: the same, with the try count and the budget's start carried."""
+        again = {**job, "tries": self.retries + 1, "retry_since": self.retry_since}
+        if keys is not None:
+            again.pop("key", None)
+            again["keys"] = keys
+        return again
 
     def engine_on_gpu(self) -> bool:
         """Whether the loaded engine runs on CUDA/TensorRT (then batching keys pays off)."""
@@ -60,6 +93,7 @@ class Item:
 @dataclass
 class JobOutcome:
     retry: list[str] = field(default_factory=list)
+    countdown: float = 0.0  # seconds before the retry of `retry`
     reasons: dict[str, str] = field(default_factory=dict)
 
 
@@ -90,15 +124,22 @@ def log_finished(batch: str, key: str, state: str, worker: str, *, task_id: str 
                    "timings": {k: round(v, 2) for k, v in (timings or {}).items()}, "error": error or None})
 
 
-def run_job(job: dict, ctx: Context) -> JobOutcome:
+def job_options(job: dict, settings: Settings) -> CutoutOptions:
+    """The job's engine options; what it leaves out comes from this worker's SMALLCUT_ROI / _POSTPROCESS /
+    _SHADOW."""
     from workers.engine import CutoutOptions
 
+    defaults = {"roi": settings.roi, "postprocess": settings.postprocess, "shadow": settings.shadow}
+    return CutoutOptions.from_dict({**defaults, **dict(job.get("options") or {})})
+
+
+def run_job(job: dict, ctx: Context) -> JobOutcome:
     s = ctx.settings
     batch, bucket = job["batch"], job["bucket"]
     out_bucket = job.get("out_bucket") or s.output_bucket or bucket
     out_prefix = job.get("out_prefix", s.out_prefix)
     force = bool(job.get("force"))
-    options = CutoutOptions.from_dict(job.get("options"))
+    options = job_options(job, s)
     outcome = JobOutcome()
     items = [Item(key=k, oid=keyrules.object_id(bucket, k)) for k in job["keys"]]
 
@@ -112,13 +153,17 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
 
     def fail(item: Item, reason: str, exc: BaseException | None = None) -> None:
         if exc is not None and is_transient(exc):
-            if ctx.retries < s.max_retries:
+            delay = ctx.next_retry()
+            if delay is not None:
                 outcome.retry.append(item.key)
                 outcome.reasons[item.key] = reason
-                ctx.status.transition(batch, item.oid, State.QUEUED, {"error": f"retry {ctx.retries + 1}/{s.max_retries}: {reason}"})
+                outcome.countdown = delay
+                ctx.status.transition(batch, item.oid, State.QUEUED, {
+                    "error": f"retry {ctx.retries + 1} in {delay:.1f} s ({ctx.retry_elapsed():.0f} of "
+                             f"{s.retry_budget} s retry budget spent): {reason}"})
                 item.ended = True
                 return
-            reason = f"gave up after {ctx.retries + 1} tries: {reason}"
+            reason = f"gave up after {ctx.retries + 1} tries in {ctx.retry_elapsed():.0f} s: {reason}"
         finish(item, State.FAILED, error=reason)
         ctx.status.dead_letter({"batch": batch, "bucket": bucket, "key": item.key, "reason": reason})
 
@@ -147,11 +192,14 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
             keyrules.check_bucket(out_bucket, s.allowed_buckets)
         except keyrules.InvalidKey as exc:
             raise keyrules.InvalidKey(f"refused: {exc}") from None
+        if keyrules.is_own_output(bucket, item.key, out_bucket, out_prefix) or ctx.status.is_output(bucket, item.key):
+            # a cutout of a cutout: one more round for nothing, under a doubled prefix
+            raise keyrules.InvalidKey(f"refused: s3://{bucket}/{item.key} is an output of smallcut")
         item.out_key = keyrules.output_key(item.key, out_prefix, job.get("in_prefix", ""))
         previous, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
             "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
             "output": f"s3://{out_bucket}/{item.out_key}"})
-        if int(attempts) > s.max_retries + 1 + EXTRA_DELIVERIES:
+        if int(attempts) > ctx.retries + 1 + EXTRA_DELIVERIES:
             raise storage.PermanentStorageError(f"gave up after {attempts} deliveries (the worker died on every one)")
         fingerprint = ctx.engine_getter().output_fingerprint(options)
         if not force:
@@ -176,14 +224,19 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
 
     def compute(item: Item) -> None:
         engine = ctx.engine_getter()
-        with metrics.IN_FLIGHT.track_inprogress():
-            item.result = engine.cutout(item.source.data, options)
+        t0 = time.perf_counter()
+        with large_image_slot(cutout_estimate(item.source.data), s.image_memory_budget) as gated:
+            if gated:  # a key that ran in the host's large-image slot, and how long it waited for it
+                item.timings["memory_wait"] = (time.perf_counter() - t0) * 1000
+            with metrics.IN_FLIGHT.track_inprogress():
+                item.result = engine.cutout(item.source.data, options)
         item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
         item.timings.update(item.result.timings)
 
     def store(item: Item) -> None:
         engine = ctx.engine_getter()
         t0 = time.perf_counter()
+        ctx.status.mark_output(out_bucket, item.out_key)  # before the write: its event may come at once
         storage.upload_png(ctx.s3, out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
                            fingerprint=engine.output_fingerprint(options), source=f"s3://{bucket}/{item.key}",
                            model=engine.model_id)
@@ -197,7 +250,8 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
     def compute_group(group: list[Item]) -> None:
         """Several keys' network passes batched (GPU); each key still ends on its own."""
         engine = ctx.engine_getter()
-        with metrics.IN_FLIGHT.track_inprogress():
+        estimate = sum(cutout_estimate(item.source.data) for item in group)
+        with large_image_slot(estimate, s.image_memory_budget), metrics.IN_FLIGHT.track_inprogress():
             results = engine.cutout_many([item.source.data for item in group], options)
         for item, res in zip(group, results):
             def take(it: Item, res=res) -> None:
@@ -240,6 +294,17 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
                 if not item.ended:
                     fail(item, "not reached before the soft time limit", TimeoutError("soft time limit"))
     return outcome
+
+
+def cutout_estimate(data: bytes) -> int:
+    """Peak memory one cutout of `data` will take, from its header (0 when the header is unreadable:
+    the decode then fails with the precise reason)."""
+    from smallcut.imagesize import ImageRefused, probe
+
+    try:
+        return probe(data).cutout_bytes
+    except ImageRefused:
+        return 0
 
 
 def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:

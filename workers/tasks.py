@@ -3,34 +3,58 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from billiard.exceptions import TimeLimitExceeded
 
 from smallcut.settings import get_settings
 
-from .celery_app import TASK_CHUNK, TASK_KEY, app, get_engine, get_s3, get_status, worker_name
-from .pipeline import Context, backoff, fail_unfinished, is_transient, run_job
+from .celery_app import TASK_CHUNK, TASK_KEY, app, get_engine, get_lease_keeper, get_s3, get_status, worker_name
+from .pipeline import Context, fail_unfinished, is_transient, run_job
 
 logger = logging.getLogger(__name__)
 
 
 def _run(task, job: dict) -> dict:
+    """Run a job under a lease: held before any key is touched, given back when the job ends in any
+    way Python sees (done, retry scheduled, failed). A process that is killed keeps it, and its
+    expiry tells the reapers to requeue the keys (workers/leases.py)."""
     s = get_settings()
-    ctx = Context(settings=s, status=get_status(), s3=get_s3(), engine_getter=get_engine,
-                  worker=worker_name(), retries=task.request.retries, task_id=task.request.id or "")
+    # tries and the retry budget's start travel in the job, so a job requeued by a reaper (a new task,
+    # Celery's count back at 0) keeps them
+    ctx = Context(settings=s, status=get_status(), s3=get_s3(), engine_getter=get_engine, worker=worker_name(),
+                  retries=int(job.get("tries", task.request.retries)), task_id=task.request.id or "",
+                  retry_since=float(job.get("retry_since") or time.time()))
+    keeper, lease = get_lease_keeper(), None
+    try:
+        lease = keeper.hold({"job": job, "queue": (task.request.delivery_info or {}).get("routing_key"),
+                             "holder": ctx.worker, "task_id": ctx.task_id})
+        result = _run_held(task, job, ctx)
+    except Exception as exc:  # not BaseException: a SystemExit from a terminated child keeps the lease
+        if lease is None:  # Redis unreachable before anything ran: retry the whole job later
+            _retry_whole(task, job, ctx, exc)
+        keeper.drop(lease)
+        raise
+    keeper.drop(lease)
+    return result
+
+
+def _retry_whole(task, job: dict, ctx: Context, exc: Exception):
+    """Raise the retry of the whole job (transient error, budget left) or `exc` itself."""
+    delay = ctx.next_retry() if is_transient(exc) else None
+    if delay is None:
+        raise exc
+    raise task.retry(args=[ctx.retry_job(job)], exc=exc, countdown=delay) from exc
+
+
+def _run_held(task, job: dict, ctx: Context) -> dict:
     try:
         outcome = run_job(job, ctx)
     except Exception as exc:
         # the status store itself was unreachable (keys could not even be marked): retry the whole job
-        if not is_transient(exc) or task.request.retries >= s.max_retries:
-            raise
-        raise task.retry(exc=exc, countdown=backoff(task.request.retries, s.retry_backoff, s.retry_backoff_max),
-                         max_retries=s.max_retries) from exc
+        _retry_whole(task, job, ctx, exc)
     if outcome.retry:
-        countdown = backoff(task.request.retries, s.retry_backoff, s.retry_backoff_max)
-        retry_job = {**job, "keys": outcome.retry}
-        retry_job.pop("key", None)
-        raise task.retry(args=[retry_job], countdown=countdown, max_retries=s.max_retries)
+        raise task.retry(args=[ctx.retry_job(job, outcome.retry)], countdown=outcome.countdown)
     return {"keys": len(job["keys"])}
 
 
@@ -40,6 +64,9 @@ class PipelineTask(app.Task):
     Celery calls on_failure in the child for an unhandled error, and in the worker's main process for
     a hard time limit kill (the child is gone by then).
     """
+
+    # no count limit from Celery: the retry budget and SMALLCUT_MAX_RETRIES (Context.next_retry) decide
+    max_retries = None
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         job = args[0] if args else kwargs.get("job")

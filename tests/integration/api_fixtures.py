@@ -19,6 +19,7 @@ API_QUEUE = "api"
 TOKEN = "test-token-7f3a"
 MAX_BODY = 3 * 1024 * 1024
 SCRATCH = "s3://inbox/apiscratch"
+FETCH_MAX_BYTES = 1_500_000  # GET /api/remove?url=: fetched bodies above this are refused
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def api(stack, env, s3):
     api_port, metrics_port = localstack.free_port(), localstack.free_port()
     api_env = {**env, "SMALLCUT_QUEUE": API_QUEUE, "SMALLCUT_API_TOKEN": TOKEN, "SMALLCUT_API_MAX_BODY": str(MAX_BODY),
                "SMALLCUT_API_SCRATCH": SCRATCH, "SMALLCUT_API_CUTOUT_TIMEOUT": "90",
-               "SMALLCUT_LOG_JSON": "true"}
+               "SMALLCUT_LOG_JSON": "true", "SMALLCUT_API_FETCH_HOSTS": "localhost",
+               "SMALLCUT_API_FETCH_MAX_BYTES": str(FETCH_MAX_BYTES), "SMALLCUT_API_FETCH_TIMEOUT": "4"}
     metrics_dir = workdir / "metrics-apiworker"
     worker = localstack.start_worker(env, workdir, "apiworker", concurrency=2, queues=API_QUEUE, extra_env={
         "SMALLCUT_METRICS_PORT": str(metrics_port), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})

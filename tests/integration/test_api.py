@@ -74,9 +74,14 @@ def test_batch_over_http_finishes_and_matches_s3(api, s3):
         b = wait_batch(c, batch_id)
         assert (b["total"], b["done"], b["failed"], b["skipped"]) == (4, 3, 1, 0)
         assert b["progress"] == 1.0 and b["eta"] == 0.0 and b["finished"] >= b["started"]
-        listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix="apiout/")["Contents"])
-        assert listed == [f"apiout/{n:04d}.png" for n in (21, 22, 23)]  # --out replaces the source prefix
         items = all_items(c, batch_id)
+        # the outputs the status names are the PNGs under the batch's `out` prefix (whatever the key
+        # layout below it: smallcut/keys.py owns that rule)
+        outputs = sorted(i["output"] for i in items if i["state"] == "done")
+        listed = sorted(f"s3://{OUT_BUCKET}/{o['Key']}"
+                        for o in s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix="apiout/")["Contents"])
+        assert listed == outputs and len(listed) == 3
+        assert [u.rsplit("/", 1)[-1] for u in listed] == [f"{n:04d}.png" for n in (21, 22, 23)]
         assert sorted(i["key"] for i in items) == sorted([f"apibatch/{n:04d}.jpg" for n in (21, 22, 23)]
                                                          + ["apibatch/broken.jpg"])
         failed = all_items(c, batch_id, "failed")
@@ -108,7 +113,9 @@ def test_retry_failed_reruns_only_failed_keys(api, s3):
         fixed = c.get("/v1/objects", params={"key": f"s3://{IN_BUCKET}/{bad}"}).json()
         assert fixed["state"] == "done" and not fixed["error"]
         assert float(fixed["started_at"]) > float(failed["finished_at"])  # it ran again
-        assert s3.head_object(Bucket=OUT_BUCKET, Key="apiretry/apiretry/0032.png")["ContentLength"] > 0
+        out_bucket, _, out_key = fixed["output"].removeprefix("s3://").partition("/")
+        assert out_bucket == OUT_BUCKET and out_key.startswith("apiretry/") and out_key.endswith("/0032.png")
+        assert s3.head_object(Bucket=out_bucket, Key=out_key)["ContentLength"] > 0
         assert c.post(f"/v1/batches/{batch_id}/retry-failed").json()["queued"] == 0
 
 

@@ -2,7 +2,7 @@
 
 It watches a batch reach 100 %, opens its gallery, flags a cut-out and downloads the flagged manifest,
 which `smallcut enqueue --manifest` then reads. SMALLCUT_REVIEW_SCREENSHOT=docs/review-page.png
-saves the screenshot the README shows.
+saves the screenshot docs/review.md shows.
 """
 
 from __future__ import annotations

@@ -11,10 +11,8 @@ inside the TLS URL and never reaches the logs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 

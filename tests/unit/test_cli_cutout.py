@@ -35,9 +35,9 @@ def test_cutout_folder_writes_rgba_and_reports_bad_files(tmp_path):
         assert im.mode == "RGBA"
     failures = [line for line in proc.stderr.splitlines() if line.startswith("FAILED")]
     assert len(failures) == 3
-    assert any("empty.jpg" in l and "empty file" in l for l in failures)
-    assert any("page.png" in l and "not a recognised image" in l for l in failures)
-    assert any("trunc.jpg" in l for l in failures)
+    assert any("empty.jpg" in f and "empty file" in f for f in failures)
+    assert any("page.png" in f and "not a recognised image" in f for f in failures)
+    assert any("trunc.jpg" in f for f in failures)
 
 
 def test_mask_only_matches_ground_truth(tmp_path):

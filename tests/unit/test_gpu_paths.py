@@ -1,13 +1,12 @@
 """GPU paths that run on any machine: per-shape sessions, the float16 copy, the shared-arena switch.
 
-The CUDA provider itself needs a GPU (README "GPU" has the H100 figures); these check the logic
+The CUDA provider itself needs a GPU (docs/gpu.md has the H100 figures); these check the logic
 around it with the CPU provider, which runs the same graphs.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 
 import cv2

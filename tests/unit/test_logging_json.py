@@ -80,8 +80,11 @@ def test_setting_switches_the_root_handler_to_json(tmp_path):
             "from smallcut.settings import get_settings; "
             "setup_logging(logging.INFO, json=get_settings().log_json); "
             "logging.getLogger('smallcut.x').info('to redis://u:pw@h/0', extra={'batch': 'b'})")
-    run = lambda flag: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                                      cwd=tmp_path, env={**os.environ, "SMALLCUT_LOG_JSON": flag}).stderr
+
+    def run(flag: str) -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path, env={**os.environ, "SMALLCUT_LOG_JSON": flag}).stderr
+
     (line,) = run("1").splitlines()
     assert json.loads(line) | {"ts": ""} == {"ts": "", "level": "INFO", "logger": "smallcut.x",
                                              "msg": "to redis://u:***@h/0", "batch": "b"}

@@ -30,9 +30,10 @@ def test_job_options_resolve_names_to_a_form_every_engine_reads():
     from workers.engine.engine import parse_color  # the engine's own parser, unchanged
 
     opts = options.job_options(bg_color="white", mask_only=True)
-    assert opts == {"roi": True, "postprocess": True, "mask_only": True, "shadow": "remove", "bg_color": "#ffffffff"}
+    assert opts == {"mask_only": True, "bg_color": "#ffffffff"}  # what was not chosen takes the worker's default
     assert parse_color(opts["bg_color"]) == (255, 255, 255, 255)
-    assert set(opts) == set(options.DEFAULTS)
+    every = options.job_options(roi=False, postprocess=False, mask_only=False, bg_color="black", shadow="keep")
+    assert set(every) == {"roi", "postprocess", "mask_only", "bg_color", "shadow"}
     with pytest.raises(ValueError, match="shadow"):
         options.job_options(shadow="soft")
 

@@ -2,9 +2,9 @@
 
 By default glibc serves blocks over 128 KiB-32 MiB (its threshold adapts) with fresh mmaps and gives
 them back on free, so every full-resolution float map (12 MB at 2000x1500) costs thousands of page
-faults again on every frame. Serving them from the heap and keeping freed memory for reuse made a
-catalog frame ≈ 8 % faster, for ≈ 50 MB more resident memory per process (`python -m bench.ab
---env SMALLCUT_KEEP_FREED_MEMORY=false`).
+faults again on every frame. Serving them from the heap and keeping freed memory for reuse saves
+those faults for a little more resident memory per process; `python -m bench.ab --env
+SMALLCUT_KEEP_FREED_MEMORY=false` measures both (figures in docs/benchmarks.md).
 """
 
 from __future__ import annotations

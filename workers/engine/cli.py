@@ -26,8 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--post-steps", default=None, metavar="LIST",
                    help=f"post-processing steps to run, comma-separated: {','.join(POST_STEPS)} (default: SMALLCUT_POST_STEPS, all)")
     p.add_argument("--bg-color", default=None, help=f"flatten onto a colour: {COLOUR_HELP}")
-    p.add_argument("--shadow", choices=SHADOW_MODES, default="remove",
-                   help="a cast shadow under the object: remove it with the background (default) or keep it")
+    p.add_argument("--shadow", choices=SHADOW_MODES, default=None,
+                   help="a cast shadow under the object: remove it with the background or keep it "
+                        "(default: SMALLCUT_SHADOW, remove)")
     p.add_argument("--detect-always", action="store_true",
                    help="tiled detection on every frame: finds small objects beside a large one (slower)")
     p.add_argument("--model", default=None, help="model name from the registry (default: SMALLCUT_MODEL)")
@@ -99,11 +100,11 @@ def run(args: argparse.Namespace) -> int:
     if updates:
         settings = settings.model_copy(update=updates)
     try:
-        # the same options dict a queued job carries, read by the engine the same way: options["shadow"]
-        # reaches the engine through CutoutOptions.from_dict once CutoutOptions has a `shadow` field
-        options = CutoutOptions.from_dict(job_options(roi=not args.no_roi, postprocess=not args.no_postprocess,
-                                                      mask_only=args.mask_only, bg_color=args.bg_color,
-                                                      shadow=args.shadow))
+        # the options dict a queued job carries over the same defaults a worker applies (pipeline.py)
+        chosen = job_options(roi=False if args.no_roi else None, postprocess=False if args.no_postprocess else None,
+                             mask_only=True if args.mask_only else None, bg_color=args.bg_color, shadow=args.shadow)
+        defaults = {"roi": settings.roi, "postprocess": settings.postprocess, "shadow": settings.shadow}
+        options = CutoutOptions.from_dict({**defaults, **chosen})
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

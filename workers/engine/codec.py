@@ -51,7 +51,7 @@ def decode(data: bytes, max_pixels: int = 120_000_000) -> np.ndarray:
 
 
 def _decode_jpeg_cv2(data: bytes, im: Image.Image) -> np.ndarray | None:
-    """OpenCV's JPEG path is ~2x faster than PIL's and applies EXIF orientation itself."""
+    """OpenCV's JPEG path: faster than PIL's (`python -m bench.speed` times both) and applies EXIF orientation itself."""
     buf = np.frombuffer(data, np.uint8)
     rgb = cv2.imdecode(buf, _IMREAD_RGB) if _IMREAD_RGB is not None else None
     if rgb is None:
@@ -60,7 +60,7 @@ def _decode_jpeg_cv2(data: bytes, im: Image.Image) -> np.ndarray | None:
             return None  # let PIL produce the precise error
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     # the expected oriented size from the header's EXIF tag alone: `ImageOps.exif_transpose` would
-    # decode the whole image a second time with PIL (~35 ms at 2000x1500)
+    # decode the whole image a second time with PIL
     w, h = im.size
     if _orientation(im) in _SWAPS_AXES:
         w, h = h, w
@@ -81,6 +81,9 @@ def _orientation(im: Image.Image) -> int:
 
 
 def _decode_pil(im: Image.Image) -> np.ndarray:
+    # Memory: each step drops the previous image before the next one is made, and transparency is
+    # flattened band by band into the RGB result, so a frame with alpha peaks near 7 bytes per pixel
+    # (RGBA + RGB) instead of the 15+ that whole-image compositing copies take.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -91,22 +94,68 @@ def _decode_pil(im: Image.Image) -> np.ndarray:
                 arr = np.asarray(im, dtype=np.float64)
                 peak = 65535.0 if arr.max() > 255 else 255.0
                 im = Image.fromarray(np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+                del arr
             elif im.mode == "F":
                 arr = np.asarray(im, dtype=np.float64)
                 im = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8), "L")
+                del arr
             if im.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
                 im = im.convert("RGBA")
+                rgba = np.asarray(im)
+                del im
                 # transparent pixels: composite on white, as a viewer would show them
-                bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(bg, im)
-            rgb = np.asarray(im.convert("RGB"))
+                return flatten_on_white(rgba)
+            if im.mode != "RGB":
+                im = im.convert("RGB")
+            rgb = np.asarray(im)
+            del im
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise DecodeError(f"corrupt or truncated image: {exc}") from None
     return np.ascontiguousarray(rgb)
 
 
+def flatten_on_white(rgba: np.ndarray, rows_per_step: int = 0) -> np.ndarray:
+    """RGBA -> RGB over a white background, a band of rows at a time (bounded temporaries)."""
+    h, w = rgba.shape[:2]
+    out = np.empty((h, w, 3), np.uint8)
+    step = rows_per_step or max(1, (1 << 21) // max(1, w))  # ≈ 2 M pixels per band
+    for y in range(0, h, step):
+        band = rgba[y : y + step]
+        a = band[..., 3:4].astype(np.uint16)
+        out[y : y + step] = (band[..., :3] * a + 255 * (255 - a) + 127) // 255
+    return out
+
+
+# OpenCV's reduced JPEG decodes: the DCT is scaled, the full frame never exists in memory
+_REDUCED = ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2))
+
+
+def decode_reduced(data: bytes, min_side: int, max_pixels: int = 120_000_000) -> tuple[np.ndarray, int]:
+    """RGB at 1/2, 1/4 or 1/8 scale, the smallest whose longest side still has `min_side` pixels,
+    for the network passes of a frame far larger than they need; returns (rgb, factor).
+
+    JPEG only scales inside the decoder (factor 1 otherwise: a full decode, same as `decode`)."""
+    head = Image.open(io.BytesIO(data)) if data else None
+    if head is None or head.format != "JPEG" or head.mode not in ("RGB", "L"):
+        return decode(data, max_pixels), 1
+    w, h = head.size
+    if w * h > max_pixels:
+        raise DecodeError(f"image too large: {w}x{h} = {w * h} pixels exceeds the limit of {max_pixels}")
+    if _orientation(head) in _SWAPS_AXES:
+        w, h = h, w
+    for factor, flag in _REDUCED:
+        if max(w, h) // factor >= min_side:
+            bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+            if bgr is None:
+                break
+            if bgr.shape[1::-1] != ((w + factor - 1) // factor, (h + factor - 1) // factor):
+                break  # orientation not applied as expected: the full decode handles it
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), factor
+    return decode(data, max_pixels), 1
+
+
 def encode_png(img: np.ndarray, encoder: str = "fpng") -> bytes:
-    """uint8 HxW (L) or HxWx4 (RGBA) -> PNG bytes. fpng is 10-40x faster than zlib, files ~20% larger."""
+    """uint8 HxW (L) or HxWx4 (RGBA) -> PNG bytes. fpng trades somewhat larger files for a much faster encode than zlib."""
     if encoder == "fpng" and img.ndim == 3:
         import fpng
 
@@ -115,8 +164,8 @@ def encode_png(img: np.ndarray, encoder: str = "fpng") -> bytes:
         if img.ndim == 3:
             code = cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR
             img = cv2.cvtColor(img, code)
-        # masks under "fpng" (speed): OpenCV's defaults (level 1 + RLE strategy) are 3-4x faster than an
-        # explicit level 1 (which switches to the default strategy) and the files are no larger
+        # masks under "fpng" (speed): OpenCV's defaults (level 1 + RLE strategy) are faster than an
+        # explicit level 1, which switches to the default strategy, and the files are no larger
         params = [] if encoder == "fpng" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
         ok, buf = cv2.imencode(".png", img, params)
         if not ok:

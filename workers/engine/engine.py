@@ -20,22 +20,22 @@ import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from smallcut.settings import POST_STEPS
+from smallcut.settings import POST_STEPS, SHADOW_MODES
 
-from . import codec, postprocess, roi, texture, tiling
+from . import codec, postprocess, roi, shadow, texture, tiling
 from .net import SaliencyNet, resize
 
 log = logging.getLogger(__name__)
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "13"
+ENGINE_VERSION = "14"
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class CutoutOptions:
     postprocess: bool = True
     mask_only: bool = False
     bg_color: tuple[int, int, int, int] | None = None  # RGBA to composite on; None keeps transparency
+    shadow: str = "remove"  # "keep": the object's shadow stays as a soft dark layer in the alpha
+
+    def __post_init__(self) -> None:
+        if self.shadow not in SHADOW_MODES:
+            raise ValueError(f"bad shadow mode {self.shadow!r}: one of {', '.join(SHADOW_MODES)}")
 
     def fingerprint(self, model_id: str, config: "EngineConfig | None" = None) -> str:
         """Engine version, model, these options and (when given) the engine's tuning knobs."""
@@ -69,6 +74,7 @@ class CutoutOptions:
             postprocess=bool(data.get("postprocess", True)),
             mask_only=bool(data.get("mask_only", False)),
             bg_color=bg,
+            shadow=str(data.get("shadow") or "remove"),
         )
 
 
@@ -128,6 +134,10 @@ class EngineConfig:
     fine_holes_below: float = 0.05  # objects under this share of the frame get background holes opened at full resolution too; 0: off
     small_edge_radius: int = 2  # guided-filter radius at the edges of small objects (thin parts); 0: the frame's radius everywhere
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
+    shadow_side: int = 512  # the object-vs-backdrop classifier runs on the lit-up region at most this long
+    shadow_gate: tuple[float, float] = (0.05, 0.3)  # classifier P(object): under the first the network value goes, over the second it stays (chosen on catalog-tune 240-299)
+    shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map
+    shadow_reach: float = 0.25  # a kept shadow layer reaches this share of the objects' size beyond them
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
 
@@ -139,6 +149,7 @@ class Matte:
     rejected: list[roi.Box] = field(default_factory=list)
     passes: int = 0
     detection: bool = False  # the tiled detection pass ran
+    shadow: np.ndarray | None = None  # uint8 opacity of the kept shadow layer (options.shadow == "keep")
 
 
 @dataclass
@@ -279,9 +290,10 @@ class Engine:
 
     def _finish(self, rgb: np.ndarray, options: CutoutOptions, timer: Timer, coarse: np.ndarray | None = None) -> CutoutResult:
         passes_before = self.net.passes
-        matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer, coarse=coarse)
+        matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer, coarse=coarse,
+                           keep_shadow=options.shadow == "keep")
         with timer.stage("compose"):
-            out = compose(rgb, matte.alpha, options, bleed=options.postprocess and "bleed" in self.config.post_steps)
+            out = compose(rgb, matte.alpha, options, bleed=options.postprocess and "bleed" in self.config.post_steps, shadow=matte.shadow)
         with timer.stage("encode"):
             png = codec.encode_png(out, self.config.png_encoder)
         return CutoutResult(
@@ -296,9 +308,13 @@ class Engine:
 
     # ------------------------------------------------------------------ pixels -> alpha
     def matte(
-        self, rgb: np.ndarray, roi_on: bool = True, postprocess_on: bool = True, timer: Timer | None = None, coarse: np.ndarray | None = None
+        self, rgb: np.ndarray, roi_on: bool = True, postprocess_on: bool = True, timer: Timer | None = None, coarse: np.ndarray | None = None,
+        keep_shadow: bool = False, shadows: bool = True,
     ) -> Matte:
-        """Alpha for one decoded image; `coarse` is its 320² map when a batch already computed it."""
+        """Alpha for one decoded image; `coarse` is its 320² map when a batch already computed it.
+
+        `keep_shadow`: also return the objects' shadow as a layer (Matte.shadow). `shadows=False`
+        skips the object-vs-backdrop step even when post-processing runs (its training data)."""
         timer = timer or Timer()
         cfg = self.config
         h, w = rgb.shape[:2]
@@ -350,12 +366,44 @@ class Engine:
                 self._zoom(rgb, prob, candidates, labels, result, table if cfg.rare_parts else None)
         else:
             prob = resize(minmax(coarse), (w, h))
+        layer = None
+        if postprocess_on and shadows and "shadows" in cfg.post_steps:
+            with timer.stage("shadows"):
+                prob, layer = self._shadows(rgb, prob, keep_shadow)
         if postprocess_on:
             with timer.stage("postprocess"):
                 prob = self._postprocess(rgb, prob, result)
+        if layer is not None:
+            result.shadow = to_alpha(np.where(prob > 0.5, 0.0, layer))
         result.alpha = to_alpha(prob)
         result.passes = self.net.passes - passes0
         return result
+
+    def _shadows(self, rgb: np.ndarray, prob: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """Take away what the object-vs-backdrop classifier calls backdrop (shadows, reflections,
+        backdrop in holes) from the network's map; with `keep`, also the shadow layer (full size)."""
+        clf = shadow.load_classifier()
+        if clf is None:
+            return prob, None
+        cfg = self.config
+        out = prob.copy()
+        layer = np.zeros_like(prob) if keep else None
+        for sub, img, p in shadow.work_views(rgb, prob, cfg.shadow_side):
+            after = p
+            for _ in range(cfg.shadow_rounds):
+                # each round's backdrop estimate includes what the last one gave back to the backdrop,
+                # so the far part of a long shadow is compared with the shadow beside it
+                p_obj, maps = shadow.object_probability(img, after, clf)
+                after = after * shadow.gate(p_obj, *cfg.shadow_gate)
+            ch, cw = prob[sub].shape
+            change = cv2.resize(after - p, (cw, ch), interpolation=cv2.INTER_LINEAR) if after.shape != (ch, cw) else after - p
+            out[sub] = np.clip(np.minimum(out[sub], prob[sub] + change), 0.0, 1.0)
+            if keep:
+                reach = cfg.shadow_reach * max(4.0, float(np.sqrt(max(1, int((after > 0.5).sum())))))
+                small = shadow.shadow_layer(p, after, maps["lum_ratio"], reach)
+                big = cv2.resize(small, (cw, ch), interpolation=cv2.INTER_LINEAR) if small.shape != (ch, cw) else small
+                layer[sub] = np.maximum(layer[sub], big)
+        return out, layer
 
     def _needs_detection(self, coarse: np.ndarray, frame: tuple[int, int]) -> bool:
         """The cascade's gate: look harder only where the coarse map shows no large, confident object.
@@ -603,8 +651,14 @@ def to_alpha(prob: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(np.maximum(prob, 0.0, dtype=np.float32), alpha=255.0)
 
 
-def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool = True) -> np.ndarray:
-    """Final pixels: L mask, RGBA cutout (colours bled under soft edges), or flattened on a colour."""
+def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool = True,
+            shadow: np.ndarray | None = None) -> np.ndarray:
+    """Final pixels: L mask, RGBA cutout (colours bled under soft edges), or flattened on a colour.
+
+    `shadow` (uint8 opacity, kept shadows): a black layer under the object, so that on any new
+    backdrop it darkens what is behind it as the shadow darkened the old one."""
+    if shadow is not None and shadow.any():
+        return _with_shadow(rgb, alpha, options, bleed, shadow)
     if options.mask_only:
         return alpha
     band = int(np.clip(0.015 * max(alpha.shape), 6, 48))
@@ -622,3 +676,19 @@ def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: b
     rgb_out = colours.astype(np.float32) * a + bg[:3] * (1.0 - a)
     a_out = alpha.astype(np.float32) + bg[3] * (1.0 - a[..., 0])
     return np.dstack([np.clip(rgb_out + 0.5, 0, 255).astype(np.uint8), np.clip(a_out + 0.5, 0, 255).astype(np.uint8)])
+
+
+def _with_shadow(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool, shadow: np.ndarray) -> np.ndarray:
+    """`compose` with a kept shadow: the object over a black layer of the shadow's opacity."""
+    a_obj = alpha.astype(np.float32) / 255.0
+    a_sh = shadow.astype(np.float32) / 255.0 * (1.0 - a_obj)
+    total = to_alpha(a_obj + a_sh)
+    if options.mask_only:
+        return total
+    obj = compose(rgb, alpha, replace(options, bg_color=None), bleed=bleed)
+    # premultiplied: the shadow's colour is black, so only the alpha grows and the colour is diluted
+    colour = obj[..., :3].astype(np.float32) * (a_obj / np.maximum(a_obj + a_sh, 1e-6))[..., None]
+    rgba = np.dstack([np.clip(colour + 0.5, 0, 255).astype(np.uint8), total])
+    if options.bg_color is None:
+        return rgba
+    return compose(rgba[..., :3], total, replace(options, shadow="remove"), bleed=False)

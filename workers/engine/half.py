@@ -2,8 +2,9 @@
 on the tensor cores' half-precision path.
 
 Inputs and outputs stay float32 (casts at the graph's edges), so the engine feeds and reads it
-exactly as the float network. Weights under float16's smallest normal value are clamped to ±1e-7
-(a handful in u2netp; the masks agree with the float network's to ≈ 0.02 at worst per pixel).
+exactly as the float network. Weights under float16's smallest normal value are clamped to ±1e-7,
+since float16 would flush them to zero; u2netp has only a handful, and its masks stay close to the
+float network's (docs/gpu.md).
 On a CPU it is slower than fp32: ONNX Runtime's CPU kernels mostly run half precision through casts.
 """
 
@@ -56,7 +57,7 @@ def convert(src: Path, dst: Path) -> Path:
 
 
 def ensure_fp16(src: Path) -> Path:
-    """The fp16 copy of `src`, converted once (≈ 0.2 s for u2netp) if the cache has none."""
+    """The fp16 copy of `src`, converted once if the cache has none."""
     dst = fp16_path(src)
     if not dst.exists():
         log.info("no fp16 model at %s: converting %s", dst, src.name)

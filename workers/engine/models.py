@@ -60,9 +60,10 @@ REGISTRY: dict[str, ModelSpec] = {
     "u2net": ModelSpec(
         name="u2net", filename="u2net.onnx", md5="60024c5c889badc19c04ad937298a77b", source=None
     ),
-    # u2netp fine-tuned with the seed article's additions (training/, README "Retrained networks"):
-    # shipped as package data in workers/engine/weights/ with their training config and numbers, so
-    # an installed wheel or a Docker image has them; not the default (they lose).
+    # u2netp fine-tuned with the seed article's additions (training/, docs/training.md): shipped as
+    # package data in workers/engine/weights/ with their training config and scores, so an installed
+    # wheel or a Docker image has them; not the default, since neither kept large objects as well
+    # as the stock network.
     "u2netp_cbam": ModelSpec(
         name="u2netp_cbam", filename="u2netp_cbam.onnx", md5="8c2b94d9cafb2f80024e02c31b26d57a", source="package:weights/u2netp_cbam.onnx"
     ),

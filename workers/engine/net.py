@@ -22,8 +22,8 @@ class SaliencyNet:
     runs on a session of its own, batches padded to BATCH_BUCKETS. Why: ONNX Runtime's CUDA
     convolutions re-plan (cuDNN descriptors, algorithm, workspace) whenever a node sees another input
     shape than last time. A frame's passes alternate coarse, tile and zoom shapes, so on one session
-    every pass re-planned all of u2netp's convolutions: ≈ 190 ms per pass on an H100 whatever its
-    size, against ≈ 12 ms for a repeated 320² pass.
+    every pass re-planned all of u2netp's convolutions and cost many times a repeated pass, whatever
+    its size (docs/gpu.md).
     """
 
     session: object  # onnxruntime.InferenceSession
@@ -96,10 +96,6 @@ class SaliencyNet:
                     out[i] = np.ascontiguousarray(pred[j, 0], dtype=np.float32)
         return out  # type: ignore[return-value]
 
-    def predict_resized(self, rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        """Probability map of `rgb` seen at `size` (w, h), returned at that size."""
-        return self.predict([resize(rgb, size)])[0]
-
 
 def normalise(rgb: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """uint8 HxWx3 -> float32 3xHxW the way the weights were trained (and rembg feeds them)."""
@@ -113,8 +109,8 @@ def normalise(rgb: np.ndarray, spec: ModelSpec) -> np.ndarray:
 def arena_shrink_options():
     """Run options that return the CPU arena's free memory to the system at the end of a run.
 
-    With the arena off every pass pays for its allocations (zoom and tile batches ≈ 5–10 % slower);
-    on and never shrunk, it grows to the peak of every batch shape seen (≈ 3.4 GB measured).
+    With the arena off every pass pays for its allocations (zoom and tile batches run slower); on
+    and never shrunk, it grows to the peak of every batch shape seen, gigabytes per process.
     """
     import onnxruntime as ort
 

@@ -30,8 +30,9 @@ def uses_accelerator(wanted: list[str], available: list[str] | None = None) -> b
 
 
 def precision_for(requested: str, wanted: list[str], available: list[str] | None = None) -> str:
-    """The precision a session runs at: `requested`, or for "auto" int8 on the CPU (1.3-1.9x faster
-    per pass, within 0.01 IoU: README "Speed") and fp32 where a GPU provider is available."""
+    """The precision a session runs at: `requested`, or for "auto" int8 on the CPU (a checked copy,
+    faster per pass at nearly the float network's quality: docs/benchmarks.md) and fp32 where a GPU
+    provider is available (int8 is a CPU format)."""
     if requested != "auto":
         return requested
     return "fp32" if uses_accelerator(wanted, available) else "int8"
@@ -58,8 +59,8 @@ def share_gpu_arena(device_id: int = 0) -> bool:
     """Register one CUDA arena in ONNX Runtime's environment, for every session that opts in.
 
     Why: with a session per input shape (net.SaliencyNet), each session's own arena kept the peak of
-    its shape — ≈ 28 GB per worker process for 16 shapes on an H100 — where one shared arena needs
-    only the largest shape's peak. False (and a warning) where this build cannot do it.
+    its shape, so a worker process held the sum over every shape (more than a card can give a few
+    processes), where one shared arena needs only the largest shape's peak. False (and a warning) where this build cannot do it.
     """
     if device_id not in _shared_gpu_arena:
         try:
@@ -100,7 +101,7 @@ def create_session(
     opts.intra_op_num_threads = cpu_threads(intra_op_threads)
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    # an arena only grows (≈ 3.4 GB over tile and zoom batches): SaliencyNet shrinks it after every
+    # an arena only grows (to gigabytes over tile and zoom batches): SaliencyNet shrinks it after every
     # odd-shaped run, or runs those on a session without one (Settings.cpu_arena)
     opts.enable_cpu_mem_arena = cpu_arena
     chosen = choose_providers(providers)

@@ -75,8 +75,8 @@ def edge_peak(edges: np.ndarray, box: Box, frame: tuple[int, int]) -> float:
 
 def calm(edges: np.ndarray, box: Box, frame: tuple[int, int], level: float) -> bool:
     """Is there no edge above `level` in this tile? A tile of plain backdrop: nothing there for the
-    network to find (`python -m bench.tiles`: on synth-dev's studio gradients empty tiles peak at 18
-    at most, tiles holding any object at 106 and up)."""
+    network to find. `level` sits in the wide gap between the edge peaks of empty backdrop tiles and
+    of tiles holding any object (`python -m bench.tiles` measures both; docs/engine.md, step 2)."""
     return edge_peak(edges, box, frame) < level
 
 

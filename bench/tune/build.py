@@ -1,0 +1,172 @@
+"""Render and store catalog-tune frames (the on-disk layout of bench.catalog_format)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import backgrounds, synth
+from ..paths import OUT, ecssd_dir
+from . import effects, surfaces
+
+VERSION = 1
+SEED = 20261205
+DEV_IDS = list(range(1, 801))  # ECSSD's development half only
+FRAMES = ((1600, 1200), (2000, 1500), (1200, 1600), (1500, 1500))
+# backdrop -> weight; "photo" is a whole ECSSD development photo (its own subject counts as background)
+BACKDROPS = {"gradient": 5, "paper": 3, "fabric": 2, "wood": 2, "stone": 2, "tiles": 2, "knit": 1, "print": 1, "gloss": 2, "photo": 1}
+
+
+def _backdrop(rng: np.random.Generator, W: int, H: int) -> tuple[np.ndarray, dict]:
+    kinds = list(BACKDROPS)
+    p = np.array([BACKDROPS[k] for k in kinds], float)
+    kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+    if kind == "photo":
+        n = DEV_IDS[int(rng.integers(len(DEV_IDS)))]
+        return backgrounds.photo(ecssd_dir() / "images" / f"{n:04d}.jpg", W, H, float(rng.choice([0.0, 2.0, 5.0]))), {"kind": kind, "ecssd_id": n}
+    if kind in backgrounds.TEXTURES:
+        return backgrounds.texture(kind, rng, W, H), {"kind": kind}
+    return surfaces.SURFACES[kind](rng, W, H), {"kind": kind}
+
+
+def _targets(rng: np.random.Generator, frame_px: float) -> list[float]:
+    count = int(rng.integers(1, 5))
+    t = list(np.exp(rng.uniform(np.log(0.0006), np.log(0.045), count)) * frame_px)
+    if rng.random() < 0.2:
+        t[0] = rng.uniform(0.05, 0.25) * frame_px  # one large product
+    return sorted(t, reverse=True)
+
+
+def render(index: int, seed: int = SEED, with_ecssd: bool = True):
+    """Frame `index`: (RGB uint8 after the camera, alpha uint8, shadow uint8, meta). JPEG not applied."""
+    rng = np.random.default_rng([seed, index])
+    W, H = FRAMES[int(rng.integers(len(FRAMES)))]
+    frame_px = float(W * H)
+    bg, bg_meta = _backdrop(rng, W, H) if with_ecssd else (surfaces.paper(rng, W, H), {"kind": "paper"})
+    fg = np.zeros((H, W, 3), np.float32)
+    alpha = np.zeros((H, W), np.float32)
+    atten = np.zeros((H, W), np.float32)
+    refl_col = np.zeros((H, W, 3), np.float32)
+    refl_op = np.zeros((H, W), np.float32)
+    boxes, objects, fx = [], [], set()
+    glossy = bg_meta["kind"] in surfaces.GLOSSY or rng.random() < 0.08
+    shadowed = rng.random() < 0.75
+    for target in _targets(rng, frame_px):
+        layer = pos = None
+        max_side = int(0.8 * min(W, H)) if target > 0.05 * frame_px else int(synth.MAX_SIDE_FRAC * min(W, H))
+        for _ in range(5):
+            if with_ecssd and (rng.random() < 0.5 or target > 0.05 * frame_px):
+                layer = synth._ecssd_object(rng, DEV_IDS, target, max_side)
+            else:
+                layer = synth._procedural(rng, target, max_side)
+            lh, lw = layer.alpha.shape
+            pos = synth._place(rng, boxes, lw, lh, W, H)
+            if pos is not None:
+                break
+            layer, target = None, target * 0.6
+        if layer is None:
+            continue
+        x, y = pos
+        lh, lw = layer.alpha.shape
+        a = np.zeros((H, W), np.float32)
+        a[y : y + lh, x : x + lw] = layer.alpha / 255.0
+        f = np.zeros((H, W, 3), np.float32)
+        f[y : y + lh, x : x + lw] = layer.rgb
+        box = (x, y, lw, lh)
+        if shadowed:
+            s, kind = effects.object_shadow(rng, a, box)
+            atten = 1 - (1 - atten) * (1 - s)
+            fx.add(f"{kind}-shadow")
+        if glossy:
+            c, o = effects.reflection(rng, f, a, box)
+            refl_col = refl_col * (1 - o[..., None]) + c * o[..., None]
+            refl_op = 1 - (1 - refl_op) * (1 - o)
+            fx.add("reflection")
+        fg = fg * (1 - a[..., None]) + f * a[..., None]
+        alpha = np.maximum(alpha, a)
+        boxes.append(box)
+        objects.append({"id": len(objects) + 1, "kind": layer.meta["kind"], "bbox": [x, y, lw, lh],
+                        "area_frac": float(layer.alpha.sum()) / 255.0 / frame_px, "pair": False})
+    back = bg.astype(np.float32)
+    if atten.any():
+        back = effects.apply_shadows(back, atten, rng)
+    if refl_op.any():
+        back = back * (1 - refl_op[..., None]) + refl_col * refl_op[..., None]
+    img = fg * alpha[..., None] + back * (1 - alpha[..., None])
+    img, cam = effects.camera(rng, img)
+    a8 = np.round(alpha * 255).astype(np.uint8)
+    affected = np.maximum(atten, refl_op)
+    shadow = np.clip(affected * (255 / 0.08), 0, 255).astype(np.uint8)
+    shadow[a8 > 0] = 0
+    quality = int(rng.integers(60, 96))
+    meta = {"version": VERSION, "family": "catalog-tune", "name": f"tune-{index:04d}", "size": [W, H], "background": bg_meta,
+            "effects": sorted(fx | set(cam) | {"jpeg"}), "jpeg_quality": quality, "twin": None, "twin_of": None, "objects": objects}
+    return np.round(img).astype(np.uint8), a8, shadow, meta
+
+
+def set_dir(name: str = "catalog-tune") -> Path:
+    return OUT / "sets" / name
+
+
+def _atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_sample(d: Path, name: str, rgb: np.ndarray, alpha: np.ndarray, shadow: np.ndarray, meta: dict) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    q = int(meta.get("jpeg_quality", 92))
+    _atomic(d / f"{name}.jpg", cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])[1].tobytes())
+    _atomic(d / f"{name}.alpha.png", cv2.imencode(".png", alpha)[1].tobytes())
+    _atomic(d / f"{name}.shadow.png", cv2.imencode(".png", shadow)[1].tobytes())
+    _atomic(d / f"{name}.json", json.dumps(meta, indent=1).encode())  # last: marks a complete sample
+
+
+def _one(args) -> str:
+    d, i, seed = args
+    rgb, a, s, meta = render(i, seed)
+    write_sample(Path(d), meta["name"], rgb, a, s, meta)
+    return meta["name"]
+
+
+def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: int | None = None) -> Path:
+    """Render the missing frames of the set (all of them when VERSION or the seed changed)."""
+    d = d or set_dir()
+    manifest = d / "manifest.json"
+    want = {"version": VERSION, "seed": seed, "family": "catalog-tune"}
+    if manifest.exists() and any(json.loads(manifest.read_text()).get(k) != v for k, v in want.items()):
+        shutil.rmtree(d)
+    d.mkdir(parents=True, exist_ok=True)
+    todo = [(str(d), i, seed) for i in range(n) if not (d / f"tune-{i:04d}.json").exists()]
+    if todo:
+        workers = workers or min(len(todo), os.cpu_count() or 1)
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as ex:
+                list(ex.map(_one, todo, chunksize=2))
+        else:
+            for t in todo:
+                _one(t)
+    _atomic(manifest, json.dumps({**want, "count": n}).encode())
+    return d
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=200)
+    args = ap.parse_args(argv)
+    d = build_set(n=args.n)
+    print(f"{args.n} frames in {d}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

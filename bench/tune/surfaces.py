@@ -1,0 +1,102 @@
+"""Surfaces of the tuning family beyond bench.backgrounds: paper, stone, tiles, knit, prints.
+
+Each is `fn(rng, w, h) -> uint8 RGB`, drawn at a fraction of the frame and upscaled where the
+pattern allows (cheap, and real surfaces are smooth at the pixel level anyway).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def _noise(rng: np.random.Generator, h: int, w: int, cells: int) -> np.ndarray:
+    g = rng.standard_normal((max(2, cells), max(2, int(cells * w / h)))).astype(np.float32)
+    return cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+def _octaves(rng: np.random.Generator, h: int, w: int, base: int, n: int = 4) -> np.ndarray:
+    return sum(_noise(rng, h, w, base * 2**i) / 2**i for i in range(n))
+
+
+def _tint(rng: np.random.Generator, lo: float = 40, hi: float = 235) -> np.ndarray:
+    return rng.uniform(lo, hi, 3).astype(np.float32)
+
+
+def paper(rng, w, h):
+    """Coloured paper: flat colour, a faint fibre noise and a slow light falloff."""
+    c = _tint(rng, 60, 240)
+    img = c * (1 + 0.03 * _octaves(rng, h, w, 3, 2))[..., None]
+    img += rng.normal(0, 2.0, (h, w, 1)).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def stone(rng, w, h):
+    """Granite-like speckle: cells of two or three tones with fine grain."""
+    s = 4
+    hh, ww = h // s + 1, w // s + 1
+    tones = np.stack([_tint(rng, 50, 220) for _ in range(3)])
+    idx = np.clip((_octaves(rng, hh, ww, 40, 2) * 1.2 + 1.5).astype(int), 0, 2)
+    img = tones[idx] + rng.normal(0, 14, (hh, ww, 1)).astype(np.float32)
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_NEAREST)
+    return np.clip(cv2.GaussianBlur(img, (0, 0), 0.8), 0, 255).astype(np.uint8)
+
+
+def tiles(rng, w, h):
+    """Square or brick-bonded tiles with grout lines."""
+    side = int(rng.uniform(0.05, 0.2) * min(w, h))
+    grout = max(2, int(side * rng.uniform(0.03, 0.08)))
+    face, line = _tint(rng, 80, 240), _tint(rng, 30, 200)
+    yy, xx = np.mgrid[0:h, 0:w]
+    row = yy // side
+    shift = (row % 2) * (side // 2) if rng.random() < 0.5 else 0
+    on_line = ((yy % side) < grout) | (((xx + shift) % side) < grout)
+    per_tile = rng.uniform(0.9, 1.1, (h // side + 2, w // side + 3))
+    col = (xx + shift) // side
+    img = face * per_tile[row, col][..., None]
+    img = np.where(on_line[..., None], line, img).astype(np.float32)
+    img += 6 * _noise(rng, h, w, 30)[..., None]
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def knit(rng, w, h):
+    """Coarse knit: V-shaped loops in rows, two colours."""
+    p = int(rng.uniform(8, 22))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    v = np.abs(((xx / p) % 1.0) - 0.5) * 2
+    loops = np.sin(((yy / p) + v * 0.6) * math.pi * 2) * 0.5 + 0.5
+    a, b = _tint(rng), _tint(rng)
+    img = a * loops[..., None] + b * (1 - loops[..., None])
+    return np.clip(img + rng.normal(0, 3, (h, w, 1)), 0, 255).astype(np.uint8)
+
+
+def print_dots(rng, w, h):
+    """A printed fabric: polka dots or checks on a ground colour."""
+    p = int(rng.uniform(0.02, 0.08) * min(w, h))
+    yy, xx = np.mgrid[0:h, 0:w]
+    ground, ink = _tint(rng), _tint(rng)
+    if rng.random() < 0.5:
+        d = np.hypot((xx % p) - p / 2, (yy % p) - p / 2)
+        m = (d < p * rng.uniform(0.15, 0.35)).astype(np.float32)
+    else:
+        m = (((xx // p) + (yy // p)) % 2).astype(np.float32)
+    m = cv2.GaussianBlur(m, (0, 0), 0.8)[..., None]
+    img = ground * (1 - m) + ink * m
+    return np.clip(img + rng.normal(0, 2.5, (h, w, 1)), 0, 255).astype(np.uint8)
+
+
+def gloss(rng, w, h):
+    """Glossy acrylic or lacquer: a dark or light smooth sheet with a broad specular band."""
+    c = _tint(rng, 10, 250)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = rng.uniform(0, math.pi)
+    t = ((xx / w - 0.5) * math.cos(a) + (yy / h - 0.5) * math.sin(a))
+    band = np.exp(-((t - rng.uniform(-0.3, 0.3)) / 0.15) ** 2) * rng.uniform(10, 40)
+    img = c + band[..., None]
+    return np.clip(img + rng.normal(0, 1.5, (h, w, 1)), 0, 255).astype(np.uint8)
+
+
+SURFACES = {"paper": paper, "stone": stone, "tiles": tiles, "knit": knit, "print": print_dots, "gloss": gloss}
+GLOSSY = {"gloss"}  # surfaces that mirror what stands on them

@@ -1,0 +1,134 @@
+"""Train the engine's object-vs-backdrop pixel classifier (workers/engine/shadow.py) on the tuning family.
+
+    python -m training.matte_classifier [--frames 240] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
+
+Data: catalog-tune frames (shadows, reflections, holes, many surfaces; bench.tune) and ECSSD
+0001-0800 photos (real subjects on real backgrounds: what must not be eaten). For each frame the
+engine's own map before post-processing is computed once (cached under bench/out/cache/), the frame
+is brought to the step's working view, and the candidate pixels are labelled by the ground truth
+(alpha > 0.5: object; anything else, shadows and reflections included, is backdrop). A small MLP
+(scikit-learn, only needed here) is fitted with balanced weights on a frame-level split and written
+as JSON the engine reads with numpy alone. The judge family is never read here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench" / "out" / "cache" / "matte-prob"
+PIXELS_PER_FRAME = 6000
+
+
+def _frames(n_tune: int, n_ecssd: int):
+    from bench.paths import ecssd_dir
+    from bench.tune.build import build_set
+
+    d = build_set(n=n_tune)
+    for i in range(n_tune):
+        name = f"tune-{i:04d}"
+        rgb = cv2.cvtColor(cv2.imread(str(d / f"{name}.jpg")), cv2.COLOR_BGR2RGB)
+        alpha = cv2.imread(str(d / f"{name}.alpha.png"), cv2.IMREAD_GRAYSCALE)
+        shadow = cv2.imread(str(d / f"{name}.shadow.png"), cv2.IMREAD_GRAYSCALE)
+        yield f"catalog-tune/{name}", rgb, alpha, shadow
+    root = ecssd_dir()
+    ids = np.random.default_rng(5).permutation(np.arange(1, 801))[:n_ecssd]
+    for i in sorted(ids):
+        rgb = cv2.cvtColor(cv2.imread(str(root / "images" / f"{i:04d}.jpg")), cv2.COLOR_BGR2RGB)
+        alpha = cv2.imread(str(root / "masks" / f"{i:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        yield f"ecssd/{i:04d}", rgb, alpha, np.zeros_like(alpha)
+
+
+def engine_prob(engine, key: str, rgb: np.ndarray) -> np.ndarray:
+    """The engine's map before post-processing (and before this step), cached per model."""
+    path = CACHE / engine.model_id.replace(":", "_") / f"{key}.png"
+    if path.exists():
+        return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    m = engine.matte(rgb, postprocess_on=False, shadows=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), m.alpha)
+    return m.alpha.astype(np.float32) / 255.0
+
+
+def collect(engine, n_tune: int, n_ecssd: int, side: int, seed: int = 0, log=print):
+    from workers.engine import shadow
+
+    rng = np.random.default_rng(seed)
+    xs, ys, ws, groups = [], [], [], []
+    t0 = time.perf_counter()
+    for k, (key, rgb, alpha, sh) in enumerate(_frames(n_tune, n_ecssd)):
+        prob = engine_prob(engine, key, rgb)
+        for sub, img, p in shadow.work_views(rgb, prob, side):
+            size = p.shape[::-1]
+            gt = cv2.resize(alpha[sub], size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+            shw = cv2.resize(sh[sub], size, interpolation=cv2.INTER_AREA) > 127
+            x, cand, _ = shadow.features(img, p)
+            if not len(x):
+                continue
+            y = gt[cand] > 0.5
+            # shadows and reflections weigh double: the error the step exists for
+            w = np.where(shw[cand] & ~y, 2.0, 1.0)
+            take = rng.choice(len(x), min(len(x), PIXELS_PER_FRAME), replace=False)
+            xs.append(x[take]), ys.append(y[take]), ws.append(w[take]), groups.append(np.full(len(take), k))
+        if (k + 1) % 20 == 0:
+            log(f"  {k + 1} frames, {sum(len(a) for a in xs)} pixels, {time.perf_counter() - t0:.0f}s")
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ws), np.concatenate(groups)
+
+
+def fit(x, y, w, groups, hidden=(32, 16), seed=0, log=print):
+    from sklearn.neural_network import MLPClassifier
+
+    from workers.engine.shadow import Classifier
+
+    rng = np.random.default_rng(seed)
+    frames = np.unique(groups)
+    val_frames = set(rng.choice(frames, max(1, len(frames) // 5), replace=False).tolist())
+    val = np.isin(groups, list(val_frames))
+    # balance classes (object vs backdrop) on top of the shadow weight, by resampling
+    pos, neg = y & ~val, ~y & ~val
+    wt = w.astype(np.float64).copy()
+    wt[pos] *= 0.5 / wt[pos].sum()
+    wt[neg] *= 0.5 / wt[neg].sum()
+    idx = rng.choice(np.flatnonzero(~val), size=min(400_000, int((~val).sum())), p=wt[~val] / wt[~val].sum())
+    mean, scale = x[~val].mean(axis=0, dtype=np.float64), x[~val].std(axis=0, dtype=np.float64) + 1e-6
+    mlp = MLPClassifier(hidden_layer_sizes=hidden, alpha=1e-4, batch_size=1024, max_iter=30, early_stopping=True, random_state=seed)
+    mlp.fit((x[idx] - mean) / scale, y[idx])
+    clf = Classifier(mean.astype(np.float32), scale.astype(np.float32), tuple(c.astype(np.float32) for c in mlp.coefs_),
+                     tuple(b.astype(np.float32) for b in mlp.intercepts_))
+    pv = clf.predict(x[val])
+    acc = float(((pv > 0.5) == y[val]).mean())
+    bal = 0.5 * (float((pv[y[val]] > 0.5).mean()) + float((pv[~y[val]] <= 0.5).mean()))
+    log(f"validation frames {len(val_frames)}: accuracy {acc:.3f}, balanced {bal:.3f}")
+    return clf, {"val_frames": len(val_frames), "val_accuracy": acc, "val_balanced": bal}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m training.matte_classifier", description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=240, help="catalog-tune frames")
+    ap.add_argument("--ecssd", type=int, default=200, help="ECSSD 0001-0800 photos")
+    ap.add_argument("--side", type=int, default=0, help="working side (default: the engine's shadow_side)")
+    ap.add_argument("--out", type=Path, default=ROOT / "workers" / "engine" / "data" / "matte_classifier.json")
+    args = ap.parse_args(argv)
+    from workers.engine.engine import Engine
+
+    engine = Engine.from_settings()
+    side = args.side or engine.config.shadow_side
+    x, y, w, g = collect(engine, args.frames, args.ecssd, side)
+    print(f"{len(x)} pixels from {len(np.unique(g))} frames; {y.mean():.2f} object")
+    clf, scores = fit(x, y, w, g)
+    args.out.write_text(clf.to_json())
+    (args.out.with_suffix(".scores.json")).write_text(json.dumps({**scores, "frames": args.frames, "ecssd": args.ecssd, "side": side,
+                                                                  "model": engine.model_id}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Is a pixel the object, or the backdrop seen darker, mirrored or through a hole? A learned answer.
+
+u2netp calls a product's shadow (and its reflection on a glossy surface) half-salient: it comes back
+as a grey band around the object. What tells them apart is physics the network never had to learn:
+a shadow is the backdrop *multiplied* by a factor under one (same chromaticity, same texture scaled
+by the same factor, soft penumbra), a reflection is the backdrop with a faint mirrored image, a ring's
+hole is the backdrop itself. So each candidate pixel is compared with an estimate of the backdrop
+behind it (filled in from the sure background around the objects), and a small classifier trained on
+the tuning family (training/matte_classifier.py) turns those comparisons, with the network's own
+map, into the probability that the pixel belongs to an object.
+
+Pure functions: numpy in, numpy out. The weights are a JSON file shipped with the package.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .postprocess import push_pull_fill
+
+WEIGHTS = Path(__file__).with_name("data") / "matte_classifier.json"
+SURE_BG = 0.05  # network probability under which a pixel is taken as backdrop for the estimate
+CANDIDATE = 0.02  # pixels the classifier is asked about: everything the network lit up at all
+FEATURES = (
+    "p", "p_context", "log_lum_ratio", "log_lum_ratio_context", "log_lum_ratio_spread", "channel_ratio_spread",
+    "chroma_diff", "delta_lab", "texture_ratio", "grad_log_lum", "dist_bg", "dist_bg_rel", "lum_bg", "sat", "sat_bg",
+)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A small multilayer perceptron (ReLU hidden layers, logistic output) on standardised features."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    features: tuple[str, ...] = FEATURES
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        h = (x - self.mean) / self.scale
+        for w, b in zip(self.weights[:-1], self.biases[:-1]):
+            h = np.maximum(h @ w + b, 0.0)
+        z = h @ self.weights[-1] + self.biases[-1]
+        return (1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -30, 30)))).astype(np.float32)
+
+    def to_json(self) -> str:
+        return json.dumps({"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                           "weights": [w.tolist() for w in self.weights], "biases": [b.tolist() for b in self.biases]})
+
+    @classmethod
+    def from_json(cls, text: str) -> "Classifier":
+        d = json.loads(text)
+        if tuple(d["features"]) != FEATURES:
+            raise ValueError("matte classifier was trained on other features: retrain it (training.matte_classifier)")
+        return cls(np.float32(d["mean"]), np.float32(d["scale"]), tuple(np.float32(w) for w in d["weights"]),
+                   tuple(np.float32(b) for b in d["biases"]))
+
+
+@functools.lru_cache(maxsize=2)
+def load_classifier(path: str | None = None) -> Classifier | None:
+    """The shipped classifier, or None when the package has none (then the step does nothing)."""
+    p = Path(path) if path else WEIGHTS
+    return Classifier.from_json(p.read_text()) if p.exists() else None
+
+
+def _luminance(img: np.ndarray) -> np.ndarray:
+    return img @ np.float32([0.299, 0.587, 0.114])
+
+
+def _local_std(x: np.ndarray, k: int = 5) -> np.ndarray:
+    m = cv2.blur(x, (k, k))
+    return np.sqrt(np.maximum(cv2.blur(x * x, (k, k)) - m * m, 0.0))
+
+
+def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]]:
+    """The regions around what the network lit up, each with a margin of backdrop for the estimate and
+    at most `side` px long: [(slices in the frame, float32 image, float32 prob)].
+
+    One region per group of nearby objects, so that a ring beside a large product is looked at in
+    its own pixels, not as a 3-px smudge of a frame-wide view.
+    """
+    lit = (prob > CANDIDATE).astype(np.uint8)
+    h, w = prob.shape
+    s = min(1.0, 256 / max(h, w))
+    small = cv2.resize(lit, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else lit
+    small = cv2.dilate((small > 0).astype(np.uint8), np.ones((5, 5), np.uint8))  # nearby pieces: one region
+    n, _, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
+    views = []
+    for x, y, bw, bh, _ in stats[1:]:
+        x0, y0 = int(x / s), int(y / s)
+        x1, y1 = min(w, int(np.ceil((x + bw) / s))), min(h, int(np.ceil((y + bh) / s)))
+        pad = max(8, int(0.25 * max(x1 - x0, y1 - y0)))
+        sub = (slice(max(0, y0 - pad), min(h, y1 + pad)), slice(max(0, x0 - pad), min(w, x1 + pad)))
+        p, img = prob[sub], rgb[sub]
+        ch, cw = p.shape
+        scale = min(1.0, side / max(ch, cw))
+        size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        views.append((sub, cv2.resize(img, size, interpolation=interp).astype(np.float32),
+                      cv2.resize(p.astype(np.float32), size, interpolation=interp)))
+    return views
+
+
+def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Per-pixel features of the candidate pixels (prob > CANDIDATE) of a working-size frame.
+
+    `img` float32 RGB 0..255, `prob` float32 0..1, same size. Returns (features N x F, the candidate
+    mask, the maps the shadow layer reuses: backdrop estimate and luminance ratio).
+    """
+    h, w = prob.shape
+    sure = (prob < SURE_BG).astype(np.float32)
+    # the backdrop behind each pixel, from the sure background around it
+    back = push_pull_fill(img, sure)
+    lum, lum_b = _luminance(img), _luminance(back)
+    ratio = np.log((lum + 4.0) / (lum_b + 4.0))
+    ch_ratio = np.log((img + 4.0) / (back + 4.0))
+    chroma = img / (img.sum(axis=2, keepdims=True) + 12.0)
+    chroma_b = back / (back.sum(axis=2, keepdims=True) + 12.0)
+    lab = cv2.cvtColor(np.clip(img / 255.0, 0, 1), cv2.COLOR_RGB2Lab)
+    lab_b = cv2.cvtColor(np.clip(back / 255.0, 0, 1), cv2.COLOR_RGB2Lab)
+    # texture: a shadow scales the backdrop's local contrast by its own darkening, an object has its own
+    tex = _local_std(lum)
+    tex_b = push_pull_fill(tex[..., None].repeat(3, axis=2), sure)[..., 0]
+    log_lum = np.log(lum + 4.0)
+    gx = cv2.Sobel(log_lum, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(log_lum, cv2.CV_32F, 0, 1, ksize=3)
+    # px to the nearest sure backdrop (OpenCV answers ~1e20 where there is none: capped at the view's size)
+    dist = np.minimum(cv2.distanceTransform((prob >= SURE_BG).astype(np.uint8), cv2.DIST_L2, 3), float(max(h, w)))
+    fg = (prob > 0.5).astype(np.uint8)
+    n, lab_cc, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    size = np.sqrt(np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
+    size[0] = max(4.0, float(np.sqrt(max(1, int(fg.sum())))))  # pixels outside any sure blob: the objects' scale
+    sat = img.max(axis=2) - img.min(axis=2)
+    sat_b = back.max(axis=2) - back.min(axis=2)
+    cand = prob > CANDIDATE
+    ctx = cv2.GaussianBlur(prob, (0, 0), 4.0)
+    ratio_ctx = cv2.GaussianBlur(ratio, (0, 0), 4.0)
+    cols = [
+        prob[cand], ctx[cand], ratio[cand], ratio_ctx[cand], _local_std(ratio)[cand],
+        ch_ratio[cand].std(axis=1) if cand.any() else np.zeros(0, np.float32),
+        np.abs(chroma - chroma_b)[cand].sum(axis=1),
+        np.sqrt(((lab - lab_b) ** 2).sum(axis=2))[cand] / 100.0,
+        (np.log(tex + 1.0) - np.log(tex_b + 1.0) - ratio)[cand],
+        np.hypot(gx, gy)[cand],
+        np.log1p(dist[cand]),
+        dist[cand] / size[lab_cc[cand]],
+        lum_b[cand] / 255.0, sat[cand] / 255.0, sat_b[cand] / 255.0,
+    ]
+    x = np.stack(cols, axis=1).astype(np.float32) if cand.any() else np.zeros((0, len(FEATURES)), np.float32)
+    return x, cand, {"back": back, "lum_ratio": np.exp(ratio)}
+
+
+def object_probability(img: np.ndarray, prob: np.ndarray, clf: Classifier) -> tuple[np.ndarray, dict]:
+    """P(object) per pixel (1 where the network saw nothing to ask about is irrelevant: prob ~ 0 there)."""
+    x, cand, maps = features(img, prob)
+    out = np.ones(prob.shape, np.float32)
+    if len(x):
+        out[cand] = clf.predict(x)
+    return out, maps
+
+
+def gate(p_obj: np.ndarray, lo: float = 0.3, hi: float = 0.7) -> np.ndarray:
+    """How much of the network's value a pixel keeps: none where the classifier says backdrop, all
+    where it says object, a smooth step between (its soft edges stay the network's)."""
+    t = np.clip((p_obj - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def shadow_layer(prob_before: np.ndarray, prob_after: np.ndarray, lum_ratio: np.ndarray, reach: float) -> np.ndarray:
+    """Opacity (0..1) of a black layer that darkens a new backdrop as the shadow darkened the old one.
+
+    Only where the step took foreground away (what the network saw as part of the object) and the
+    backdrop is darker than its surroundings, within `reach` px of the object.
+    """
+    removed = np.clip(prob_before - prob_after, 0.0, 1.0)
+    dark = np.clip(1.0 - lum_ratio, 0.0, 0.9)
+    near = cv2.distanceTransform((prob_after < 0.5).astype(np.uint8), cv2.DIST_L2, 3) <= reach
+    layer = np.where(near, dark * np.clip(removed * 2.0, 0.0, 1.0), 0.0).astype(np.float32)
+    return cv2.GaussianBlur(layer, (0, 0), 1.0)
