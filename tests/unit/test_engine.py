@@ -203,8 +203,12 @@ def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
     assert s.meta["background"]["kind"] == "wood"
     gt = s.alpha > 127
     fixed = engine.matte(s.image).alpha > 127
-    flooded = Engine(engine.net, dataclasses.replace(engine.config, texture_floods=False), engine.model_id).matte(s.image).alpha > 127
+    raw = dataclasses.replace(engine.config, texture_floods=False, post_steps=tuple(p for p in engine.config.post_steps if p != "shadows"))
+    flooded = Engine(engine.net, raw, engine.model_id).matte(s.image).alpha > 127
     assert flooded.mean() > 0.5, "the network floods this surface"
+    # the object-vs-backdrop step alone also gives the surface back to the backdrop
+    learned = Engine(engine.net, dataclasses.replace(engine.config, texture_floods=False), engine.model_id).matte(s.image).alpha > 127
+    assert learned.mean() < 2 * gt.mean()
     assert fixed.mean() < 2 * gt.mean()
     # IoU 0.75 with fp32 passes, 0.64 with int8 (a little grain kept beside the links); flooded: ≈ 0
     assert float((fixed & gt).sum() / (fixed | gt).sum()) > 0.6

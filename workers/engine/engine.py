@@ -28,7 +28,7 @@ import numpy as np
 
 from smallcut.settings import POST_STEPS, SHADOW_MODES
 
-from . import codec, postprocess, roi, shadow, texture, tiling
+from . import codec, postprocess, roi, shadow, texture, tiling, zoom_judge
 from .net import SaliencyNet, resize
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,9 @@ class EngineConfig:
     roi_margin: float = 0.45
     merge_max_ratio: float = 2.0  # crops differing more in area keep their own zooms (synth-dev tiny +0.09 IoU)
     zoom_sizes: tuple[int, ...] = (160, 224)
-    accept_score: float = 0.35
+    accept_score: float = 0.35  # zoom_score a zoom needs, when no learned judge is shipped (or it is off)
+    learned_zoom_accept: bool = True  # the zoom judge (zoom_judge.py) decides instead, where its weights exist
+    zoom_accept_p: float = 0.5  # its probability a zoom needs
     split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
     split_below: float = 0.5  # ... and so is one accepted with a score under this (its members came out faint); 0: off
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
@@ -184,6 +186,7 @@ class Engine:
         self.net = net
         self.config = config or EngineConfig()
         self.model_id = model_id
+        self.trace: list[dict] | None = None  # set to a list to record every zoom decision (training.zoom_judge)
 
     def output_fingerprint(self, options: CutoutOptions) -> str:
         """What an output made by this engine with `options` is stamped with (idempotent re-runs)."""
@@ -492,7 +495,8 @@ class Engine:
             inputs.append(resize(rgb[box.slices()], (side, side)))
         zooms = self.net.predict(inputs)
         again: list[roi.Box] = []
-        for box, zoom in zip(crops, zooms):
+        judge = zoom_judge.load() if cfg.learned_zoom_accept else None
+        for box, zoom, view in zip(crops, zooms, inputs):
             inside = [c for c in small if box.intersection(c.box) == c.box.area]
             members = [c.label for c in inside]
             zlab = roi.crop_labels(labels, box, (w, h), zoom.shape[::-1])
@@ -503,7 +507,16 @@ class Engine:
             own = np.isin(blab, members)
             others = (blab > 0) & ~own  # a larger object reaching into the crop keeps its coarse map
             nested = any(box.intersection(b) >= 0.9 * box.area for b in result.rois)
-            if score >= cfg.accept_score:
+            accept = score >= cfg.accept_score
+            if judge is not None or self.trace is not None:
+                row = zoom_judge.features(zoom, seed, view, score=score, peak=max((c.peak for c in inside), default=0.0),
+                                          members=len(inside), side_frac=max(box.w, box.h) / max(w, h),
+                                          detection=result.detection, second=second, nested=nested)
+                if judge is not None:
+                    accept = float(judge.predict(row[None])[0]) >= cfg.zoom_accept_p
+                if self.trace is not None:
+                    self.trace.append({"box": box, "features": row, "patch": patch > 0.5, "accepted": accept})
+            if accept:
                 if rare is not None:
                     # parts the zoom left out in colours the frame hardly has (a bead on a hook)
                     patch = roi.add_rare_parts(patch, rare[texture.smoothed_colour_index(rgb[box.slices()])] & ~others)

@@ -55,12 +55,12 @@ class Classifier:
                            "weights": [w.tolist() for w in self.weights], "biases": [b.tolist() for b in self.biases]})
 
     @classmethod
-    def from_json(cls, text: str) -> "Classifier":
+    def from_json(cls, text: str, features: tuple[str, ...] = FEATURES) -> "Classifier":
         d = json.loads(text)
-        if tuple(d["features"]) != FEATURES:
-            raise ValueError("matte classifier was trained on other features: retrain it (training.matte_classifier)")
+        if tuple(d["features"]) != tuple(features):
+            raise ValueError("classifier was trained on other features: retrain it (training.matte_classifier, training.zoom_judge)")
         return cls(np.float32(d["mean"]), np.float32(d["scale"]), tuple(np.float32(w) for w in d["weights"]),
-                   tuple(np.float32(b) for b in d["biases"]))
+                   tuple(np.float32(b) for b in d["biases"]), tuple(features))
 
 
 @functools.lru_cache(maxsize=2)
