@@ -108,7 +108,7 @@ class EngineConfig:
     merge_max_ratio: float = 2.0  # crops differing more in area keep their own zooms (synth-dev tiny +0.09 IoU)
     zoom_sizes: tuple[int, ...] = (160, 224)
     accept_score: float = 0.35  # zoom_score a zoom needs, when no learned judge is shipped (or it is off)
-    learned_zoom_accept: bool = True  # the zoom judge (zoom_judge.py) decides instead, where its weights exist
+    learned_zoom_accept: bool = False  # the zoom judge (zoom_judge.py) decides instead (needs its trained weights); off: it did not beat zoom_score on catalog-tune 240-299
     zoom_accept_p: float = 0.5  # its probability a zoom needs
     split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
     split_below: float = 0.5  # ... and so is one accepted with a score under this (its members came out faint); 0: off
