@@ -57,7 +57,7 @@ def engine_prob(engine, key: str, rgb: np.ndarray) -> np.ndarray:
     return m.alpha.astype(np.float32) / 255.0
 
 
-def collect(engine, n_tune: int, n_ecssd: int, side: int, seed: int = 0, log=print):
+def collect(engine, n_tune: int, n_ecssd: int, side: int, seed: int = 0, ecssd_weight: float = 1.0, log=print):
     from workers.engine import shadow
 
     rng = np.random.default_rng(seed)
@@ -74,7 +74,7 @@ def collect(engine, n_tune: int, n_ecssd: int, side: int, seed: int = 0, log=pri
                 continue
             y = gt[cand] > 0.5
             # shadows and reflections weigh double: the error the step exists for
-            w = np.where(shw[cand] & ~y, 2.0, 1.0)
+            w = np.where(shw[cand] & ~y, 2.0, 1.0) * (ecssd_weight if key.startswith("ecssd/") else 1.0)
             take = rng.choice(len(x), min(len(x), PIXELS_PER_FRAME), replace=False)
             xs.append(x[take]), ys.append(y[take]), ws.append(w[take]), groups.append(np.full(len(take), k))
         if (k + 1) % 20 == 0:
@@ -114,17 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=240, help="catalog-tune frames")
     ap.add_argument("--ecssd", type=int, default=200, help="ECSSD 0001-0800 photos")
     ap.add_argument("--side", type=int, default=0, help="working side (default: the engine's shadow_side)")
+    ap.add_argument("--ecssd-weight", type=float, default=1.0, help="weight of the real photos' pixels (what must not be eaten)")
     ap.add_argument("--out", type=Path, default=ROOT / "workers" / "engine" / "data" / "matte_classifier.json")
     args = ap.parse_args(argv)
     from workers.engine.engine import Engine
 
     engine = Engine.from_settings()
     side = args.side or engine.config.shadow_side
-    x, y, w, g = collect(engine, args.frames, args.ecssd, side)
+    x, y, w, g = collect(engine, args.frames, args.ecssd, side, ecssd_weight=args.ecssd_weight)
     print(f"{len(x)} pixels from {len(np.unique(g))} frames; {y.mean():.2f} object")
     clf, scores = fit(x, y, w, g)
     args.out.write_text(clf.to_json())
     (args.out.with_suffix(".scores.json")).write_text(json.dumps({**scores, "frames": args.frames, "ecssd": args.ecssd, "side": side,
+                                                                  "ecssd_weight": args.ecssd_weight,
                                                                   "model": engine.model_id}, indent=1))
     print(f"wrote {args.out}")
     return 0
