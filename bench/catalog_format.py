@@ -76,13 +76,13 @@ def validate_meta(meta: dict) -> None:
                 raise FormatError(f"object {obj.get('id')!r} lacks {k!r}")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
-def _encode(ext: str, arr: np.ndarray, params: list[int] | None = None) -> bytes:
+def encode_image(ext: str, arr: np.ndarray, params: list[int] | None = None) -> bytes:
     ok, buf = cv2.imencode(ext, arr, params or [])
     if not ok:
         raise FormatError(f"cannot encode {ext}")
@@ -108,10 +108,10 @@ def write_sample(set_dir: Path, name: str, rgb: np.ndarray, alpha: np.ndarray, s
     p = paths(set_dir, name)
     p["meta"].parent.mkdir(parents=True, exist_ok=True)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    _write_atomic(p["image"], _encode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(meta["jpeg_quality"])]))
-    _write_atomic(p["alpha"], _encode(".png", alpha))
-    _write_atomic(p["shadow"], _encode(".png", shadow))
-    _write_atomic(p["meta"], json.dumps(meta, indent=1).encode())
+    write_atomic(p["image"], encode_image(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(meta["jpeg_quality"])]))
+    write_atomic(p["alpha"], encode_image(".png", alpha))
+    write_atomic(p["shadow"], encode_image(".png", shadow))
+    write_atomic(p["meta"], json.dumps(meta, indent=1).encode())
 
 
 def list_samples(set_dir: Path, limit: int | None = None, twins: bool = True) -> list[str]:
@@ -153,4 +153,4 @@ def read_manifest(set_dir: Path) -> dict | None:
 def write_manifest(set_dir: Path, manifest: dict) -> None:
     """A generator's cache key (its version, seed, count): written after the samples."""
     Path(set_dir).mkdir(parents=True, exist_ok=True)
-    _write_atomic(Path(set_dir) / "manifest.json", json.dumps(manifest, indent=1).encode())
+    write_atomic(Path(set_dir) / "manifest.json", json.dumps(manifest, indent=1).encode())

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from . import backgrounds, shapes
+from .catalog_format import encode_image, write_atomic
 from .paths import OUT, ecssd_dir
 
 VERSION = 1  # bump when the output of `render` changes: cached sets are rebuilt
@@ -239,28 +240,15 @@ def _paths(d: Path, name: str) -> dict[str, Path]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _encode(ext: str, arr: np.ndarray, params: list[int] | None = None) -> bytes:
-    ok, buf = cv2.imencode(ext, arr, params or [])
-    if not ok:
-        raise RuntimeError(f"cannot encode {ext}")
-    return buf.tobytes()
-
-
 def write_sample(d: Path, s: Sample) -> None:
     p = _paths(d, s.name)
     for key in p:
         p[key].parent.mkdir(parents=True, exist_ok=True)
     # metadata last: its presence marks a complete sample
-    _write_atomic(p["image"], _encode(".jpg", cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]))
-    _write_atomic(p["alpha"], _encode(".png", s.alpha))
-    _write_atomic(p["instances"], _encode(".png", s.instances))
-    _write_atomic(p["meta"], json.dumps(s.meta, indent=1).encode())
+    write_atomic(p["image"], encode_image(".jpg", cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92]))
+    write_atomic(p["alpha"], encode_image(".png", s.alpha))
+    write_atomic(p["instances"], encode_image(".png", s.instances))
+    write_atomic(p["meta"], json.dumps(s.meta, indent=1).encode())
 
 
 def _build_one(args: tuple[str, str, int, int, str]) -> str:
@@ -296,7 +284,7 @@ def build_set(set_name: str, n: int = DEFAULT_N, out_root: Path | None = None, s
             for j in jobs:
                 _build_one(j)
     names = sorted(p.stem for p in (d / "meta").glob("*.json"))
-    _write_atomic(manifest, json.dumps({**want, "count": len(names)}, indent=1).encode())
+    write_atomic(manifest, json.dumps({**want, "count": len(names)}, indent=1).encode())
     return d
 
 

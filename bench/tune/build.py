@@ -10,11 +10,10 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from .. import backgrounds, synth
-from ..paths import OUT, ecssd_dir
+from .. import backgrounds, catalog_format, synth
+from ..paths import ecssd_dir
 from . import effects, surfaces
 
 VERSION = 1
@@ -113,28 +112,13 @@ def render(index: int, seed: int = SEED, with_ecssd: bool = True):
 
 
 def set_dir(name: str = "catalog-tune") -> Path:
-    return OUT / "sets" / name
-
-
-def _atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def write_sample(d: Path, name: str, rgb: np.ndarray, alpha: np.ndarray, shadow: np.ndarray, meta: dict) -> None:
-    d.mkdir(parents=True, exist_ok=True)
-    q = int(meta.get("jpeg_quality", 92))
-    _atomic(d / f"{name}.jpg", cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, q])[1].tobytes())
-    _atomic(d / f"{name}.alpha.png", cv2.imencode(".png", alpha)[1].tobytes())
-    _atomic(d / f"{name}.shadow.png", cv2.imencode(".png", shadow)[1].tobytes())
-    _atomic(d / f"{name}.json", json.dumps(meta, indent=1).encode())  # last: marks a complete sample
+    return catalog_format.set_dir(name)
 
 
 def _one(args) -> str:
     d, i, seed = args
     rgb, a, s, meta = render(i, seed)
-    write_sample(Path(d), meta["name"], rgb, a, s, meta)
+    catalog_format.write_sample(Path(d), meta["name"], rgb, a, s, meta)
     return meta["name"]
 
 
@@ -155,7 +139,7 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
         else:
             for t in todo:
                 _one(t)
-    _atomic(manifest, json.dumps({**want, "count": n}).encode())
+    catalog_format.write_atomic(manifest, json.dumps({**want, "count": n}).encode())
     return d
 
 
