@@ -134,3 +134,13 @@ def last_json_line(text: str) -> dict:
 
 
 from .api_fixtures import api  # noqa: E402,F401 - one API server + worker for the whole session (test_api*.py)
+
+
+@pytest.fixture(scope="module")
+def proxy(settings):
+    """A fault-injecting TCP proxy in front of the suite's S3 server (one per test module)."""
+    from tests.faultproxy import FaultProxy
+
+    port = int(settings.s3_endpoint_url.rsplit(":", 1)[1])
+    with FaultProxy(port) as p:
+        yield p

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.faultproxy import FaultProxy
 
 from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, running_worker, wait_for_object
 
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.integration
 QUEUE, GHOST = "faults", "ghost-bucket"  # a queue of its own; an allowed bucket that does not exist
 BOTO_ATTEMPTS = 4  # storage.make_client: botocore standard mode, max_attempts=3 retries = 4 attempts per call
 MAX_RETRIES = 2
-
-
-@pytest.fixture(scope="module")
-def proxy(settings):
-    port = int(settings.s3_endpoint_url.rsplit(":", 1)[1])
-    with FaultProxy(port) as p:
-        yield p
 
 
 @pytest.fixture(scope="module")

@@ -15,20 +15,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.faultproxy import FaultProxy
 
 from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, running_worker, wait_for_object
 
 pytestmark = pytest.mark.integration
 
 QUEUE, BUDGET, OUTAGE = "outage", 20, 8.0
-
-
-@pytest.fixture(scope="module")
-def proxy(settings):
-    port = int(settings.s3_endpoint_url.rsplit(":", 1)[1])
-    with FaultProxy(port) as p:
-        yield p
 
 
 @pytest.fixture(scope="module")
