@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from smallcut import localstack
+from smallcut import keys as keyrules
 from smallcut.status import State
 
 from .conftest import ALLOWED, IN_BUCKET, OUT_BUCKET, running_worker, settings_of
@@ -91,7 +92,8 @@ def assert_one_output_each(s3, status, prefix: str, out_prefix: str) -> None:
         key = f"{prefix}{i:03d}.jpg"
         obj = status.get_object(f"{IN_BUCKET}/{key}")
         assert obj["state"] in (State.DONE.value, State.SKIPPED.value), obj
-        png = Image.open(io.BytesIO(s3.get_object(Bucket=OUT_BUCKET, Key=f"{out_prefix}/{key[:-4]}.png")["Body"].read()))
+        out_key = keyrules.output_key(key, out_prefix, prefix)  # the --out prefix replaces the listed one
+        png = Image.open(io.BytesIO(s3.get_object(Bucket=OUT_BUCKET, Key=out_key)["Body"].read()))
         png.load()
 
 
