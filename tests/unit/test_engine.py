@@ -270,7 +270,8 @@ def test_a_flood_along_a_striped_fabric_is_dropped_and_the_objects_found(engine)
     s = synth.render("dev", 2)
     gt = s.alpha > 127
     fixed = engine.matte(s.image).alpha > 127
-    flooded = Engine(engine.net, dataclasses.replace(engine.config, max_outline=0.0), engine.model_id).matte(s.image).alpha > 127
+    raw = dataclasses.replace(engine.config, max_outline=0.0, post_steps=tuple(p for p in engine.config.post_steps if p != "shadows"))
+    flooded = Engine(engine.net, raw, engine.model_id).matte(s.image).alpha > 127
     assert flooded.mean() > 0.3, "the network floods this fabric"
     assert fixed.mean() < 1.5 * gt.mean()
     assert float((fixed & gt).sum() / gt.sum()) > 0.9

@@ -161,3 +161,17 @@ def test_engine_drops_a_drop_shadow_by_default_and_keeps_it_as_a_dark_layer_on_r
     layer = shadow_px & (removed.alpha == 0) & (rgba[..., 3] > 20) & (rgba[..., 3] < 235)
     assert layer.sum() > 0.2 * shadow_px.sum()
     assert rgba[..., :3][layer].max() < 40  # a black layer: colour comes from the new backdrop
+
+
+def test_holes_opened_in_a_large_object_are_given_back_small_ones_kept():
+    before = np.zeros((200, 200), np.float32)
+    before[20:120, 20:120] = 1.0  # a large subject
+    before[150:170, 150:170] = 1.0  # a small ring
+    after = before.copy()
+    after[60:70, 60:70] = 0.0  # a hole the step punched into the large subject
+    after[158:162, 158:162] = 0.0  # the ring's hole
+    after[120:125, 20:120] = 0.0  # (a band at the large subject's rim: outside, not a hole)
+    out = shadow.keep_large_interiors(before, after, max_area=2000)
+    assert (out[60:70, 60:70] == 1.0).all()
+    assert (out[158:162, 158:162] == 0.0).all()
+    assert np.array_equal(out[100:120], after[100:120])

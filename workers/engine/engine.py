@@ -138,6 +138,7 @@ class EngineConfig:
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
     shadow_side: int = 512  # the object-vs-backdrop classifier runs on the lit-up region at most this long
     shadow_gate: tuple[float, float] = (0.05, 0.3)  # classifier P(object): under the first the network value goes, over the second it stays (chosen on catalog-tune 240-299)
+    shadow_holes_below: float = 0.05  # the step opens holes only in objects under this share of the frame; 1: in any
     shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map
     shadow_reach: float = 0.25  # a kept shadow layer reaches this share of the objects' size beyond them
     png_encoder: str = "fpng"
@@ -399,6 +400,11 @@ class Engine:
                 p_obj, maps = shadow.object_probability(img, after, clf)
                 after = after * shadow.gate(p_obj, *cfg.shadow_gate)
             ch, cw = prob[sub].shape
+            if cfg.shadow_holes_below < 1.0:
+                # a large subject's interior is compared with a backdrop filled in from far away: holes
+                # the step would punch into it are left to the hole step of post-processing
+                frame_px = prob.size * (p.shape[0] / ch) * (p.shape[1] / cw)
+                after = shadow.keep_large_interiors(p, after, cfg.shadow_holes_below * frame_px)
             change = cv2.resize(after - p, (cw, ch), interpolation=cv2.INTER_LINEAR) if after.shape != (ch, cw) else after - p
             out[sub] = np.clip(np.minimum(out[sub], prob[sub] + change), 0.0, 1.0)
             if keep:

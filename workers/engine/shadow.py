@@ -173,6 +173,32 @@ def gate(p_obj: np.ndarray, lo: float = 0.3, hi: float = 0.7) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def keep_large_interiors(before: np.ndarray, after: np.ndarray, max_area: float) -> np.ndarray:
+    """`after` with the holes it opened inside objects larger than `max_area` px given back their
+    `before` values (shadows and reflections lie outside an object; only a small object's holes,
+    a ring's or a button's, are the step's to open)."""
+    fg = (after > 0.5).astype(np.uint8)
+    opened = (before > 0.5) & (fg == 0)
+    if not opened.any():
+        return after
+    # pixels not reachable from the view's border without crossing the objects: enclosed
+    free = np.pad(1 - fg, 1, constant_values=1)
+    cv2.floodFill(free, np.zeros((free.shape[0] + 2, free.shape[1] + 2), np.uint8), (0, 0), 2)
+    enclosed = free[1:-1, 1:-1] == 1
+    solid = (fg > 0) | enclosed
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    large = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] > max_area)
+    large = large[large > 0]
+    if not len(large):
+        return after
+    give_back = enclosed & opened & np.isin(lab, large)
+    if not give_back.any():
+        return after
+    out = after.copy()
+    out[give_back] = before[give_back]
+    return out
+
+
 def shadow_layer(prob_before: np.ndarray, prob_after: np.ndarray, lum_ratio: np.ndarray, reach: float) -> np.ndarray:
     """Opacity (0..1) of a black layer that darkens a new backdrop as the shadow darkened the old one.
 
