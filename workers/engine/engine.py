@@ -108,7 +108,7 @@ class EngineConfig:
     merge_max_ratio: float = 2.0  # crops differing more in area keep their own zooms (synth-dev tiny +0.09 IoU)
     zoom_sizes: tuple[int, ...] = (160, 224)
     accept_score: float = 0.35  # zoom_score a zoom needs, when no learned judge is shipped (or it is off)
-    learned_zoom_accept: bool = False  # the zoom judge (zoom_judge.py) decides instead (needs its trained weights); off: it did not beat zoom_score on catalog-tune 240-299
+    learned_zoom_accept: bool = False  # the zoom judge (zoom_judge.py) decides instead, with its trained weights; off until it beats zoom_score (docs/benchmarks.md)
     zoom_accept_p: float = 0.5  # its probability a zoom needs
     split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
     split_below: float = 0.5  # ... and so is one accepted with a score under this (its members came out faint); 0: off
@@ -137,9 +137,9 @@ class EngineConfig:
     small_edge_radius: int = 2  # guided-filter radius at the edges of small objects (thin parts); 0: the frame's radius everywhere
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
     shadow_side: int = 512  # the object-vs-backdrop classifier runs on the lit-up region at most this long
-    shadow_gate: tuple[float, float] = (0.05, 0.3)  # classifier P(object): under the first the network value goes, over the second it stays (chosen on catalog-tune 240-299)
+    shadow_gate: tuple[float, float] = (0.05, 0.3)  # classifier P(object): under the first the network's value goes, over the second it stays; low, since eating an object costs more than keeping some shadow
     shadow_holes_below: float = 0.05  # the step opens holes only in objects under this share of the frame; 1: in any
-    shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map
+    shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map (it was trained on one)
     shadow_reach: float = 0.25  # a kept shadow layer reaches this share of the objects' size beyond them
     png_encoder: str = "fpng"
     max_pixels: int = 120_000_000
