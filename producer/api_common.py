@@ -9,7 +9,6 @@ dependency, so a route is a plain module-level function and tests can hand the a
 from __future__ import annotations
 
 import hmac
-import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Iterable
 
@@ -17,12 +16,10 @@ from fastapi import Depends, HTTPException, Path, Request
 from pydantic import BaseModel
 
 from smallcut import keys as keyrules
+from smallcut.options import SHADOW_MODES, parse_color
 
 TOKEN_COOKIE = "smallcut_token"
 BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
-_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_CSV_COLOR = re.compile(r"^\s*\d{1,3}\s*(?:,\s*\d{1,3}\s*){2,3}$")
-SHADOW_MODES = ("remove", "keep")
 
 
 class Problem(BaseModel):
@@ -86,11 +83,8 @@ def check_color(value):
     if value is None:
         return None
     if isinstance(value, str):
-        if _HEX_COLOR.match(value):
-            return value
-        if _CSV_COLOR.match(value) and all(0 <= int(v) <= 255 for v in value.split(",")):
-            return value
-        raise ValueError(f"bad colour {value!r}: use #rrggbb, #rrggbbaa or r,g,b[,a]")
+        parse_color(value)  # a name, #rrggbb[aa] or r,g,b[,a]; ValueError says which forms work
+        return value
     if isinstance(value, (list, tuple)) and len(value) in (3, 4) and all(
             isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
         return list(value)

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, FilePath, SecretStr, model_validato
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from smallcut import redisconn
+from smallcut.options import SHADOW_MODES, Shadow  # noqa: F401 - one list of shadow modes for both sides
 
 
 def _split_csv(value: object) -> object:
@@ -30,8 +31,7 @@ CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 PostStep = Literal["shadows", "open-holes", "smooth", "specks", "fill-holes", "edges", "bleed"]
 POST_STEPS: tuple[str, ...] = get_args(PostStep)
 # what happens to a product's shadow or reflection: dropped (background) or kept as a soft dark layer
-ShadowMode = Literal["remove", "keep"]
-SHADOW_MODES: tuple[str, ...] = get_args(ShadowMode)
+ShadowMode = Shadow
 
 
 class Settings(BaseSettings):

@@ -59,8 +59,13 @@ def test_cutout_returns_rgba_png_of_a_real_photo(api):
 
         bad = c.post("/v1/cutout", files={"file": ("notes.jpg", b"\xff\xd8 not an image")})
         assert bad.status_code == 422 and bad.json()["error"]
-        color = c.post("/v1/cutout", files={"file": ("x.jpg", data)}, data={"bg_color": "purple"})
+        color = c.post("/v1/cutout", files={"file": ("x.jpg", data)}, data={"bg_color": "purplish"})
         assert color.status_code == 422 and "colour" in color.json()["error"]
+        # a named colour is as good as the CLI's (smallcut.options): flattened on white, opaque
+        white = c.post("/v1/cutout", files={"file": ("x.jpg", data)}, data={"bg_color": "white"})
+        assert white.status_code == 200, white.text
+        flat = np.asarray(Image.open(io.BytesIO(white.content)).convert("RGBA"))
+        assert flat[..., 3].min() == 255 and (flat[alpha == 0][:, :3] == 255).all()
 
 
 def test_batch_over_http_finishes_and_matches_s3(api, s3):

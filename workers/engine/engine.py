@@ -26,7 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from smallcut.settings import POST_STEPS, SHADOW_MODES
+from smallcut.options import SHADOW_MODES, parse_color
+from smallcut.settings import POST_STEPS
 
 from . import codec, postprocess, roi, shadow, texture, tiling, zoom_judge
 from .net import SaliencyNet, resize
@@ -76,23 +77,6 @@ class CutoutOptions:
             bg_color=bg,
             shadow=str(data.get("shadow") or "remove"),
         )
-
-
-def parse_color(text: str) -> tuple[int, int, int, int]:
-    """'#rrggbb', '#rrggbbaa' or 'r,g,b[,a]' -> RGBA."""
-    text = text.strip()
-    try:
-        if text.startswith("#") and len(text) in (7, 9):
-            vals = [int(text[i : i + 2], 16) for i in range(1, len(text), 2)]
-        else:
-            vals = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"bad colour {text!r}: use #rrggbb or r,g,b") from None
-    if len(vals) == 3:
-        vals.append(255)
-    if len(vals) != 4 or not all(0 <= v <= 255 for v in vals):
-        raise ValueError(f"bad colour {text!r}: use #rrggbb or r,g,b")
-    return tuple(vals)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
