@@ -240,6 +240,18 @@ def _paths(d: Path, name: str) -> dict[str, Path]:
     }
 
 
+def run_jobs(fn, jobs: list, workers: int | None = None) -> None:
+    """`fn` on every job (a picklable top-level function), in a process pool when there are several
+    jobs and cores: how the generators build their sets."""
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as ex:
+            list(ex.map(fn, jobs, chunksize=2))
+    else:
+        for j in jobs:
+            fn(j)
+
+
 def write_sample(d: Path, s: Sample) -> None:
     p = _paths(d, s.name)
     for key in p:
@@ -275,14 +287,7 @@ def build_set(set_name: str, n: int = DEFAULT_N, out_root: Path | None = None, s
     d.mkdir(parents=True, exist_ok=True)
     todo = [i for i in range(n) if not all(p.exists() for p in _paths(d, f"{prefix}-{i:04d}").values())]
     if todo:
-        jobs = [(str(d), split, i, seed, prefix) for i in todo]
-        workers = workers or min(len(jobs), os.cpu_count() or 1)
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as ex:
-                list(ex.map(_build_one, jobs, chunksize=2))
-        else:
-            for j in jobs:
-                _build_one(j)
+        run_jobs(_build_one, [(str(d), split, i, seed, prefix) for i in todo], workers)
     names = sorted(p.stem for p in (d / "meta").glob("*.json"))
     write_atomic(manifest, json.dumps({**want, "count": len(names)}, indent=1).encode())
     return d

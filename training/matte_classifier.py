@@ -85,7 +85,8 @@ def collect(engine, n_tune: int, n_ecssd: int, side: int, seed: int = 0, ecssd_w
 def fit(x, y, w, groups, hidden=(32, 16), seed=0, log=print):
     from sklearn.neural_network import MLPClassifier
 
-    from workers.engine.shadow import Classifier
+    from workers.engine.mlp import Classifier
+    from workers.engine.shadow import FEATURES
 
     rng = np.random.default_rng(seed)
     frames = np.unique(groups)
@@ -100,8 +101,7 @@ def fit(x, y, w, groups, hidden=(32, 16), seed=0, log=print):
     mean, scale = x[~val].mean(axis=0, dtype=np.float64), x[~val].std(axis=0, dtype=np.float64) + 1e-6
     mlp = MLPClassifier(hidden_layer_sizes=hidden, alpha=1e-4, batch_size=1024, max_iter=30, early_stopping=True, random_state=seed)
     mlp.fit((x[idx] - mean) / scale, y[idx])
-    clf = Classifier(mean.astype(np.float32), scale.astype(np.float32), tuple(c.astype(np.float32) for c in mlp.coefs_),
-                     tuple(b.astype(np.float32) for b in mlp.intercepts_))
+    clf = Classifier.from_sklearn(mlp, mean, scale, FEATURES)
     pv = clf.predict(x[val])
     acc = float(((pv > 0.5) == y[val]).mean())
     bal = 0.5 * (float((pv[y[val]] > 0.5).mean()) + float((pv[~y[val]] <= 0.5).mean()))

@@ -60,7 +60,7 @@ def collect(engine, frames: list[int], log=print):
 def fit(x, y, groups, seed=0, log=print):
     from sklearn.neural_network import MLPClassifier
 
-    from workers.engine.shadow import Classifier
+    from workers.engine.mlp import Classifier
     from workers.engine.zoom_judge import FEATURES
 
     rng = np.random.default_rng(seed)
@@ -73,8 +73,7 @@ def fit(x, y, groups, seed=0, log=print):
     idx = np.concatenate([rng.choice(pos, m), rng.choice(neg, m)])
     mlp = MLPClassifier(hidden_layer_sizes=(16, 8), alpha=1e-3, max_iter=500, early_stopping=True, random_state=seed)
     mlp.fit((x[idx] - mean) / scale, y[idx])
-    clf = Classifier(mean.astype(np.float32), scale.astype(np.float32), tuple(c.astype(np.float32) for c in mlp.coefs_),
-                     tuple(b.astype(np.float32) for b in mlp.intercepts_), FEATURES)
+    clf = Classifier.from_sklearn(mlp, mean, scale, FEATURES)
     p = clf.predict(x[val])
     rule = x[val][:, 0] >= 0.35  # the hand-made score at its threshold, for comparison
     bal = lambda pred: 0.5 * (float(pred[y[val]].mean()) + float((~pred[~y[val]]).mean()))  # noqa: E731

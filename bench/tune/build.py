@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -132,13 +130,7 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
     d.mkdir(parents=True, exist_ok=True)
     todo = [(str(d), i, seed) for i in range(n) if not (d / f"tune-{i:04d}.json").exists()]
     if todo:
-        workers = workers or min(len(todo), os.cpu_count() or 1)
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as ex:
-                list(ex.map(_one, todo, chunksize=2))
-        else:
-            for t in todo:
-                _one(t)
+        synth.run_jobs(_one, todo, workers)
     catalog_format.write_atomic(manifest, json.dumps({**want, "count": n}).encode())
     return d
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from workers.engine import shadow
+from workers.engine.mlp import Classifier
 from workers.engine.engine import CutoutOptions, compose
 
 
@@ -56,10 +57,10 @@ def test_work_views_crop_around_each_lit_region_and_cap_the_side():
 def test_classifier_round_trips_through_json_and_predicts_probabilities():
     rng = np.random.default_rng(1)
     f = len(shadow.FEATURES)
-    clf = shadow.Classifier(np.zeros(f, np.float32), np.ones(f, np.float32),
-                            (rng.normal(size=(f, 4)).astype(np.float32), rng.normal(size=(4, 1)).astype(np.float32)),
-                            (np.zeros(4, np.float32), np.zeros(1, np.float32)))
-    again = shadow.Classifier.from_json(clf.to_json())
+    clf = Classifier(np.zeros(f, np.float32), np.ones(f, np.float32),
+                     (rng.normal(size=(f, 4)).astype(np.float32), rng.normal(size=(4, 1)).astype(np.float32)),
+                     (np.zeros(4, np.float32), np.zeros(1, np.float32)), shadow.FEATURES)
+    again = Classifier.from_json(clf.to_json(), shadow.FEATURES)
     x = rng.normal(size=(50, f)).astype(np.float32)
     np.testing.assert_allclose(clf.predict(x), again.predict(x), rtol=1e-6)
     assert ((clf.predict(x) >= 0) & (clf.predict(x) <= 1)).all()
@@ -68,7 +69,7 @@ def test_classifier_round_trips_through_json_and_predicts_probabilities():
 def test_classifier_trained_on_other_features_is_refused():
     bad = '{"features": ["p"], "mean": [0], "scale": [1], "weights": [[[1]]], "biases": [[0]]}'
     with pytest.raises(ValueError, match="retrain"):
-        shadow.Classifier.from_json(bad)
+        Classifier.from_json(bad, shadow.FEATURES)
 
 
 def test_gate_keeps_objects_and_drops_backdrop_smoothly():

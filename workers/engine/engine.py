@@ -389,13 +389,12 @@ class Engine:
                 # the step would punch into it are left to the hole step of post-processing
                 frame_px = prob.size * (p.shape[0] / ch) * (p.shape[1] / cw)
                 after = shadow.keep_large_interiors(p, after, cfg.shadow_holes_below * frame_px)
-            change = cv2.resize(after - p, (cw, ch), interpolation=cv2.INTER_LINEAR) if after.shape != (ch, cw) else after - p
+            change = resize(after - p, (cw, ch))  # the view is never larger than its region: linear up
             out[sub] = np.clip(np.minimum(out[sub], prob[sub] + change), 0.0, 1.0)
             if keep:
                 reach = cfg.shadow_reach * max(4.0, float(np.sqrt(max(1, int((after > 0.5).sum())))))
                 small = shadow.shadow_layer(p, after, maps["lum_ratio"], reach)
-                big = cv2.resize(small, (cw, ch), interpolation=cv2.INTER_LINEAR) if small.shape != (ch, cw) else small
-                layer[sub] = np.maximum(layer[sub], big)
+                layer[sub] = np.maximum(layer[sub], resize(small, (cw, ch)))
         return out, layer
 
     def _needs_detection(self, coarse: np.ndarray, frame: tuple[int, int]) -> bool:

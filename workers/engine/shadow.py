@@ -15,13 +15,12 @@ Pure functions: numpy in, numpy out. The weights are a JSON file shipped with th
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from .mlp import Classifier
 from .postprocess import push_pull_fill
 
 WEIGHTS = Path(__file__).with_name("data") / "matte_classifier.json"
@@ -33,41 +32,11 @@ FEATURES = (
 )
 
 
-@dataclass(frozen=True)
-class Classifier:
-    """A small multilayer perceptron (ReLU hidden layers, logistic output) on standardised features."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    weights: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray, ...]
-    features: tuple[str, ...] = FEATURES
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        h = (x - self.mean) / self.scale
-        for w, b in zip(self.weights[:-1], self.biases[:-1]):
-            h = np.maximum(h @ w + b, 0.0)
-        z = h @ self.weights[-1] + self.biases[-1]
-        return (1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -30, 30)))).astype(np.float32)
-
-    def to_json(self) -> str:
-        return json.dumps({"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                           "weights": [w.tolist() for w in self.weights], "biases": [b.tolist() for b in self.biases]})
-
-    @classmethod
-    def from_json(cls, text: str, features: tuple[str, ...] = FEATURES) -> "Classifier":
-        d = json.loads(text)
-        if tuple(d["features"]) != tuple(features):
-            raise ValueError("classifier was trained on other features: retrain it (training.matte_classifier, training.zoom_judge)")
-        return cls(np.float32(d["mean"]), np.float32(d["scale"]), tuple(np.float32(w) for w in d["weights"]),
-                   tuple(np.float32(b) for b in d["biases"]), tuple(features))
-
-
 @functools.lru_cache(maxsize=2)
 def load_classifier(path: str | None = None) -> Classifier | None:
     """The shipped classifier, or None when the package has none (then the step does nothing)."""
     p = Path(path) if path else WEIGHTS
-    return Classifier.from_json(p.read_text()) if p.exists() else None
+    return Classifier.from_json(p.read_text(), FEATURES) if p.exists() else None
 
 
 def _luminance(img: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .shadow import Classifier
+from .mlp import Classifier
 
 WEIGHTS = Path(__file__).with_name("data") / "zoom_judge.json"
 FEATURES = (
