@@ -29,33 +29,9 @@ def api_batch_id() -> str:
     return time.strftime("api-%Y%m%d", time.gmtime())
 
 
-class ApiConfigError(ValueError):
-    """A setting the API needs is missing or wrong: `smallcut api` stops at start with this message."""
-
-
-def scratch_location(settings) -> tuple[str, str]:
-    """(bucket, prefix) where POST /v1/cutout and /api/remove put uploads and their outputs."""
-    if settings.api_scratch:
-        try:
-            u = keyrules.parse_s3_url(settings.api_scratch)
-        except keyrules.InvalidKey as exc:
-            raise ApiConfigError(f"SMALLCUT_API_SCRATCH={settings.api_scratch!r}: {exc} "
-                                 "(use s3://bucket/prefix)") from None
-        bucket, prefix = u.bucket, u.key.strip("/")
-        source = "SMALLCUT_API_SCRATCH"
-    else:
-        bucket = settings.output_bucket or (settings.allowed_buckets[0] if settings.allowed_buckets else None)
-        if not bucket:
-            raise ApiConfigError("the API has nowhere to put uploads: set SMALLCUT_API_SCRATCH=s3://bucket/prefix "
-                                 "(or SMALLCUT_OUTPUT_BUCKET / SMALLCUT_ALLOWED_BUCKETS, whose bucket it then uses "
-                                 "with the prefix _api)")
-        prefix = "_api"
-        source = "SMALLCUT_OUTPUT_BUCKET" if settings.output_bucket else "SMALLCUT_ALLOWED_BUCKETS"
-    try:
-        keyrules.check_bucket(bucket, settings.allowed_buckets)
-    except keyrules.InvalidKey as exc:
-        raise ApiConfigError(f"the scratch bucket from {source} is refused: {exc}") from None
-    return bucket, prefix
+# the rule lives in smallcut.keys so that the event intake applies the same one (loop detection)
+ApiConfigError = keyrules.ScratchConfigError
+scratch_location = keyrules.api_scratch_location
 
 
 def check_settings(settings) -> None:

@@ -58,18 +58,12 @@ def parse(payload) -> list[ObjectCreated]:
 
 
 def api_scratch(settings) -> tuple[str, str] | None:
-    """Where `POST /v1/cutout` puts uploads and outputs (SMALLCUT_API_SCRATCH, default
-    s3://<first allowed bucket>/_api): the same rule as the API's, kept here so that the event
-    intake does not import the API."""
-    if settings.api_scratch:
-        try:
-            u = keyrules.parse_s3_url(settings.api_scratch)
-        except keyrules.InvalidKey:
-            return None
-        return u.bucket, u.key.strip("/")
-    if settings.allowed_buckets:
-        return settings.allowed_buckets[0], "_api"
-    return None
+    """Where `POST /v1/cutout` puts uploads and outputs (smallcut.keys.api_scratch_location, the API's
+    own rule), or None when the API could not run with these settings."""
+    try:
+        return keyrules.api_scratch_location(settings)
+    except keyrules.ScratchConfigError:
+        return None
 
 
 def loop_reason(settings, ev: ObjectCreated, status=None) -> str | None:

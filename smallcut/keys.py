@@ -112,5 +112,40 @@ def is_own_output(bucket: str, key: str, out_bucket: str, out_prefix: str) -> bo
     return key.startswith(prefix + "/")
 
 
+def job_keys(job: dict) -> list[str]:
+    """The keys a job message names: a chunk's `keys`, or an event's single `key`."""
+    return list(job.get("keys") or ([job["key"]] if "key" in job else []))
+
+
 def object_id(bucket: str, key: str) -> str:
     return f"{bucket}/{key}"
+
+
+class ScratchConfigError(ValueError):
+    """The API's scratch location cannot be made from the settings: `smallcut api` stops at start with
+    this message (and the event intake has no scratch prefix to skip)."""
+
+
+def api_scratch_location(settings) -> tuple[str, str]:
+    """(bucket, prefix) where POST /v1/cutout and /api/remove put uploads and their outputs."""
+    if settings.api_scratch:
+        try:
+            u = parse_s3_url(settings.api_scratch)
+        except InvalidKey as exc:
+            raise ScratchConfigError(f"SMALLCUT_API_SCRATCH={settings.api_scratch!r}: {exc} "
+                                     "(use s3://bucket/prefix)") from None
+        bucket, prefix = u.bucket, u.key.strip("/")
+        source = "SMALLCUT_API_SCRATCH"
+    else:
+        bucket = settings.output_bucket or (settings.allowed_buckets[0] if settings.allowed_buckets else None)
+        if not bucket:
+            raise ScratchConfigError("the API has nowhere to put uploads: set SMALLCUT_API_SCRATCH=s3://bucket/prefix "
+                                     "(or SMALLCUT_OUTPUT_BUCKET / SMALLCUT_ALLOWED_BUCKETS, whose bucket it then uses "
+                                     "with the prefix _api)")
+        prefix = "_api"
+        source = "SMALLCUT_OUTPUT_BUCKET" if settings.output_bucket else "SMALLCUT_ALLOWED_BUCKETS"
+    try:
+        check_bucket(bucket, settings.allowed_buckets)
+    except InvalidKey as exc:
+        raise ScratchConfigError(f"the scratch bucket from {source} is refused: {exc}") from None
+    return bucket, prefix

@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 UNFINISHED = (State.QUEUED.value, State.PROCESSING.value)
 
 
-def job_keys(job: dict) -> list[str]:
-    return list(job.get("keys") or ([job["key"]] if "key" in job else []))
-
-
 def requeue_expired(leases: LeaseStore, status, send: Callable[[dict, str | None], None]) -> list[str]:
     """Claim expired leases and requeue their unfinished keys; returns the object ids requeued."""
     requeued: list[str] = []
@@ -41,7 +37,7 @@ def requeue_expired(leases: LeaseStore, status, send: Callable[[dict, str | None
         batch, bucket = job["batch"], job["bucket"]
         holder = record.get("holder") or "?"
         keys = []
-        for key in job_keys(job):
+        for key in keyrules.job_keys(job):
             obj = status.get_object(keyrules.object_id(bucket, key)) or {}
             if obj.get("batch") == batch and obj.get("state") in UNFINISHED:
                 keys.append(key)

@@ -310,9 +310,8 @@ def cutout_estimate(data: bytes) -> int:
 def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:
     """After a task died as a whole (hard time limit, unexpected error): keys of the job that are still
     queued or processing in its batch end failed with the reason, and go to the dead-letter list."""
-    keys = job.get("keys") or ([job["key"]] if "key" in job else [])
     failed = []
-    for key in keys:
+    for key in keyrules.job_keys(job):
         oid = keyrules.object_id(job["bucket"], key)
         obj = status.get_object(oid) or {}
         if obj.get("batch") == job["batch"] and obj.get("state") in (State.QUEUED.value, State.PROCESSING.value):

@@ -83,3 +83,15 @@ def test_own_outputs_are_recognised():
 def test_image_keys():
     assert keys.is_image_key("a/b.JPEG") and keys.is_image_key("b.webp")
     assert not keys.is_image_key("a/readme.txt") and not keys.is_image_key("a/noext")
+
+
+def test_the_event_intake_skips_the_scratch_prefix_the_api_really_uses():
+    """One rule for both sides: with an output bucket and no SMALLCUT_API_SCRATCH the API stages
+    under <output bucket>/_api, and that is the prefix the event intake treats as the API's."""
+    from producer.events import api_scratch
+    from smallcut.settings import Settings
+
+    s = Settings(output_bucket="cutouts", allowed_buckets=["catalog", "cutouts"])
+    assert keys.api_scratch_location(s) == ("cutouts", "_api") == api_scratch(s)
+    assert api_scratch(Settings(allowed_buckets=[])) is None
+    assert api_scratch(Settings(api_scratch="s3://catalog/tmp/")) == ("catalog", "tmp")
