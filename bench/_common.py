@@ -22,7 +22,7 @@ from .paths import OUT, ecssd_dir
 FRAME = (2000, 1500)  # (width, height) of every benchmark input
 JPEG_QUALITY = 90
 SETS = ("catalog", "small-objects")
-STAGES = ("decode", "coarse", "detect", "roi", "postprocess", "compose", "encode")
+STAGES = ("decode", "coarse", "detect", "roi", "shadows", "postprocess", "compose", "encode")
 
 
 def _fit(rgb: np.ndarray, size: tuple[int, int] = FRAME) -> np.ndarray:
