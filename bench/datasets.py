@@ -50,8 +50,9 @@ def _build_catalog(set_name: str) -> Path:
     return d
 
 
-def names(set_name: str, limit: int | None = None, backgrounds: tuple[str, ...] | None = None, twins: bool = False) -> list[str]:
-    """The set's sample names (its first `limit`), only those on one of `backgrounds` when given
+def names(set_name: str, limit: int | None = None, backgrounds: tuple[str, ...] | None = None, twins: bool = False,
+          skip: int = 0) -> list[str]:
+    """The set's sample names (`limit` of them after the first `skip`), only those on one of `backgrounds` when given
     (synthetic sets: gradient, fabric, wood, photo; ECSSD frames are all `photo`; catalog sets: the
     backdrop kinds of bench.catalog_format). Catalog twins (`-clean`) come only with `twins`, each
     right after its frame, on top of the `limit` frames."""
@@ -66,12 +67,14 @@ def names(set_name: str, limit: int | None = None, backgrounds: tuple[str, ...] 
         d = _build_catalog(set_name)
         metas = {n: catalog_format.load_meta(d, n) for n in catalog_format.list_samples(d)}
         frames = [n for n, m in metas.items() if not m.get("twin_of") and (not backgrounds or m["background"]["kind"] in backgrounds)]
+        frames = frames[skip:]
         frames = frames[:limit] if limit else frames
         if not twins:
             return frames
         return [x for n in frames for x in ([n, metas[n]["twin"]] if metas[n].get("twin") in metas else [n])]
     else:
         raise ValueError(f"unknown set {set_name!r}: one of {', '.join(SETS)}")
+    out = out[skip:]
     return out[:limit] if limit else out
 
 

@@ -32,6 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
     ap.add_argument("--set", required=True, choices=datasets.SETS)
     ap.add_argument("--limit", type=int, default=None, help="first N images of the set")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N images (catalog-tune --skip 240: the tuning check)")
     ap.add_argument("--backgrounds", default=None, help="only frames on these backgrounds (comma-separated: gradient,fabric,wood,photo; catalog sets: sweep,paper,marble,...)")
     ap.add_argument("--twins", action="store_true", help="catalog sets: also score each shadowed frame's clean twin and compare the pairs")
     ap.add_argument("--methods", default="smallcut,rembg", help=f"comma-separated: {', '.join(methods.METHODS)}; smallcut ones take :MODEL (smallcut-noroi:u2netp_fpn)")
@@ -43,11 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: report.WorstCases, progress=None,
-             overrides: dict | None = None, backgrounds: tuple[str, ...] | None = None, twins: bool = False) -> tuple[list[dict], list[dict]]:
+             overrides: dict | None = None, backgrounds: tuple[str, ...] | None = None, twins: bool = False,
+             skip: int = 0) -> tuple[list[dict], list[dict]]:
     """Run every method on every item; returns per-object and per-image records."""
     runners = [methods.make(m, overrides) for m in method_names]
     objects, images = [], []
-    names = datasets.names(set_name, limit, backgrounds, twins=twins)
+    names = datasets.names(set_name, limit, backgrounds, twins=twins, skip=skip)
     cache_tag = datasets.cache_tag(set_name)  # a method's disk cache follows the set's draw
     for idx, name in enumerate(names):
         item = datasets.load(set_name, name)
@@ -117,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"set {args.set}: preparing", file=sys.stderr, flush=True)
     datasets.names(args.set, args.limit, backgrounds)  # builds a generated set if missing
     t_data = time.perf_counter() - t0
-    objects, images = evaluate(args.set, method_names, args.limit, worst, progress, overrides, backgrounds, twins=args.twins)
+    objects, images = evaluate(args.set, method_names, args.limit, worst, progress, overrides, backgrounds, twins=args.twins,
+                               skip=args.skip)
     wall = time.perf_counter() - t0
     summary = report.summarize(objects, images, method_names)
 
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ts = report.tables(summary, title)
     report.print_tables(ts)
     print(f"wall {wall:.1f}s (data {t_data:.1f}s)")
-    (out / "results.json").write_text(json.dumps({"set": args.set, "limit": args.limit, "backgrounds": backgrounds, "twins": args.twins, "methods": method_names, "engine": overrides, "wall_s": wall, "summary": summary, "objects": objects, "images": images}, indent=1))
+    (out / "results.json").write_text(json.dumps({"set": args.set, "limit": args.limit, "skip": args.skip, "backgrounds": backgrounds, "twins": args.twins, "methods": method_names, "engine": overrides, "wall_s": wall, "summary": summary, "objects": objects, "images": images}, indent=1))
     (out / "summary.md").write_text("\n\n".join(f"### {t}\n\n{report.markdown_table(h, r)}" for t, h, r in ts) + "\n")
     report.bar_chart(summary, out / "chart.png", title)
     for m in method_names:

@@ -29,7 +29,7 @@ PIXELS_PER_FRAME = 6000
 
 def _frames(n_tune: int, n_ecssd: int):
     from bench.paths import ecssd_dir
-    from bench.tune.build import build_set
+    from bench.tune.build import VERSION, build_set
 
     d = build_set(n=n_tune)
     for i in range(n_tune):
@@ -37,7 +37,8 @@ def _frames(n_tune: int, n_ecssd: int):
         rgb = cv2.cvtColor(cv2.imread(str(d / f"{name}.jpg")), cv2.COLOR_BGR2RGB)
         alpha = cv2.imread(str(d / f"{name}.alpha.png"), cv2.IMREAD_GRAYSCALE)
         shadow = cv2.imread(str(d / f"{name}.shadow.png"), cv2.IMREAD_GRAYSCALE)
-        yield f"catalog-tune/{name}", rgb, alpha, shadow
+        # the version is in the key: the engine maps cached for one draw of the family are not another's
+        yield f"catalog-tune-v{VERSION}/{name}", rgb, alpha, shadow
     root = ecssd_dir()
     ids = np.random.default_rng(5).permutation(np.arange(1, 801))[:n_ecssd]
     for i in sorted(ids):

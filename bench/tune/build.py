@@ -14,7 +14,7 @@ from .. import backgrounds, catalog_format, synth
 from ..paths import ecssd_dir
 from . import effects, surfaces
 
-VERSION = 1
+VERSION = 2  # the generator's draw (its manifest); the files' format is catalog_format.FORMAT_VERSION
 SEED = 20261205
 DEV_IDS = list(range(1, 801))  # ECSSD's development half only
 FRAMES = ((1600, 1200), (2000, 1500), (1200, 1600), (1500, 1500))
@@ -104,7 +104,7 @@ def render(index: int, seed: int = SEED, with_ecssd: bool = True):
     shadow = np.clip(affected * (255 / 0.08), 0, 255).astype(np.uint8)
     shadow[a8 > 0] = 0
     quality = int(rng.integers(60, 96))
-    meta = {"version": VERSION, "family": "catalog-tune", "name": f"tune-{index:04d}", "size": [W, H], "background": bg_meta,
+    meta = {"version": catalog_format.FORMAT_VERSION, "family": "catalog-tune", "name": f"tune-{index:04d}", "size": [W, H], "background": bg_meta,
             "effects": sorted(fx | set(cam) | {"jpeg"}), "jpeg_quality": quality, "twin": None, "twin_of": None, "objects": objects}
     return np.round(img).astype(np.uint8), a8, shadow, meta
 
