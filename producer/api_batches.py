@@ -206,7 +206,7 @@ def submit(body: BatchRequest, *, settings, status, s3, celery_app) -> dict:
     kw = dict(settings=settings, status=status, s3=s3, celery_app=celery_app)
     if body.source is not None:
         _check_storage(s3, req.source.bucket)
-        status.create_batch(batch, req.job())
+        status.create_batch(batch, req.spec().to_template())
         threading.Thread(target=_list_in_background, args=(req, kw), name=f"enqueue-{batch}", daemon=True).start()
         return {"batch_id": batch, "status_url": f"/v1/batches/{batch}"}
     fd, path = tempfile.mkstemp(prefix="smallcut-keys-", suffix=".txt")

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from smallcut import keys as keyrules
+from smallcut.job import JobOptions, JobSpec
 from smallcut.status import State
 
 from .api_common import AUTH, ERRORS, SHADOW_MODES, ApiContext, Ctx, check_color, check_shadow, refuse_unknown
@@ -76,15 +77,16 @@ async def run_cutout(ctx: ApiContext, data: bytes, filename: str | None, options
     in_prefix = f"{prefix}/in" if prefix else "in"  # replaced by out_prefix: <prefix>/out/<day>/<id>.png
     oid = keyrules.object_id(bucket, key)
     batch = api_batch_id()
-    job = {"batch": batch, "bucket": bucket, "key": key, "out_bucket": bucket, "out_prefix": out_prefix,
-           "in_prefix": in_prefix, "options": options, "force": True}
+    # the day's batch is shared by every caller: its template has no options, each object keeps its own
+    spec = JobSpec(out_bucket=bucket, out_prefix=out_prefix, in_prefix=in_prefix, options=options, force=True,
+                   queue=settings.queue)
+    shared = spec.model_copy(update={"options": JobOptions()})
 
     def submit() -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=data)
-        status.create_batch(batch, {"out_bucket": bucket, "out_prefix": out_prefix, "options": {},
-                                    "force": True, "queue": settings.queue})
-        status.mark_queued(batch, [(bucket, key)])
-        ctx.celery_app.send_task(TASK_KEY, args=[job], queue=settings.queue)
+        status.create_batch(batch, shared.to_template())
+        status.mark_queued(batch, [(bucket, key)], job=spec.to_template())
+        ctx.celery_app.send_task(TASK_KEY, args=[spec.job(batch, bucket, [key]).to_message()], queue=settings.queue)
 
     await run_in_threadpool(submit)
     status_url = f"/v1/objects?key=s3://{oid}"

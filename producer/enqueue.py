@@ -6,6 +6,7 @@ of millions of objects costs one page plus one chunk at a time.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections import deque
@@ -15,6 +16,7 @@ from typing import Iterable, Iterator
 
 from smallcut import keys as keyrules
 from smallcut import storage
+from smallcut.job import JobSpec
 from smallcut.keys import S3Url
 
 
@@ -33,10 +35,10 @@ class Request:
     # output location was given, else "" (the default output location mirrors the whole key)
     in_prefix: str = ""
 
-    def job(self) -> dict:
+    def spec(self) -> JobSpec:
         """What every task of the batch carries besides its keys (and what retry-failed reuses)."""
-        return {"out_bucket": self.out_bucket, "out_prefix": self.out_prefix, "in_prefix": self.in_prefix,
-                "options": self.options, "force": self.force, "queue": self.queue}
+        return JobSpec(out_bucket=self.out_bucket, out_prefix=self.out_prefix, in_prefix=self.in_prefix,
+                       options=self.options, force=self.force, queue=self.queue)
 
 
 @dataclass
@@ -158,11 +160,11 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
     from smallcut.celery_config import TASK_CHUNK
 
     result = Result(batch=req.batch or new_batch_id())
-    job = req.job()
+    spec = req.spec()
     if req.manifest is None:
         s3.head_bucket(Bucket=req.source.bucket)  # fail before creating a batch: no bucket, no access
     check_output(s3, req.out_bucket, req.out_prefix)
-    status.create_batch(result.batch, job)
+    status.create_batch(result.batch, spec.to_template())
     source = manifest_keys(req.manifest, req.source.bucket) if req.manifest else listed_keys(s3, req.source)
 
     def accepted() -> Iterator[tuple[str, str]]:
@@ -185,7 +187,7 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
         for bucket, keys in chunked(accepted(), max(1, req.chunk_size)):
             # status first: a fast worker must find the object queued, never unknown
             status.mark_queued(result.batch, ((bucket, k) for k in keys))
-            celery_app.send_task(TASK_CHUNK, args=[{"batch": result.batch, "bucket": bucket, "keys": keys, **job}],
+            celery_app.send_task(TASK_CHUNK, args=[spec.job(result.batch, bucket, keys).to_message()],
                                  queue=req.queue, producer=producer)
             result.queued += len(keys)
             if on_progress:
@@ -195,22 +197,27 @@ def enqueue(req: Request, *, settings, status, s3, celery_app, on_progress=None)
 
 
 def requeue_failed(batch: str, *, status, celery_app, queue: str | None = None, chunk_size: int = 8) -> int:
-    """Send a batch's failed objects again (same output and options); returns how many."""
+    """Send a batch's failed objects again, each with the output and options it was queued with: the
+    batch's job, or the object's own where it has one (the API's single cut-outs share a day's batch,
+    each with the caller's options). Returns how many were sent."""
     from smallcut.celery_config import TASK_CHUNK
 
     summary = status.get_batch(batch)
     if summary is None:
         raise KeyError(batch)
-    job = dict(summary.job)
-    queue = queue or job.get("queue")
-    items = []
-    for oid in status.failed_ids(batch):
+    batch_spec = JobSpec.from_template(summary.job)
+    oids = status.failed_ids(batch)
+    own = status.object_jobs(batch, oids)
+    groups: dict[str, tuple[JobSpec, list[tuple[str, str]]]] = {}  # one group per distinct job
+    for oid in oids:
+        spec = JobSpec.from_template(own[oid]) if oid in own else batch_spec
         bucket, _, key = oid.partition("/")
-        items.append((bucket, key))
+        groups.setdefault(json.dumps(spec.to_template(), sort_keys=True), (spec, []))[1].append((bucket, key))
     with celery_app.producer_or_acquire() as producer:
-        for bucket, keys in chunked(items, chunk_size):
-            status.mark_queued(batch, ((bucket, k) for k in keys), count=False)
-            celery_app.send_task(TASK_CHUNK, args=[{"batch": batch, "bucket": bucket, "keys": keys, **job}],
-                                 queue=queue, producer=producer)
-    status.r.hdel(status.batch_key(batch), "finished")
-    return len(items)
+        for spec, items in groups.values():
+            for bucket, keys in chunked(items, chunk_size):
+                status.mark_queued(batch, ((bucket, k) for k in keys), count=False)
+                celery_app.send_task(TASK_CHUNK, args=[spec.job(batch, bucket, keys).to_message()],
+                                     queue=queue or spec.queue, producer=producer)
+    status.reopen(batch)
+    return len(oids)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from smallcut import keys as keyrules
+from smallcut.job import JobSpec
 
 from .event_schema import EventRejected, parse_notification
 
@@ -116,6 +117,8 @@ class Intake:
         s = self.settings
         counts = {"queued": 0, "ignored": 0, "duplicate": 0, "refused": 0}
         events = parse(payload)
+        # event-driven objects take the settings' output location and the workers' default options
+        spec = JobSpec(out_bucket=s.output_bucket, out_prefix=s.out_prefix, queue=self.queue)
         with self._lock:
             batch = events_batch_id()
             for ev in events:
@@ -128,8 +131,7 @@ class Intake:
                     continue
                 if batch != self._batch_created:
                     self._batch_created = batch
-                    self.status.create_batch(batch, {"out_bucket": None, "out_prefix": s.out_prefix, "options": {},
-                                                     "force": False, "queue": self.queue})
+                    self.status.create_batch(batch, spec.to_template())
                 try:
                     keyrules.validate(ev.bucket, ev.key, s.allowed_buckets)
                 except keyrules.InvalidKey as exc:
@@ -137,9 +139,7 @@ class Intake:
                     counts["refused"] += 1
                     continue
                 self.status.queue_once(batch, ev.bucket, ev.key, extra={"event": ev.event, "source_etag": ev.etag})
-                job = {"batch": batch, "bucket": ev.bucket, "key": ev.key, "out_bucket": s.output_bucket,
-                       "out_prefix": s.out_prefix, "options": {}, "force": False}
-                self.app.send_task(TASK_KEY, args=[job], queue=self.queue)
+                self.app.send_task(TASK_KEY, args=[spec.job(batch, ev.bucket, [ev.key]).to_message()], queue=self.queue)
                 counts["queued"] += 1
         if counts["queued"] or counts["refused"]:
             log.info("events: %s", counts)
@@ -287,6 +287,20 @@ class RedisListConsumer(threading.Thread):
                     pass
 
 
+def notification_client(settings):
+    """A Redis client for MinIO's notification list: the list is MinIO's, not smallcut's status, so it
+    gets its own client (same server and TLS options as the status store)."""
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError, TimeoutError
+    from redis.retry import Retry
+
+    from smallcut import redisconn
+
+    return redisconn.client(settings, decode_responses=True, socket_timeout=30, socket_connect_timeout=10,
+                            health_check_interval=30, retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), 5),
+                            retry_on_error=[ConnectionError, TimeoutError])
+
+
 def make_app(settings, intake: Intake, redis_key: str | None = None):
     """The standalone receiver: the router plus the Redis list consumer for the app's lifetime."""
     from contextlib import asynccontextmanager
@@ -299,7 +313,7 @@ def make_app(settings, intake: Intake, redis_key: str | None = None):
     async def lifespan(_app):
         consumer = None
         if redis_key:
-            consumer = RedisListConsumer(intake.status.r, redis_key, intake)
+            consumer = RedisListConsumer(notification_client(settings), redis_key, intake)
             consumer.start()
         try:
             yield

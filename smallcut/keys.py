@@ -112,11 +112,6 @@ def is_own_output(bucket: str, key: str, out_bucket: str, out_prefix: str) -> bo
     return key.startswith(prefix + "/")
 
 
-def job_keys(job: dict) -> list[str]:
-    """The keys a job message names: a chunk's `keys`, or an event's single `key`."""
-    return list(job.get("keys") or ([job["key"]] if "key" in job else []))
-
-
 def object_id(bucket: str, key: str) -> str:
     return f"{bucket}/{key}"
 

@@ -9,6 +9,8 @@ Layout (prefix `smallcut:`), every key with the status TTL:
   batch:<id>:failed         set of object ids that ended failed
   batch:<id>:records        hash: object id -> JSON of the object's record when it ended in this batch
   batch:<id>:flagged        set of s3:// URLs flagged on the review page
+  batch:<id>:jobs           hash: object id -> JSON job template of an object queued with its own (the
+                            API's cut-outs share a day's batch, each with its caller's options)
   deadletter                list of JSON records for keys that failed for good (bounded, no TTL)
   loads                     hash: worker process -> model loads (one per process is the contract)
 
@@ -201,17 +203,24 @@ class StatusStore:
         pipe.zremrangebyrank(f"{self.p}batches", 0, -BATCH_INDEX_MAX - 1)
         pipe.execute()
 
-    def mark_queued(self, batch: str, items: Iterable[tuple[str, str]], extra: dict | None = None, count: bool = True) -> int:
+    def mark_queued(self, batch: str, items: Iterable[tuple[str, str]], extra: dict | None = None, count: bool = True,
+                    job: dict | None = None) -> int:
         """Queue many (bucket, key) at once in one round trip; counts them into the batch total
-        (count=False when they are already part of it, as on retry-failed)."""
+        (count=False when they are already part of it, as on retry-failed). `job`: the objects' own job
+        template, kept for retry-failed when it differs from the batch's."""
         pipe = self.r.pipeline(transaction=False)
+        jobs_key = f"{self.batch_key(batch)}:jobs"
         n = 0
         for bucket, key in items:
             oid = f"{bucket}/{key}"
             self.transition(batch, oid, State.QUEUED, {"bucket": bucket, "key": key, "batch": batch,
                                                         "queued_at": now(), "error": "", "attempts": 0,
                                                         **(extra or {})}, client=pipe)
+            if job is not None:
+                pipe.hset(jobs_key, oid, json.dumps(job))
             n += 1
+        if job is not None:
+            pipe.expire(jobs_key, self.ttl)
         if count:
             pipe.hincrby(self.batch_key(batch), "total", n)
         pipe.execute()
@@ -255,6 +264,10 @@ class StatusStore:
     def is_output(self, bucket: str, key: str) -> bool:
         return bool(self.r.exists(f"{self.p}output:{bucket}/{key}"))
 
+    def reopen(self, batch: str) -> None:
+        """A finished batch with objects queued again (retry-failed) finishes again when they end."""
+        self.r.hdel(self.batch_key(batch), "finished")
+
     def set_listed(self, batch: str) -> None:
         """All keys of the batch are enqueued: from now on it can finish."""
         bk = self.batch_key(batch)
@@ -289,6 +302,13 @@ class StatusStore:
             return {}
         raw = self.r.hmget(f"{self.batch_key(batch)}:records", oids)
         return {oid: _typed(json.loads(r)) for oid, r in zip(oids, raw) if r}
+
+    def object_jobs(self, batch: str, oids: list[str]) -> dict[str, dict]:
+        """The job templates objects of the batch were queued with on their own (mark_queued's `job`)."""
+        if not oids:
+            return {}
+        raw = self.r.hmget(f"{self.batch_key(batch)}:jobs", oids)
+        return {oid: json.loads(r) for oid, r in zip(oids, raw) if r}
 
     def get_batch(self, batch: str) -> BatchSummary | None:
         data = self.r.hgetall(self.batch_key(batch))

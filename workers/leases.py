@@ -18,26 +18,29 @@ import threading
 from typing import Callable
 
 from smallcut import keys as keyrules
+from smallcut.job import InvalidJob, Job
 from smallcut.leases import LeaseStore
-from smallcut.status import State, now
+from smallcut.status import State, StatusStore, now
 
 log = logging.getLogger(__name__)
 
 UNFINISHED = (State.QUEUED.value, State.PROCESSING.value)
 
 
-def requeue_expired(leases: LeaseStore, status, send: Callable[[dict, str | None], None]) -> list[str]:
-    """Claim expired leases and requeue their unfinished keys; returns the object ids requeued."""
+def requeue_expired(leases: LeaseStore, status: StatusStore, send: Callable[[dict, str | None], None]) -> list[str]:
+    """Claim expired leases and requeue their unfinished keys (`send` gets the job's message and the
+    queue it came from); returns the object ids requeued."""
     requeued: list[str] = []
     for lease_id, record in leases.claim_expired():
-        job = record.get("job")
-        if not isinstance(job, dict) or not job.get("batch") or not job.get("bucket"):
+        try:
+            job = Job.from_message(record.get("job"))
+        except InvalidJob:
             leases.release(lease_id)  # not a job this code wrote: nothing to requeue
             continue
-        batch, bucket = job["batch"], job["bucket"]
+        batch, bucket = job.batch, job.bucket
         holder = record.get("holder") or "?"
         keys = []
-        for key in keyrules.job_keys(job):
+        for key in job.keys:
             obj = status.get_object(keyrules.object_id(bucket, key)) or {}
             if obj.get("batch") == batch and obj.get("state") in UNFINISHED:
                 keys.append(key)
@@ -46,9 +49,7 @@ def requeue_expired(leases: LeaseStore, status, send: Callable[[dict, str | None
             for key in keys:
                 status.transition(batch, keyrules.object_id(bucket, key), State.QUEUED,
                                   {"error": reason, "requeued_at": now(), "requeued_from": holder})
-            again = {k: v for k, v in job.items() if k != "key"}
-            again["keys"] = keys
-            send(again, record.get("queue"))
+            send(job.with_keys(keys).to_message(), record.get("queue"))
             log.warning("lease %s of %s expired: %d key(s) of batch %s requeued", lease_id, holder, len(keys), batch)
             requeued += [keyrules.object_id(bucket, k) for k in keys]
         leases.release(lease_id)
@@ -58,7 +59,7 @@ def requeue_expired(leases: LeaseStore, status, send: Callable[[dict, str | None
 class LeaseKeeper:
     """One per worker process: holds, renews and reaps leases."""
 
-    def __init__(self, leases: LeaseStore, status, send: Callable[[dict, str | None], None],
+    def __init__(self, leases: LeaseStore, status: StatusStore, send: Callable[[dict, str | None], None],
                  reap_interval: float) -> None:
         self.leases = leases
         self.status = status

@@ -1,10 +1,27 @@
 """Per-key work of a task: validate, skip if current, download, cut out, upload, record status.
 
-A job is JSON: {"batch", "bucket", "keys": [...], "out_bucket", "out_prefix", "options", "force"}.
-`run_job` never raises for a single key's failure: each key ends `done`, `skipped` or `failed` with a
-reason, or is returned for a retry (transient S3/Redis errors) that the task schedules with backoff.
+A job is a `smallcut.job.Job` (batch, bucket, keys, where the outputs go, options, force). `run_job`
+never raises for a single key's failure: each key ends `done`, `skipped` or `failed` with a reason, or
+is returned for a retry (transient S3/Redis errors) that the task schedules with backoff.
 A chunk overlaps I/O with compute: downloads run ahead in a small thread pool, uploads trail behind,
 the engine runs on the task's own thread.
+
+`JobRun` holds one run of one job; each step is one method with one contract:
+
+  validate(item)          the key and the output bucket may be touched, the key is not an output of
+                          smallcut; sets item.out_key. Raises InvalidKey with the reason.
+  start(item)             marks the key processing (attempts + 1); refuses a key whose worker died on
+                          every delivery. Returns the key's previous state in the batch.
+  skip_if_current(item)   True when the output exists for this source ETag and these options: the key
+                          is then recorded skipped (or done again, on a redelivery) and ends there.
+  download(item)          the source bytes and ETag into item.source (bounded by max_input_bytes).
+  cut_out(item)           the engine's result into item.result; the input bytes are freed.
+  upload(item)            the PNG written whole, with its fingerprint metadata, after the output is
+                          registered (so its own upload event is recognised as one).
+  record(item, state)     the key's final state with its fields, metrics and one log line.
+
+Any step may raise: `guarded` turns the error into the key's `failed` state with the reason, or a
+retry of that key when the error is transient and the retry budget allows it.
 """
 
 from __future__ import annotations
@@ -14,19 +31,22 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from celery.exceptions import SoftTimeLimitExceeded
 
 from smallcut import keys as keyrules
 from smallcut import metrics, storage
-from smallcut.status import State, now
+from smallcut.job import Job, JobOptions
+from smallcut.status import State, StatusStore, now
 
 from .memory_gate import large_image_slot
 
 if TYPE_CHECKING:  # the engine (OpenCV, onnxruntime) loads in the worker child, on first use
+    from botocore.client import BaseClient
+
     from smallcut.settings import Settings
-    from workers.engine import CutoutOptions
+    from workers.engine import CutoutOptions, CutoutResult, Engine
 
 log = logging.getLogger(__name__)
 key_log = logging.getLogger("smallcut.pipeline")  # one record per finished key
@@ -38,10 +58,10 @@ EXTRA_DELIVERIES = 3  # redeliveries (worker lost) tolerated beyond the retries 
 class Context:
     """What a job needs from its process: clients, the engine, settings, and where it runs."""
 
-    settings: object
-    status: object
-    s3: object
-    engine_getter: object
+    settings: Settings
+    status: StatusStore
+    s3: BaseClient
+    engine_getter: Callable[[], Engine]  # the process's engine, loaded on first call
     worker: str
     retries: int = 0  # tries of this job's keys before this one (transient errors, retried)
     task_id: str = ""  # the Celery task's id, for the per-key log line
@@ -64,13 +84,11 @@ class Context:
             return None
         return self._delay
 
-    def retry_job(self, job: dict, keys: list[str] | None = None) -> dict:
-        """The job for the next try: the same, with the try count and the budget's start carried."""
-        again = {**job, "tries": self.retries + 1, "retry_since": self.retry_since}
-        if keys is not None:
-            again.pop("key", None)
-            again["keys"] = keys
-        return again
+    def retry_job(self, job: Job, keys: list[str] | None = None) -> Job:
+        """The job for the next try: the same (or only `keys`), with the try count and the budget's
+        start carried."""
+        again = job.again(self.retries + 1, self.retry_since)
+        return again if keys is None else again.with_keys(keys)
 
     def engine_on_gpu(self) -> bool:
         """Whether the loaded engine runs on CUDA/TensorRT (then batching keys pays off)."""
@@ -86,7 +104,7 @@ class Item:
     out_key: str = ""
     source: storage.Source | None = None
     timings: dict[str, float] = field(default_factory=dict)
-    result: object = None
+    result: CutoutResult | None = None
     ended: bool = False  # a final state (or a retry) is recorded
 
 
@@ -124,26 +142,170 @@ def log_finished(batch: str, key: str, state: str, worker: str, *, task_id: str 
                    "timings": {k: round(v, 2) for k, v in (timings or {}).items()}, "error": error or None})
 
 
-def job_options(job: dict, settings: Settings) -> CutoutOptions:
+def job_options(job: Job | Mapping[str, Any], settings: Settings) -> CutoutOptions:
     """The job's engine options; what it leaves out comes from this worker's SMALLCUT_ROI / _POSTPROCESS /
-    _SHADOW."""
+    _SHADOW. A message dict is read as Job.from_message reads its `options`."""
     from workers.engine import CutoutOptions
 
+    chosen = job.options if isinstance(job, Job) else JobOptions.model_validate(job.get("options") or {})
     defaults = {"roi": settings.roi, "postprocess": settings.postprocess, "shadow": settings.shadow}
-    return CutoutOptions.from_dict({**defaults, **dict(job.get("options") or {})})
+    return CutoutOptions.from_dict({**defaults, **chosen.as_dict()})
 
 
-def run_job(job: dict, ctx: Context) -> JobOutcome:
-    s = ctx.settings
-    batch, bucket = job["batch"], job["bucket"]
-    out_bucket = job.get("out_bucket") or s.output_bucket or bucket
-    out_prefix = job.get("out_prefix", s.out_prefix)
-    force = bool(job.get("force"))
-    options = job_options(job, s)
-    outcome = JobOutcome()
-    items = [Item(key=k, oid=keyrules.object_id(bucket, k)) for k in job["keys"]]
+class JobRun:
+    """One run of one job: the keys' steps (the module's docstring gives each one's contract), the
+    chunk's schedule (`run`), and the outcome the task acts on."""
 
-    def finish(item: Item, state: State, **fields) -> None:
+    def __init__(self, job: Job, ctx: Context) -> None:
+        s = ctx.settings
+        self.job, self.ctx, self.settings = job, ctx, s
+        self.out_bucket = job.out_bucket or s.output_bucket or job.bucket
+        self.out_prefix = s.out_prefix if job.out_prefix is None else job.out_prefix
+        self.options = job_options(job, s)
+        self.outcome = JobOutcome()
+        self.items = [Item(key=k, oid=keyrules.object_id(job.bucket, k)) for k in job.keys]
+
+    # ------------------------------------------------------------------ the schedule
+    def run(self) -> JobOutcome:
+        s = self.settings
+        items = self.items
+        group_size = s.engine_batch or (4 if self.ctx.engine_on_gpu() else 1)
+        pending = list(items)
+        with ThreadPoolExecutor(max_workers=max(1, s.io_threads), thread_name_prefix="smallcut-io") as pool:
+            downloads = {id(item): pool.submit(self.guarded, self.prepare, item) for item in items}
+            uploads = []
+            try:
+                for start in range(0, len(items), group_size):
+                    group = items[start : start + group_size]
+                    for item in group:
+                        downloads[id(item)].result()
+                    ready = [item for item in group if not item.ended and item.source is not None]
+                    if len(ready) > 1:
+                        self.cut_out_group(ready)
+                    else:
+                        for item in ready:
+                            self.guarded(self.cut_out, item)
+                    for item in group:
+                        if not item.ended and item.result is not None:
+                            uploads.append(pool.submit(self.guarded, self.finish, item))
+                        pending.remove(item)
+                for fut in uploads:
+                    fut.result()
+            except SoftTimeLimitExceeded:
+                # this key took too long: fail it; keys not reached yet go back to the queue
+                current, rest = (pending[0], pending[1:]) if pending else (None, [])
+                if current is not None and not current.ended:
+                    self.fail(current, f"soft time limit ({s.soft_time_limit}s) exceeded")
+                for item in rest:
+                    if not item.ended:
+                        self.fail(item, "not reached before the soft time limit", TimeoutError("soft time limit"))
+        return self.outcome
+
+    def prepare(self, item: Item) -> None:
+        """The I/O thread's part before the engine: validate, start, skip if current, download."""
+        self.validate(item)
+        previous = self.start(item)
+        if self.skip_if_current(item, previous):
+            return
+        self.download(item)
+
+    def finish(self, item: Item) -> None:
+        """The I/O thread's part after the engine: upload, then record the key done."""
+        self.upload(item)
+        r = item.result
+        item.result = None
+        self.record(item, State.DONE, error="", timings={k: round(v, 2) for k, v in item.timings.items()},
+                    width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png),
+                    objects=r.objects, min_object_frac=r.min_object_frac)
+
+    # ------------------------------------------------------------------ the steps
+    def validate(self, item: Item) -> None:
+        s, bucket = self.settings, self.job.bucket
+        try:
+            keyrules.validate(bucket, item.key, s.allowed_buckets)
+            keyrules.check_bucket(self.out_bucket, s.allowed_buckets)
+        except keyrules.InvalidKey as exc:
+            raise keyrules.InvalidKey(f"refused: {exc}") from None
+        if (keyrules.is_own_output(bucket, item.key, self.out_bucket, self.out_prefix)
+                or self.ctx.status.is_output(bucket, item.key)):
+            # a cutout of a cutout: one more round for nothing, under a doubled prefix
+            raise keyrules.InvalidKey(f"refused: s3://{bucket}/{item.key} is an output of smallcut")
+        item.out_key = keyrules.output_key(item.key, self.out_prefix, self.job.in_prefix)
+
+    def start(self, item: Item) -> str:
+        ctx, job = self.ctx, self.job
+        previous, attempts = ctx.status.transition(job.batch, item.oid, State.PROCESSING, {
+            "worker": ctx.worker, "started_at": now(), "bucket": job.bucket, "key": item.key, "batch": job.batch,
+            "output": f"s3://{self.out_bucket}/{item.out_key}"})
+        if int(attempts) > ctx.retries + 1 + EXTRA_DELIVERIES:
+            raise storage.PermanentStorageError(f"gave up after {attempts} deliveries (the worker died on every one)")
+        return previous
+
+    def skip_if_current(self, item: Item, previous: str) -> bool:
+        fingerprint = self.ctx.engine_getter().output_fingerprint(self.options)
+        if self.job.force:
+            return False
+        s3, bucket = self.ctx.s3, self.job.bucket
+        t0 = time.perf_counter()
+        existing = storage.head(s3, self.out_bucket, item.out_key)
+        if existing is not None and (existing.get("Metadata") or {}).get(storage.META_FINGERPRINT) == fingerprint:
+            src = storage.head(s3, bucket, item.key)
+            if src is None:
+                raise storage.PermanentStorageError(f"NoSuchKey: s3://{bucket}/{item.key} does not exist")
+            if storage.is_current(existing, str(src.get("ETag", "")), fingerprint):
+                item.timings["head"] = (time.perf_counter() - t0) * 1000
+                # a redelivery of a key this batch already finished stays done; else it is a skip
+                again = previous == State.DONE.value
+                self.record(item, State.DONE if again else State.SKIPPED, error="", timings=item.timings,
+                            reason="redelivered: output already written" if again
+                            else "output exists for this source ETag and parameters")
+                return True
+        item.timings["head"] = (time.perf_counter() - t0) * 1000
+        return False
+
+    def download(self, item: Item) -> None:
+        t0 = time.perf_counter()
+        item.source = storage.download(self.ctx.s3, self.job.bucket, item.key, self.settings.max_input_bytes)
+        item.timings["download"] = (time.perf_counter() - t0) * 1000
+
+    def cut_out(self, item: Item) -> None:
+        engine = self.ctx.engine_getter()
+        t0 = time.perf_counter()
+        with large_image_slot(cutout_estimate(item.source.data), self.settings.image_memory_budget) as gated:
+            if gated:  # a key that ran in the host's large-image slot, and how long it waited for it
+                item.timings["memory_wait"] = (time.perf_counter() - t0) * 1000
+            with metrics.IN_FLIGHT.track_inprogress():
+                item.result = engine.cutout(item.source.data, self.options)
+        item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
+        item.timings.update(item.result.timings)
+
+    def cut_out_group(self, group: list[Item]) -> None:
+        """Several keys' network passes batched (GPU); each key still ends on its own."""
+        engine = self.ctx.engine_getter()
+        estimate = sum(cutout_estimate(item.source.data) for item in group)
+        with large_image_slot(estimate, self.settings.image_memory_budget), metrics.IN_FLIGHT.track_inprogress():
+            results = engine.cutout_many([item.source.data for item in group], self.options)
+        for item, res in zip(group, results):
+            def take(it: Item, res=res) -> None:
+                if isinstance(res, Exception):
+                    raise res
+                it.result = res
+                it.source = storage.Source(data=b"", etag=it.source.etag)
+                it.timings.update(res.timings)
+
+            self.guarded(take, item)
+
+    def upload(self, item: Item) -> None:
+        engine, job = self.ctx.engine_getter(), self.job
+        t0 = time.perf_counter()
+        self.ctx.status.mark_output(self.out_bucket, item.out_key)  # before the write: its event may come at once
+        storage.upload_png(self.ctx.s3, self.out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
+                           fingerprint=engine.output_fingerprint(self.options),
+                           source=f"s3://{job.bucket}/{item.key}", model=engine.model_id)
+        item.timings["upload"] = (time.perf_counter() - t0) * 1000
+
+    def record(self, item: Item, state: State, **fields) -> None:
+        ctx, batch = self.ctx, self.job.batch
         fields.setdefault("finished_at", now())
         ctx.status.transition(batch, item.oid, state, {"worker": ctx.worker, **fields})
         item.ended = True
@@ -151,23 +313,27 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
         log_finished(batch, item.key, state.value, ctx.worker, task_id=ctx.task_id,
                      timings=fields.get("timings") or item.timings, error=fields.get("error", ""))
 
-    def fail(item: Item, reason: str, exc: BaseException | None = None) -> None:
+    # ------------------------------------------------------------------ errors
+    def fail(self, item: Item, reason: str, exc: BaseException | None = None) -> None:
+        """The key ends failed with the reason (and is dead-lettered), or, for a transient error with
+        retry budget left, goes back to queued for the retry the task schedules."""
+        ctx, job, outcome = self.ctx, self.job, self.outcome
         if exc is not None and is_transient(exc):
             delay = ctx.next_retry()
             if delay is not None:
                 outcome.retry.append(item.key)
                 outcome.reasons[item.key] = reason
                 outcome.countdown = delay
-                ctx.status.transition(batch, item.oid, State.QUEUED, {
+                ctx.status.transition(job.batch, item.oid, State.QUEUED, {
                     "error": f"retry {ctx.retries + 1} in {delay:.1f} s ({ctx.retry_elapsed():.0f} of "
-                             f"{s.retry_budget} s retry budget spent): {reason}"})
+                             f"{self.settings.retry_budget} s retry budget spent): {reason}"})
                 item.ended = True
                 return
             reason = f"gave up after {ctx.retries + 1} tries in {ctx.retry_elapsed():.0f} s: {reason}"
-        finish(item, State.FAILED, error=reason)
-        ctx.status.dead_letter({"batch": batch, "bucket": bucket, "key": item.key, "reason": reason})
+        self.record(item, State.FAILED, error=reason)
+        ctx.status.dead_letter({"batch": job.batch, "bucket": job.bucket, "key": item.key, "reason": reason})
 
-    def guarded(step, item: Item) -> None:
+    def guarded(self, step: Callable[[Item], Any], item: Item) -> None:
         """Run one step of one key; any error ends that key (failed or retry), never the task."""
         try:
             step(item)
@@ -178,122 +344,17 @@ def run_job(job: dict, ctx: Context) -> JobOutcome:
 
             if isinstance(exc, (keyrules.InvalidKey, DecodeError, storage.PermanentStorageError)):
                 reason = str(exc)
-            elif isinstance(exc, Exception) and not is_transient(exc) and storage.error_code(exc) is None:
+            elif not is_transient(exc) and storage.error_code(exc) is None:
                 log.exception("%s: unexpected error", item.oid)
                 reason = f"internal error: {type(exc).__name__}: {exc}"
             else:
                 reason = storage.describe(exc)
-            fail(item, reason[:500], exc)
+            self.fail(item, reason[:500], exc)
 
-    def prepare(item: Item) -> None:
-        """Validate, mark processing, skip if the output is current, download."""
-        try:
-            keyrules.validate(bucket, item.key, s.allowed_buckets)
-            keyrules.check_bucket(out_bucket, s.allowed_buckets)
-        except keyrules.InvalidKey as exc:
-            raise keyrules.InvalidKey(f"refused: {exc}") from None
-        if keyrules.is_own_output(bucket, item.key, out_bucket, out_prefix) or ctx.status.is_output(bucket, item.key):
-            # a cutout of a cutout: one more round for nothing, under a doubled prefix
-            raise keyrules.InvalidKey(f"refused: s3://{bucket}/{item.key} is an output of smallcut")
-        item.out_key = keyrules.output_key(item.key, out_prefix, job.get("in_prefix", ""))
-        previous, attempts = ctx.status.transition(batch, item.oid, State.PROCESSING, {
-            "worker": ctx.worker, "started_at": now(), "bucket": bucket, "key": item.key, "batch": batch,
-            "output": f"s3://{out_bucket}/{item.out_key}"})
-        if int(attempts) > ctx.retries + 1 + EXTRA_DELIVERIES:
-            raise storage.PermanentStorageError(f"gave up after {attempts} deliveries (the worker died on every one)")
-        fingerprint = ctx.engine_getter().output_fingerprint(options)
-        if not force:
-            t0 = time.perf_counter()
-            existing = storage.head(ctx.s3, out_bucket, item.out_key)
-            if existing is not None and (existing.get("Metadata") or {}).get(storage.META_FINGERPRINT) == fingerprint:
-                src = storage.head(ctx.s3, bucket, item.key)
-                if src is None:
-                    raise storage.PermanentStorageError(f"NoSuchKey: s3://{bucket}/{item.key} does not exist")
-                if storage.is_current(existing, str(src.get("ETag", "")), fingerprint):
-                    item.timings["head"] = (time.perf_counter() - t0) * 1000
-                    # a redelivery of a key this batch already finished stays done; else it is a skip
-                    again = previous == State.DONE.value
-                    finish(item, State.DONE if again else State.SKIPPED, error="", timings=item.timings,
-                           reason="redelivered: output already written" if again
-                           else "output exists for this source ETag and parameters")
-                    return
-            item.timings["head"] = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        item.source = storage.download(ctx.s3, bucket, item.key, s.max_input_bytes)
-        item.timings["download"] = (time.perf_counter() - t0) * 1000
 
-    def compute(item: Item) -> None:
-        engine = ctx.engine_getter()
-        t0 = time.perf_counter()
-        with large_image_slot(cutout_estimate(item.source.data), s.image_memory_budget) as gated:
-            if gated:  # a key that ran in the host's large-image slot, and how long it waited for it
-                item.timings["memory_wait"] = (time.perf_counter() - t0) * 1000
-            with metrics.IN_FLIGHT.track_inprogress():
-                item.result = engine.cutout(item.source.data, options)
-        item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
-        item.timings.update(item.result.timings)
-
-    def store(item: Item) -> None:
-        engine = ctx.engine_getter()
-        t0 = time.perf_counter()
-        ctx.status.mark_output(out_bucket, item.out_key)  # before the write: its event may come at once
-        storage.upload_png(ctx.s3, out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
-                           fingerprint=engine.output_fingerprint(options), source=f"s3://{bucket}/{item.key}",
-                           model=engine.model_id)
-        item.timings["upload"] = (time.perf_counter() - t0) * 1000
-        r = item.result
-        item.result = None
-        finish(item, State.DONE, error="", timings={k: round(v, 2) for k, v in item.timings.items()},
-               width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png),
-               objects=r.objects, min_object_frac=r.min_object_frac)
-
-    def compute_group(group: list[Item]) -> None:
-        """Several keys' network passes batched (GPU); each key still ends on its own."""
-        engine = ctx.engine_getter()
-        estimate = sum(cutout_estimate(item.source.data) for item in group)
-        with large_image_slot(estimate, s.image_memory_budget), metrics.IN_FLIGHT.track_inprogress():
-            results = engine.cutout_many([item.source.data for item in group], options)
-        for item, res in zip(group, results):
-            def take(it: Item, res=res) -> None:
-                if isinstance(res, Exception):
-                    raise res
-                it.result = res
-                it.source = storage.Source(data=b"", etag=it.source.etag)
-                it.timings.update(res.timings)
-
-            guarded(take, item)
-
-    group_size = s.engine_batch or (4 if ctx.engine_on_gpu() else 1)
-    pending = list(items)
-    with ThreadPoolExecutor(max_workers=max(1, s.io_threads), thread_name_prefix="smallcut-io") as pool:
-        downloads = dict(zip((id(i) for i in items), (pool.submit(guarded, prepare, item) for item in items)))
-        uploads = []
-        try:
-            for start in range(0, len(items), group_size):
-                group = items[start : start + group_size]
-                for item in group:
-                    downloads[id(item)].result()
-                ready = [item for item in group if not item.ended and item.source is not None]
-                if len(ready) > 1:
-                    compute_group(ready)
-                else:
-                    for item in ready:
-                        guarded(compute, item)
-                for item in group:
-                    if not item.ended and item.result is not None:
-                        uploads.append(pool.submit(guarded, store, item))
-                    pending.remove(item)
-            for fut in uploads:
-                fut.result()
-        except SoftTimeLimitExceeded:
-            # this key took too long: fail it; keys not reached yet go back to the queue
-            current, rest = (pending[0], pending[1:]) if pending else (None, [])
-            if current is not None and not current.ended:
-                fail(current, f"soft time limit ({s.soft_time_limit}s) exceeded")
-            for item in rest:
-                if not item.ended:
-                    fail(item, "not reached before the soft time limit", TimeoutError("soft time limit"))
-    return outcome
+def run_job(job: Job | Mapping[str, Any], ctx: Context) -> JobOutcome:
+    """Run one job (a Job, or the message dict of one) to its outcome; see JobRun."""
+    return JobRun(job if isinstance(job, Job) else Job.from_message(job), ctx).run()
 
 
 def cutout_estimate(data: bytes) -> int:
@@ -307,17 +368,18 @@ def cutout_estimate(data: bytes) -> int:
         return 0
 
 
-def fail_unfinished(job: dict, reason: str, status, worker: str) -> list[str]:
-    """After a task died as a whole (hard time limit, unexpected error): keys of the job that are still
-    queued or processing in its batch end failed with the reason, and go to the dead-letter list."""
+def fail_unfinished(job: Job, reason: str, status: StatusStore, worker: str) -> list[str]:
+    """After a task died as a whole (hard time limit, unexpected error, a message that is not a valid
+    job): keys of the job that are still queued or processing in its batch end failed with the reason,
+    and go to the dead-letter list."""
     failed = []
-    for key in keyrules.job_keys(job):
-        oid = keyrules.object_id(job["bucket"], key)
+    for key in job.keys:
+        oid = keyrules.object_id(job.bucket, key)
         obj = status.get_object(oid) or {}
-        if obj.get("batch") == job["batch"] and obj.get("state") in (State.QUEUED.value, State.PROCESSING.value):
-            status.transition(job["batch"], oid, State.FAILED, {"error": reason, "finished_at": now(), "worker": worker})
-            status.dead_letter({"batch": job["batch"], "bucket": job["bucket"], "key": key, "reason": reason})
+        if obj.get("batch") == job.batch and obj.get("state") in (State.QUEUED.value, State.PROCESSING.value):
+            status.transition(job.batch, oid, State.FAILED, {"error": reason, "finished_at": now(), "worker": worker})
+            status.dead_letter({"batch": job.batch, "bucket": job.bucket, "key": key, "reason": reason})
             metrics.observe_object(State.FAILED.value, reason)
-            log_finished(job["batch"], key, State.FAILED.value, worker, error=reason)
+            log_finished(job.batch, key, State.FAILED.value, worker, error=reason)
             failed.append(key)
     return failed

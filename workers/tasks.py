@@ -7,6 +7,7 @@ import time
 
 from billiard.exceptions import TimeLimitExceeded
 
+from smallcut.job import InvalidJob, Job
 from smallcut.settings import get_settings
 
 from .celery_app import TASK_CHUNK, TASK_KEY, app, get_engine, get_lease_keeper, get_s3, get_status, worker_name
@@ -15,19 +16,39 @@ from .pipeline import Context, fail_unfinished, is_transient, run_job
 logger = logging.getLogger(__name__)
 
 
-def _run(task, job: dict) -> dict:
+def _named_keys(message) -> Job | None:
+    """The batch, bucket and keys of a message that is not a valid job, when those parts are readable:
+    the keys it names can then end failed with the reason instead of staying queued."""
+    if not isinstance(message, dict):
+        return None
+    try:
+        return Job.from_message({k: message[k] for k in ("batch", "bucket", "keys", "key") if k in message})
+    except InvalidJob:
+        return None
+
+
+def _run(task, message: dict) -> dict:
     """Run a job under a lease: held before any key is touched, given back when the job ends in any
     way Python sees (done, retry scheduled, failed). A process that is killed keeps it, and its
     expiry tells the reapers to requeue the keys (workers/leases.py)."""
+    try:
+        job = Job.from_message(message)
+    except InvalidJob as exc:
+        # retrying cannot fix the message: its keys end failed with the reason, the task ends normally
+        reason = f"refused: {exc}"[:500]
+        named = _named_keys(message)
+        logger.error("task %s: %s", task.request.id, reason)
+        failed = fail_unfinished(named, reason, get_status(), worker_name()) if named else []
+        return {"keys": 0, "failed": len(failed), "error": reason}
     s = get_settings()
     # tries and the retry budget's start travel in the job, so a job requeued by a reaper (a new task,
     # Celery's count back at 0) keeps them
     ctx = Context(settings=s, status=get_status(), s3=get_s3(), engine_getter=get_engine, worker=worker_name(),
-                  retries=int(job.get("tries", task.request.retries)), task_id=task.request.id or "",
-                  retry_since=float(job.get("retry_since") or time.time()))
+                  retries=task.request.retries if job.tries is None else job.tries, task_id=task.request.id or "",
+                  retry_since=job.retry_since or time.time())
     keeper, lease = get_lease_keeper(), None
     try:
-        lease = keeper.hold({"job": job, "queue": (task.request.delivery_info or {}).get("routing_key"),
+        lease = keeper.hold({"job": job.to_message(), "queue": (task.request.delivery_info or {}).get("routing_key"),
                              "holder": ctx.worker, "task_id": ctx.task_id})
         result = _run_held(task, job, ctx)
     except Exception as exc:  # not BaseException: a SystemExit from a terminated child keeps the lease
@@ -39,23 +60,23 @@ def _run(task, job: dict) -> dict:
     return result
 
 
-def _retry_whole(task, job: dict, ctx: Context, exc: Exception):
+def _retry_whole(task, job: Job, ctx: Context, exc: Exception):
     """Raise the retry of the whole job (transient error, budget left) or `exc` itself."""
     delay = ctx.next_retry() if is_transient(exc) else None
     if delay is None:
         raise exc
-    raise task.retry(args=[ctx.retry_job(job)], exc=exc, countdown=delay) from exc
+    raise task.retry(args=[ctx.retry_job(job).to_message()], exc=exc, countdown=delay) from exc
 
 
-def _run_held(task, job: dict, ctx: Context) -> dict:
+def _run_held(task, job: Job, ctx: Context) -> dict:
     try:
         outcome = run_job(job, ctx)
     except Exception as exc:
         # the status store itself was unreachable (keys could not even be marked): retry the whole job
         _retry_whole(task, job, ctx, exc)
     if outcome.retry:
-        raise task.retry(args=[ctx.retry_job(job, outcome.retry)], countdown=outcome.countdown)
-    return {"keys": len(job["keys"])}
+        raise task.retry(args=[ctx.retry_job(job, outcome.retry).to_message()], countdown=outcome.countdown)
+    return {"keys": len(job.keys)}
 
 
 class PipelineTask(app.Task):
@@ -69,8 +90,8 @@ class PipelineTask(app.Task):
     max_retries = None
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        job = args[0] if args else kwargs.get("job")
-        if not isinstance(job, dict) or "batch" not in job:
+        job = _named_keys(args[0] if args else kwargs.get("job"))
+        if job is None:
             return
         reason = f"task failed: {type(exc).__name__}: {exc}"
         if isinstance(exc, TimeLimitExceeded):
@@ -83,9 +104,7 @@ class PipelineTask(app.Task):
 
 @app.task(name=TASK_KEY, bind=True, base=PipelineTask)
 def process_key(self, job: dict) -> dict:
-    """One object (event-driven uploads)."""
-    if "keys" not in job:
-        job = {**job, "keys": [job["key"]]}
+    """One object (event-driven uploads; a message of an older producer names it as `key`)."""
     return _run(self, job)
 
 
