@@ -10,7 +10,7 @@ away while the objects stay where they were, as in a real outage.
 
 The worker runs the shipped retry settings (SMALLCUT_RETRY_BUDGET 600 s, SMALLCUT_RETRY_BACKOFF 2 s
 doubling up to SMALLCUT_RETRY_BACKOFF_MAX 120 s, SMALLCUT_MAX_RETRIES 30): the last try inside the
-outage is followed by one at most 120 s after it ends. One test of about 6-7 minutes; it runs with
+outage is followed by one at most 120 s after it ends. One test of about 6 minutes; it runs with
 the rest of `make test`.
 """
 
