@@ -94,7 +94,10 @@ def load_engine(threads: int = 0, precision: str | None = None):
         kw["precision"] = precision
     if threads:
         kw["intra_op_threads"] = threads
+    from workers.engine.timing import count_network_passes
+
     engine = Engine.from_settings(Settings(**kw))
+    count_network_passes(engine.net)  # stage timings then say how much of each stage was network
     engine.matte(np.zeros((480, 640, 3), np.uint8))
     return engine
 
@@ -143,15 +146,107 @@ def table(rows: list[list], header: list[str]) -> str:
     return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]])
 
 
-def write_outputs(out: Path, result: dict, text: str, chart, chart_name: str, command: str) -> None:
-    """results.json, summary.md and the chart of one bench run, then the table on stdout."""
+def write_outputs(out: Path, result: dict, text: str, chart, chart_name: str, command: str,
+                  more_charts: dict | None = None) -> None:
+    """results.json, summary.md and the charts of one bench run (`chart` to `chart_name`, and each of
+    `more_charts`, file name -> chart function), then the table on stdout."""
     result["command"] = command
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=1))
     (out / "summary.md").write_text(text + "\n")
-    chart(result, out / chart_name)
+    charts = {chart_name: chart, **(more_charts or {})}
+    for name, fn in charts.items():
+        fn(result, out / name)
     print(text)
-    print(f"\nwrote {out}/results.json, summary.md, {chart_name}")
+    print(f"\nwrote {out}/results.json, summary.md, {', '.join(charts)}")
+
+
+# ---------------------------------------------------------------------- CPU accounting
+HEADLINE = "CPU ms per image outside network passes"
+
+
+def cpu_accounting(timings) -> dict:
+    """One cut-out's CPU accounting from its stage timings (workers/engine/timing.py, StageTimes): per
+    stage, thread CPU ms, network-pass wall ms and thread CPU ms outside network passes, and the last
+    summed over the stages (the headline). Empty for timings without CPU figures (rembg, statuses)."""
+    cpu = getattr(timings, "cpu", None)
+    if not cpu:
+        return {}
+    outside = timings.cpu_outside_network()
+    return {"stage_cpu": {k: round(cpu.get(k, 0.0), 2) for k in timings},
+            "stage_network": {k: round(v, 2) for k, v in timings.net.items()},
+            "stage_cpu_outside_network": {k: round(v, 2) for k, v in outside.items()},
+            "cpu_outside_network_ms": round(sum(outside.values()), 2)}
+
+
+def summarise_cpu(rows: list[dict]) -> dict:
+    """Over images (each a cpu_accounting() dict with the wall timings under "timings"): mean ms per
+    stage of wall, thread CPU, CPU outside network passes and network wall, and the headline's median
+    and mean. Empty when no row has CPU figures."""
+    rows = [r for r in rows if r.get("stage_cpu")]
+    if not rows:
+        return {}
+
+    def mean(field: str) -> dict[str, float]:
+        return {k: round(float(np.mean([r[field].get(k, 0.0) for r in rows])), 1) for k in STAGES}
+
+    return {"images": len(rows),
+            "cpu_outside_network_ms_median": round(median(r["cpu_outside_network_ms"] for r in rows), 1),
+            "cpu_outside_network_ms_mean": round(float(np.mean([r["cpu_outside_network_ms"] for r in rows])), 1),
+            "network_ms_mean": round(float(np.mean([sum(r["stage_network"].values()) for r in rows])), 1),
+            "wall_ms_mean": round(float(np.mean([sum(r["timings"].get(k, 0.0) for k in STAGES) for r in rows])), 1),
+            "stage_wall_mean_ms": mean("timings"), "stage_cpu_mean_ms": mean("stage_cpu"),
+            "stage_cpu_outside_network_mean_ms": mean("stage_cpu_outside_network"),
+            "stage_network_mean_ms": mean("stage_network")}
+
+
+def cpu_report(summaries: dict[str, dict]) -> str:
+    """The headline per row, then per stage mean wall / thread CPU / CPU outside network passes."""
+    summaries = {k: v for k, v in summaries.items() if v}
+    if not summaries:
+        return ""
+    lines = [f"{HEADLINE} (thread CPU, workers/engine/timing.py):", ""]
+    lines.append(table([[name, s["cpu_outside_network_ms_median"], s["cpu_outside_network_ms_mean"], s["network_ms_mean"],
+                         s["wall_ms_mean"], s["images"]] for name, s in summaries.items()],
+                       ["", "median", "mean", "network passes, wall ms (mean)", "stages, wall ms (mean)", "images"]))
+    lines += ["", "per stage, mean ms: wall / thread CPU / CPU outside network passes:", ""]
+    lines.append(table([[name, *[f"{s['stage_wall_mean_ms'][k]:.0f} / {s['stage_cpu_mean_ms'][k]:.0f} / "
+                                 f"{s['stage_cpu_outside_network_mean_ms'][k]:.0f}" for k in STAGES]]
+                        for name, s in summaries.items()], ["", *STAGES]))
+    return "\n".join(lines)
+
+
+def cpu_chart(groups: dict[str, dict[str, dict]], path: Path) -> None:
+    """One panel per group (a set, a configuration), one pair of bars per row: CPU ms outside network
+    passes stacked by stage (the headline on top) beside the network passes' wall ms."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {g: {k: v for k, v in rows.items() if v} for g, rows in groups.items()}
+    groups = {g: rows for g, rows in groups.items() if rows} or {"no CPU figures": {}}
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.5), squeeze=False)
+    colours = plt.cm.tab10.colors
+    for ax, (title, rows) in zip(axes[0], groups.items()):
+        for i, s in enumerate(rows.values()):
+            bottom = 0.0
+            for k, stage in enumerate(STAGES):
+                v = s["stage_cpu_outside_network_mean_ms"][stage]
+                ax.bar(i - 0.2, v, width=0.4, bottom=bottom, color=colours[k % 10], label=stage if i == 0 else None)
+                bottom += v
+            ax.text(i - 0.2, bottom, f"{s['cpu_outside_network_ms_median']:.0f}\n(median)", ha="center", va="bottom",
+                    fontsize=7)
+            ax.bar(i + 0.2, s["network_ms_mean"], width=0.4, color="lightgrey", hatch="//",
+                   label="network passes (wall)" if i == 0 else None)
+        ax.set_xticks(range(len(rows)), list(rows), rotation=15, fontsize=8)
+        ax.set_ylabel("mean ms per image")
+        ax.set_title(f"{title}: {HEADLINE}", fontsize=9)
+        if rows:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 class GpuSampler:

@@ -2,12 +2,13 @@
 
 Methods run image by image in rotating order (a shared, noisy machine slows whichever runs during a
 spike; rotating spreads that evenly), after a warm-up call each; figures are medians. smallcut's
-per-stage timings (CutoutResult.timings) say where its time goes. Also measured on the same images:
-PNG encoders on smallcut's RGBA outputs, and JPEG decoders.
+per-stage timings (CutoutResult.timings) say where its time goes: wall and thread CPU ms per stage,
+and the CPU ms per image outside network passes (bench/_common.py, cpu_accounting). Also measured on
+the same images: PNG encoders on smallcut's RGBA outputs, and JPEG decoders.
 
     python -m bench.speed [--n 20] [--sets catalog,small-objects] [--threads 0]
 
-Writes bench/out/speed/{results.json,summary.md,speed.png}.
+Writes bench/out/speed/{results.json,summary.md,speed.png,cpu.png}.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ PRECISION_METHODS = {"smallcut-int8": "int8", "smallcut-fp32": "fp32"}
 
 
 def make_runners(engine, session, methods=METHODS, threads: int = 0) -> dict:
-    """name -> callable(bytes) -> (png bytes, stage timings or {}, extra info)."""
+    """name -> callable(bytes) -> (png bytes, stage timings (StageTimes, with CPU) or {}, extra info)."""
     from workers.engine import CutoutOptions
 
     def smallcut(opts, eng=engine):
         def run(data: bytes):
             r = eng.cutout(data, opts)
-            return r.png, dict(r.timings), {"passes": r.passes, "rois": r.rois}
+            return r.png, r.timings, {"passes": r.passes, "rois": r.rois}
         return run
 
     table = {
@@ -52,7 +53,8 @@ def make_runners(engine, session, methods=METHODS, threads: int = 0) -> dict:
 
 
 def time_methods(paths: list[Path], runners: dict, warmup: bool = True) -> list[dict]:
-    """One record per (image, method): wall and CPU ms, stage timings, output size. Rotating order."""
+    """One record per (image, method): wall and CPU ms, stage timings (wall, and for smallcut thread CPU
+    per stage and outside network passes), output size. Rotating order."""
     names = list(runners)
     if warmup and paths:
         data = paths[0].read_bytes()
@@ -67,7 +69,8 @@ def time_methods(paths: list[Path], runners: dict, warmup: bool = True) -> list[
             png, timings, info = runners[name](data)
             wall, cpu = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
             records.append({"image": path.stem, "method": name, "ms": round(wall, 2), "cpu_ms": round(cpu, 2),
-                            "png_bytes": len(png), "timings": {k: round(v, 2) for k, v in timings.items()}, **info})
+                            "png_bytes": len(png), "timings": {k: round(v, 2) for k, v in timings.items()},
+                            **C.cpu_accounting(timings), **info})
     return records
 
 
@@ -86,6 +89,7 @@ def summarise(records: list[dict]) -> dict:
             s["stage_mean_ms"] = {k: round(float(np.mean([r["timings"].get(k, 0.0) for r in rs])), 1) for k in C.STAGES}
             s["mean_passes"] = round(float(np.mean([r.get("passes", 0) for r in rs])), 2)
             s["share_with_detection_pass"] = round(float(np.mean([r["timings"].get("detect", 0) > 50 for r in rs])), 2)
+            s["cpu"] = C.summarise_cpu(rs)
         out[m] = s
     if "rembg" in out:
         by = {(r["image"], r["method"]): r["ms"] for r in records}
@@ -200,6 +204,9 @@ def report(result: dict) -> str:
         if stage_rows:
             lines += ["", "stages, ms median / mean (share of mean total):", ""]
             lines.append(C.table(stage_rows, ["method", *C.STAGES, "passes", "detect share"]))
+        cpu = C.cpu_report({m: s.get("cpu") for m, s in summ.items()})
+        if cpu:
+            lines += ["", cpu]
         if r["encoders"]:
             lines += ["", f"PNG encoders on smallcut's RGBA outputs ({len(r['images'][:5])} images):", ""]
             lines.append(C.table([[k, v["median_ms"], v["median_kb"]] for k, v in r["encoders"].items()], ["encoder", "median ms", "median KB"]))
@@ -246,6 +253,11 @@ def chart(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def cpu_chart(result: dict, path: Path) -> None:
+    """CPU ms per image outside network passes, by stage, per set and method."""
+    C.cpu_chart({name: {m: s.get("cpu") for m, s in r["summary"].items()} for name, r in result["sets"].items()}, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=20, help="images per set")
@@ -261,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     session = C.rembg_session() if "rembg" in methods else None
     result = run_speed(sets, engine, session, methods, threads=args.threads)
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    C.write_outputs(args.out, result, report(result), chart, "speed.png", "python -m bench.speed " + argv_text)
+    C.write_outputs(args.out, result, report(result), chart, "speed.png", "python -m bench.speed " + argv_text,
+                    more_charts={"cpu.png": cpu_chart})
     return 0
 
 

@@ -8,13 +8,17 @@ spends per image beyond its engine time ((wall x processes / images) - mean engi
 engine time: queue, storage, status and any idling together; and the same over each worker's busy
 span (its first start to its last finish), which leaves out the run's start and tail.
 
+CPU accounting (the engine in this process and the engine-alone processes): per stage, wall and
+thread CPU ms, and the CPU ms per image outside network passes (bench/_common.py, cpu_accounting).
+End to end, the statuses carry wall ms per stage only.
+
     python -m bench.throughput [--n 10] [--processes 1,2] [--chunk 2]
     python -m bench.throughput --providers CUDAExecutionProvider,CPUExecutionProvider --processes 1,2,4,8
 
 On a GPU (--providers naming one), the engine, rembg's session and the workers (on the `gpu`
 queue) all run there, and GPU utilisation and memory are sampled from NVML while the images run.
 
-Writes bench/out/throughput/{results.json,summary.md,throughput.png}.
+Writes bench/out/throughput/{results.json,summary.md,throughput.png,cpu.png}.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ def loop(paths: list[Path], engine, session) -> dict:
     if session is None:
         runners.pop("rembg")
     ms: dict[str, list[float]] = {k: [] for k in runners}
-    stages: list[dict] = []
+    stages: list[dict] = []  # the engine's per image: wall timings and CPU accounting
     for fn in runners.values():
         fn(paths[0].read_bytes())
     for i, p in enumerate(paths):
@@ -65,12 +69,14 @@ def loop(paths: list[Path], engine, session) -> dict:
             r = runners[name](data)
             ms[name].append((time.perf_counter() - t0) * 1000)
             if name == "engine":
-                stages.append(r.timings)
+                stages.append({"timings": dict(r.timings), **C.cpu_accounting(r.timings)})
     out = {}
     for name, xs in ms.items():
         out[name] = {"images": len(xs), "images_per_s": round(1000 * len(xs) / sum(xs), 3),
                      "ms_per_image": round(sum(xs) / len(xs), 1), "median_ms": round(C.median(xs), 1)}
-    out["engine"]["stage_mean_ms"] = {k: round(float(np.mean([t.get(k, 0.0) for t in stages])), 1) for k in C.STAGES}
+    out["engine"]["stage_mean_ms"] = {k: round(float(np.mean([t["timings"].get(k, 0.0) for t in stages])), 1)
+                                      for k in C.STAGES}
+    out["engine"]["cpu"] = C.summarise_cpu(stages)
     return out
 
 
@@ -105,6 +111,7 @@ def engine_processes(paths: list[Path], processes: int) -> dict:
             "images_per_s": round(len(paths) / wall, 3), "ms_per_image": round(1000 * wall / len(paths), 1),
             "engine_mean_ms": round(float(np.mean(engine_ms)), 1),
             "stage_mean_ms": {k: round(float(np.mean([t.get(k, 0.0) for _, t, _ in res])), 1) for k in C.STAGES},
+            "cpu": C.summarise_cpu([{"timings": dict(t), **C.cpu_accounting(t)} for _, t, _ in res]),
             **gpu.summary}
 
 
@@ -324,6 +331,10 @@ def report(r: dict) -> str:
                      round(s["images_per_s"] / rembg, 2) if rembg else "-"])
     lines.append(C.table(rows, ["what", "images/s", "ms/image (wall)", "engine ms/image (per process)",
                                 "overhead % of engine (wall)", "overhead % of engine (worker busy span)", "x rembg"]))
+    cpu = C.cpu_report({"engine loop (1 process)": r["loop"].get("engine", {}).get("cpu"),
+                        **{f"engine alone, {s['processes']} processes": s.get("cpu") for s in r.get("engine_processes", [])}})
+    if cpu:
+        lines += ["", cpu, "", "(end to end, the statuses carry wall ms per stage only)"]
     gpu_rows = [[f"engine alone, {s['processes']} processes", s["gpu"], s["gpu_util_mean"], s["gpu_util_median"], s["gpu_mem_peak_mb"]]
                 for s in r.get("engine_processes", []) if s.get("gpu")]
     gpu_rows += [[f"end to end, {s['processes']} process(es)", s["gpu"], s["gpu_util_mean"], s["gpu_util_median"], s["gpu_mem_peak_mb"]]
@@ -388,6 +399,13 @@ def chart(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def cpu_chart(r: dict, path: Path) -> None:
+    """CPU ms per image outside network passes, by stage: the engine loop and the engine-alone pools."""
+    rows = {"loop (1 process)": r["loop"].get("engine", {}).get("cpu"),
+            **{f"{s['processes']} processes": s.get("cpu") for s in r.get("engine_processes", [])}}
+    C.cpu_chart({"engine": rows}, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.throughput", description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10, help="images per set (catalog and small-objects)")
@@ -423,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
                            "rembg": session.inner_session.get_providers() if session is not None else None}
     result["mix"] = args.mix
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
-    C.write_outputs(args.out, result, report(result), chart, "throughput.png", "python -m bench.throughput " + argv_text)
+    C.write_outputs(args.out, result, report(result), chart, "throughput.png", "python -m bench.throughput " + argv_text,
+                    more_charts={"cpu.png": cpu_chart})
     return 0
 
 

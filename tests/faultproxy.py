@@ -2,8 +2,14 @@
 injects a fault into the next N requests that match a rule, and records every request it saw.
 
 Faults: "slowdown" (503 SlowDown, S3's throttling answer), "reset" (TCP RST, no response), "delay"
-(forward after a pause), "deny" (403 AccessDenied). Rules match on method and a path substring, so a
-test can aim at one key while the rest of the traffic passes.
+(forward after a pause), "deny" (403 AccessDenied), "outage" (the matching request is reset and the
+proxy goes down). Rules match on method and a path substring, so a test can aim at one key while the
+rest of the traffic passes.
+
+Down (`go_down`, or an "outage" rule) is S3 unreachable as a client sees a dead endpoint: the port
+stops listening (new connections are refused) and open keep-alive connections are reset; `come_up`
+listens on the same port again. The S3 server behind keeps running, so every object is still there
+after, as with a real outage of the endpoint.
 """
 
 from __future__ import annotations
@@ -44,6 +50,16 @@ class Seen:
     at: float = field(default_factory=time.monotonic)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # server_close joins no handler thread: go_down may run on one
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):  # resets are what this server is for
+            super().handle_error(request, client_address)
+
+
 class FaultProxy:
     def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
         self.upstream = (upstream_host, upstream_port)
@@ -58,15 +74,34 @@ class FaultProxy:
             def log_message(self, *args) -> None:  # quiet
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with proxy._lock:
+                    proxy._conns.add(self.connection)
+
+            def finish(self) -> None:
+                with proxy._lock:
+                    proxy._conns.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:  # reset by go_down
+                    pass
+
             def _any(self) -> None:
                 proxy._handle(self)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _any
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self._handler = Handler
+        self._conns: set[socket.socket] = set()
+        self._updown = threading.Lock()  # one go_down / come_up at a time
+        self.down = False
+        self._listen(0)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self, port: int) -> None:
+        self.server = _Server(("127.0.0.1", port), self._handler)  # SO_REUSEADDR: same port again
         self._thread = threading.Thread(target=self.server.serve_forever, name="faultproxy", daemon=True)
 
     def __enter__(self) -> "FaultProxy":
@@ -74,13 +109,14 @@ class FaultProxy:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if not self.down:
+            self.server.shutdown()
+            self.server.server_close()
 
     # ------------------------------------------------------------------ test API
     def inject(self, kind: str, count: int, *, method: str | None = None, path_contains: str | None = None,
                delay: float = 0.0) -> None:
-        assert kind in (*ERRORS, "reset", "delay"), kind
+        assert kind in (*ERRORS, "reset", "delay", "outage"), kind
         with self._lock:
             self.rules.append(Rule(kind, count, method, path_contains, delay))
 
@@ -88,6 +124,28 @@ class FaultProxy:
         """End every injected fault now (the end of an outage)."""
         with self._lock:
             self.rules.clear()
+
+    def go_down(self) -> None:
+        """S3 unreachable: stop listening (connections are refused) and reset every open connection."""
+        with self._updown:
+            if self.down:
+                return
+            self.down = True
+            self.server.shutdown()  # serve_forever runs on its own thread: safe from a handler thread
+            self.server.server_close()
+            with self._lock:
+                conns, self._conns = list(self._conns), set()
+            for conn in conns:
+                _reset(conn, wake=True)
+
+    def come_up(self) -> None:
+        """Listen on the same port again: the endpoint is back, with everything it held."""
+        with self._updown:
+            if not self.down:
+                return
+            self._listen(self.port)
+            self._thread.start()
+            self.down = False
 
     def requests(self, method: str | None = None, path_contains: str | None = None) -> list[Seen]:
         with self._lock:
@@ -111,12 +169,13 @@ class FaultProxy:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
         method, path = h.command, h.path
-        rule = self._take(method, path)
-        if rule is not None and rule.kind == "reset":
-            self._record(method, path, "reset")
-            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        rule = None if self.down else self._take(method, path)
+        if self.down or (rule is not None and rule.kind in ("reset", "outage")):
+            self._record(method, path, "down" if self.down else rule.kind)
             h.close_connection = True
-            h.connection.close()  # linger 0: the peer sees a connection reset, not a clean close
+            if rule is not None and rule.kind == "outage":
+                self.go_down()  # down before the client sees this request fail; resets this connection too
+            _reset(h.connection)
             return
         if rule is not None and rule.kind in ERRORS:
             status, code, message = ERRORS[rule.kind]
@@ -150,3 +209,16 @@ class FaultProxy:
                 h.wfile.write(data)
         finally:
             conn.close()
+
+
+def _reset(conn: socket.socket, *, wake: bool = False) -> None:
+    """Close with linger 0: the peer sees a connection reset, not a clean close. `wake`: shut it down
+    first, which acts at once even while another thread (its handler) is blocked reading it and its
+    files (rfile, wfile) keep close() from releasing it."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if wake:
+            conn.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    conn.close()

@@ -1,10 +1,12 @@
 """Crash recovery in seconds, on a stack of its own (it kills Redis and workers):
 - the stack's Redis SIGKILLed and restarted mid-batch: its append-only file brings back the queue,
   the batch and the statuses; keys whose chunk Celery cancelled on the connection loss are requeued
-  by the lease reaper; `enqueue --wait` rides it out and the batch ends 30/30;
+  by the lease reaper; `enqueue --wait` rides it out and the batch ends 30/30, no key stranded
+  (`processing` in one attempt) for more than STRANDED_AT_MOST seconds;
 - a whole worker SIGKILLed mid-batch with a second worker running: the second one's reaper requeues
   the dead one's keys within the lease time, far below the broker's visibility timeout (kept at its
-  900 s default here, so only the leases can explain a quick finish);
+  900 s default here, so only the leases can explain a quick finish): none stranded for more than
+  STRANDED_AT_MOST seconds, the batch done within that plus the keys' processing time;
 - the lease store and the reaper on their own, against the real server.
 """
 
@@ -16,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +37,7 @@ N = 30
 # far below the 900 s visibility timeout; covers the lease time (20 s), a reaper round (5 s), model
 # loads after the restart and 30 small frames on a busy two-core machine
 FINISH_WITHIN = 60 + 120
+STRANDED_AT_MOST = 60  # seconds a key may sit `processing` in one attempt (the lease time, a reaper round, the key's work)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +89,48 @@ def wait_completed(status, batch: str, at_least: int, timeout: float = 180) -> N
         time.sleep(0.1)
 
 
+class ProcessingSpans:
+    """How long each key stays `processing` in one attempt (its status's `attempts` tells attempts
+    apart), sampled every `period` s from Redis while the block runs; a failed read (Redis is being
+    restarted) skips a sample. A key stranded by a lost worker or a dropped chunk stays `processing`
+    until a reaper requeues it: its span is how long it was stranded, plus its own work."""
+
+    def __init__(self, status, oids: list[str], period: float = 0.5) -> None:
+        self.status, self.oids, self.period = status, oids, period
+        self.spans: dict[tuple[str, int], list[float]] = {}  # (oid, attempts) -> [first seen, last seen]
+        self._stop = threading.Event()
+
+    def sample(self) -> None:
+        from redis.exceptions import RedisError
+
+        for oid in self.oids:
+            try:
+                obj = self.status.get_object(oid)
+            except RedisError:
+                return
+            if obj and obj.get("state") == State.PROCESSING.value:
+                seen = time.monotonic()
+                self.spans.setdefault((oid, int(obj.get("attempts") or 0)), [seen, seen])[1] = seen
+
+    def __enter__(self) -> "ProcessingSpans":
+        def poll() -> None:
+            while not self._stop.is_set():
+                self.sample()
+                self._stop.wait(self.period)
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def longest(self) -> tuple[float, str]:
+        """The longest span in seconds (at least: sampled) and its key; (0, '') when none was seen."""
+        return max(((last - first, oid) for (oid, _), (first, last) in self.spans.items()), default=(0.0, ""))
+
+
 def assert_one_output_each(s3, status, prefix: str, out_prefix: str) -> None:
     outputs = [o["Key"] for o in s3.list_objects_v2(Bucket=OUT_BUCKET, Prefix=f"{out_prefix}/").get("Contents", [])]
     assert len(outputs) == N, outputs
@@ -101,7 +147,9 @@ def test_redis_sigkill_and_restart_mid_batch(lease_stack):
     state, env, settings, s3, status = lease_stack
     prefix, out_prefix = "rk/", "rk-out"
     put_frames(s3, prefix)
-    with running_worker(env, Path(state.dir), "rk-worker", concurrency=2, queues="cpu"):
+    oids = [f"{IN_BUCKET}/{prefix}{i:03d}.jpg" for i in range(N)]
+    with running_worker(env, Path(state.dir), "rk-worker", concurrency=2, queues="cpu"), \
+            ProcessingSpans(status, oids) as spans:
         waiter = start_enqueue(env, prefix, out_prefix)
         try:
             batch = batch_of(status, prefix)
@@ -119,6 +167,8 @@ def test_redis_sigkill_and_restart_mid_batch(lease_stack):
     summary = json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
     assert summary["total"] == N and summary["done"] + summary["skipped"] == N and summary["failed"] == 0, summary
     assert took < FINISH_WITHIN
+    stranded, which = spans.longest()
+    assert spans.spans and stranded < STRANDED_AT_MOST, f"{which} was processing for {stranded:.0f} s in one attempt"
     assert_one_output_each(s3, status, prefix, out_prefix)
     # `smallcut status` answers from the reloaded data
     proc = subprocess.run([sys.executable, "-m", "smallcut.cli", "status", batch, "--json"], env={**os.environ, **env},
@@ -126,7 +176,7 @@ def test_redis_sigkill_and_restart_mid_batch(lease_stack):
     assert proc.returncode == 0 and json.loads(proc.stdout)["total"] == N, proc.stderr
     requeued = sum(1 for i in range(N) if status.get_object(f"{IN_BUCKET}/{prefix}{i:03d}.jpg").get("requeued_from"))
     print(f"\nRedis killed at {summary['total'] - N + 4}+ finished; {requeued} keys requeued by a reaper; "
-          f"batch done {took:.0f} s after")
+          f"batch done {took:.0f} s after; longest time a key sat processing: {stranded:.0f} s")
 
 
 def test_status_says_no_batch_or_redis_error(lease_stack):
@@ -144,7 +194,9 @@ def test_whole_worker_sigkill_second_worker_takes_over(lease_stack):
     prefix, out_prefix = "wk/", "wk-out"
     put_frames(s3, prefix)
     assert settings.visibility_timeout >= 900  # recovery below cannot come from the broker
-    with running_worker(env, Path(state.dir), "wk-doomed", concurrency=2, queues="cpu") as doomed:
+    oids = [f"{IN_BUCKET}/{prefix}{i:03d}.jpg" for i in range(N)]
+    with running_worker(env, Path(state.dir), "wk-doomed", concurrency=2, queues="cpu") as doomed, \
+            ProcessingSpans(status, oids) as spans:
         waiter = start_enqueue(env, prefix, out_prefix)
         try:
             batch = batch_of(status, prefix)
@@ -154,7 +206,7 @@ def test_whole_worker_sigkill_second_worker_takes_over(lease_stack):
                         if st == State.PROCESSING.value]
                 os.killpg(doomed.pid, signal.SIGKILL)  # main process and children: no warm shutdown, no ack
                 doomed.wait(timeout=30)
-                killed_at = time.monotonic()
+                killed_at, killed_wall = time.monotonic(), time.time()
                 out, err = waiter.communicate(timeout=FINISH_WITHIN)
                 took = time.monotonic() - killed_at
         finally:
@@ -167,7 +219,15 @@ def test_whole_worker_sigkill_second_worker_takes_over(lease_stack):
     assert_one_output_each(s3, status, prefix, out_prefix)
     requeued = [oid for oid in held if status.get_object(oid).get("requeued_from")]
     assert requeued, f"keys held by the killed worker ({held}) were not requeued through their lease"
-    print(f"\n{len(held)} keys held at the kill, {len(requeued)} requeued by a reaper; batch done {took:.0f} s after")
+    stranded, which = spans.longest()
+    assert stranded < STRANDED_AT_MOST, f"{which} was processing for {stranded:.0f} s in one attempt"
+    # all done within STRANDED_AT_MOST plus the processing time of the keys left (the rescuer is one
+    # process: their stage timings, download to upload, add up) and 30 s for its model load and polling
+    after = [o for o in map(status.get_object, oids) if float(o["finished_at"]) > killed_wall]
+    work = sum(sum(o["timings"].values()) for o in after) / 1000
+    assert took < STRANDED_AT_MOST + work + 30, (took, len(after), work)
+    print(f"\n{len(held)} keys held at the kill, {len(requeued)} requeued by a reaper; batch done {took:.0f} s after "
+          f"({len(after)} keys left, {work:.0f} s of processing); longest time a key sat processing: {stranded:.0f} s")
 
 
 # ---------------------------------------------------------------------- the lease store and the reaper

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import cv2
@@ -49,6 +50,69 @@ def test_fit_covers_the_frame_without_stretching():
     assert 80 < cols.min() < cols.max() < 120
 
 
+def test_timer_records_wall_and_thread_cpu_and_the_network_share():
+    import pickle
+
+    from workers.engine.timing import Timer, network_pass
+
+    timer = Timer()
+    with timer.stage("sleep"):
+        time.sleep(0.05)  # wall, no CPU
+    with timer.stage("mixed"):
+        with network_pass():
+            _spin(0.03)
+        _spin(0.02)
+    with timer.stage("sleep"):  # a stage entered twice adds up
+        time.sleep(0.02)
+    ms = timer.ms
+    assert set(ms) == {"sleep", "mixed"} and ms["sleep"] >= 70
+    assert ms.cpu["sleep"] < 0.5 * ms["sleep"]  # sleeping is not CPU work
+    assert 0 < ms.cpu["mixed"] <= ms["mixed"] + 1  # one thread: never more CPU than wall
+    assert set(ms.net) == set(ms.net_cpu) == {"mixed"} and 0 < ms.net_cpu["mixed"] <= ms.cpu["mixed"]
+    outside = ms.cpu_outside_network()
+    assert outside["mixed"] == pytest.approx(ms.cpu["mixed"] - ms.net_cpu["mixed"])
+    assert outside["sleep"] == pytest.approx(ms.cpu["sleep"])
+    with network_pass():  # outside any stage: counted nowhere
+        pass
+    assert set(ms.net) == {"mixed"}
+    # what the workers, logs and statuses see is the wall mapping; the pools pickle it whole
+    assert json.loads(json.dumps(ms)) == dict(ms)
+    again = pickle.loads(pickle.dumps(ms))
+    assert again == ms and again.cpu == ms.cpu and again.net_cpu == ms.net_cpu
+
+
+def _spin(seconds: float) -> None:
+    """Busy for `seconds` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_engine_stages_carry_cpu_and_count_every_network_pass(images, engine):
+    from workers.engine import CutoutOptions
+    from workers.engine.timing import count_network_passes
+
+    count_network_passes(engine.net)  # load_engine did it already: idempotent, passes counted once
+    calls = []
+    inner = engine.net._run
+    engine.net._run = lambda batch: calls.append(batch.shape[0]) or inner(batch)
+    try:
+        r = engine.cutout(images[0].read_bytes(), CutoutOptions())
+    finally:
+        engine.net._run = inner
+    t = r.timings
+    assert calls and set(t.cpu) == set(t)
+    for stage in t:
+        assert 0 <= t.cpu[stage] <= t[stage] + 1, (stage, t[stage], t.cpu[stage])  # one thread per stage
+    assert set(t.net) <= {"coarse", "detect", "roi"} and t.net["coarse"] > 0  # passes only where the network runs
+    assert all(t.net[k] <= t[k] + 1 and t.net_cpu[k] <= t.cpu[k] + 1 for k in t.net)
+    acc = C.cpu_accounting(t)
+    assert acc["cpu_outside_network_ms"] == pytest.approx(sum(acc["stage_cpu_outside_network"].values()), abs=0.1)
+    assert 0 < acc["cpu_outside_network_ms"] < sum(t.values())
+    assert acc["stage_cpu_outside_network"]["encode"] == pytest.approx(t.cpu["encode"], abs=0.01)
+    assert C.cpu_accounting({"coarse": 5.0}) == {}  # wall-only timings (rembg, statuses): no CPU figures
+
+
 def test_speed_core_runs_every_method_and_reports(images, engine, tmp_path):
     result = speed.run_speed({"tiny": images}, engine, None, methods=("smallcut", "smallcut-noroi"), codec_images=1, repeats=1)
     r = result["sets"]["tiny"]
@@ -57,15 +121,27 @@ def test_speed_core_runs_every_method_and_reports(images, engine, tmp_path):
     for rec in r["records"]:
         assert rec["png_bytes"] > 0 and rec["ms"] > 0
         assert set(rec["timings"]) >= {"decode", "coarse", "compose", "encode"}
+        assert set(rec["stage_cpu"]) == set(rec["timings"]) and rec["stage_network"]["coarse"] > 0
+        assert 0 < rec["cpu_outside_network_ms"] <= rec["ms"] + 1
     assert r["summary"]["smallcut-noroi"]["mean_passes"] == 1.0
+    for m in ("smallcut", "smallcut-noroi"):
+        cpu = r["summary"][m]["cpu"]
+        assert cpu["images"] == len(images) and 0 < cpu["cpu_outside_network_ms_median"] <= cpu["wall_ms_mean"] * 2
+        assert cpu["network_ms_mean"] > 0 and set(cpu["stage_cpu_mean_ms"]) == set(C.STAGES)
+        assert cpu["cpu_outside_network_ms_mean"] == pytest.approx(
+            np.mean([rec["cpu_outside_network_ms"] for rec in r["records"] if rec["method"] == m]), abs=0.1)
     assert set(r["encoders"]) >= {"PIL level 1", "fpng (smallcut default)"}
     assert all(v["median_kb"] > 0 for v in r["encoders"].values())
     assert "OpenCV imdecode" in r["decoders"]
     text = speed.report(result)
     assert "### tiny" in text and "smallcut-noroi" in text
-    speed.chart(result, tmp_path / "c.png")
-    assert cv2.imread(str(tmp_path / "c.png")) is not None
-    json.dumps(result)  # what main() writes
+    assert C.HEADLINE in text and "wall / thread CPU / CPU outside network passes" in text
+    out = tmp_path / "out"
+    C.write_outputs(out, result, text, speed.chart, "speed.png", "python -m bench.speed --n 2",
+                    more_charts={"cpu.png": speed.cpu_chart})
+    for name in ("speed.png", "cpu.png"):
+        assert cv2.imread(str(out / name)) is not None
+    assert json.loads((out / "results.json").read_text())["command"] == "python -m bench.speed --n 2"
 
 
 def test_speed_runners_produce_valid_rgba_pngs(images, engine):
@@ -107,6 +183,14 @@ def test_throughput_loop_and_summary(images, engine, tmp_path):
     assert "end to end each image 3 times (6 keys)" in throughput.report({**result, "end_to_end_repeat": 3})
     throughput.chart(result, tmp_path / "t.png")
     assert cv2.imread(str(tmp_path / "t.png")) is not None
+    cpu = out["engine"]["cpu"]
+    assert cpu["images"] == 2 and 0 < cpu["cpu_outside_network_ms_median"] and cpu["network_ms_mean"] > 0
+    text = throughput.report(result)
+    assert C.HEADLINE in text and "engine loop (1 process)" in text
+    throughput.cpu_chart(result, tmp_path / "cpu.png")
+    assert cv2.imread(str(tmp_path / "cpu.png")) is not None
+    throughput.cpu_chart({"loop": {"rembg": {}}}, tmp_path / "none.png")  # no CPU figures: an empty chart, no error
+    assert cv2.imread(str(tmp_path / "none.png")) is not None
 
 
 def test_throughput_end_to_end_through_real_servers(images):
@@ -131,8 +215,6 @@ def test_ab_runs_both_sides_on_the_same_blocks(images):
 
 
 def test_gpu_sampler_summarises_device_zero_and_the_report_shows_it(monkeypatch):
-    import time
-
     from smallcut.gpu_metrics import GpuReading
 
     ticks = iter(range(1000))

@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from smallcut.settings import POST_STEPS
 
 from . import codec, postprocess, roi, shadow, texture, tiling, zoom_judge
 from .net import SaliencyNet, resize
+from .timing import Timer
 
 log = logging.getLogger(__name__)
 
@@ -149,19 +149,6 @@ class CutoutResult:
     passes: int
     objects: int = 0  # separate foreground regions in the final alpha
     min_object_frac: float = 0.0  # the smallest of them as a share of the frame (0 when none)
-
-
-class Timer:
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str):
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000.0
 
 
 class Engine:
