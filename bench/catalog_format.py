@@ -31,10 +31,10 @@ BACKGROUND_KINDS = (
     "concrete", "tiles", "brick", "gravel", "fabric-print", "acrylic",
 )  # a family may add its own kinds
 EFFECTS = frozenset({
-    "contact-shadow", "soft-shadow", "hard-shadow", "cast-shadow", "occlusion-shadow", "reflection",
+    "contact-shadow", "soft-shadow", "hard-shadow", "reflection",
     "vignette", "colour-cast", "noise", "defocus", "jpeg",
 })
-SHADOW_EFFECTS = frozenset({"contact-shadow", "soft-shadow", "hard-shadow", "cast-shadow", "occlusion-shadow", "reflection"})
+SHADOW_EFFECTS = frozenset({"contact-shadow", "soft-shadow", "hard-shadow", "reflection"})
 _REQUIRED = ("version", "family", "name", "size", "background", "effects", "jpeg_quality", "twin", "twin_of", "objects")
 _SUFFIXES = {"image": ".jpg", "alpha": ".alpha.png", "shadow": ".shadow.png", "meta": ".json"}
 

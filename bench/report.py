@@ -32,7 +32,7 @@ def _by_size(objs: list[dict]) -> dict:
     return out
 
 
-SHADOW_EFFECTS = ("contact-shadow", "soft-shadow", "hard-shadow", "cast-shadow", "occlusion-shadow", "reflection")
+SHADOW_EFFECTS = ("contact-shadow", "soft-shadow", "hard-shadow", "reflection")
 NO_SHADOW = "no shadow/reflection"
 STUDIO = ("sweep", "paper")  # plain studio surfaces, where a shadow is the only thing to get wrong (issue 23's shadow target)
 

@@ -14,7 +14,7 @@ from .. import backgrounds, catalog_format, synth
 from ..paths import ecssd_dir
 from . import effects, surfaces
 
-VERSION = 2  # the generator's draw (its manifest); the files' format is catalog_format.FORMAT_VERSION
+VERSION = 1  # the generator's draw (its manifest); the files' format is catalog_format.FORMAT_VERSION
 SEED = 20261205
 DEV_IDS = list(range(1, 801))  # ECSSD's development half only
 FRAMES = ((1600, 1200), (2000, 1500), (1200, 1600), (1500, 1500))

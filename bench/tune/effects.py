@@ -20,46 +20,17 @@ def _shift(a: np.ndarray, dx: float, dy: float, sy: float = 1.0, shear: float = 
     return cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
-def _penumbra(s: np.ndarray, base_y: float, extent: float, near: float, far: float) -> np.ndarray:
-    """A cast shadow's edge widens with the distance from where the object meets the ground: a sharp
-    copy near the base line blended into a blurred one far from it."""
-    sharp = cv2.GaussianBlur(s, (0, 0), max(0.6, near))
-    soft = cv2.GaussianBlur(s, (0, 0), max(0.6, far))
-    yy = np.arange(s.shape[0], dtype=np.float32)[:, None]
-    t = np.clip(np.abs(yy - base_y) / max(1.0, extent), 0.0, 1.0)
-    return sharp * (1 - t) + soft * t
-
-
 def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, str]:
-    """Attenuation (0..1) that one object casts: a contact, soft, hard or cast shadow, or ambient
-    occlusion. `alpha` is the object's own float alpha over the frame, `box` its (x, y, w, h).
-
-    The kinds and their ranges are wide on purpose: whatever learns from this family must not learn
-    one shadow model's blur or strength, but what every shadow shares (the backdrop, darker).
-    """
+    """Attenuation (0..1) that one object casts: a contact, soft or hard shadow. `alpha` is the
+    object's own float alpha over the frame, `box` its (x, y, w, h)."""
     x, y, w, h = box
     size = math.sqrt(w * h)
-    kind = rng.choice(["contact", "soft", "soft", "hard", "cast", "occlusion"])
+    kind = rng.choice(["contact", "soft", "soft", "hard"])
     if kind == "contact":
-        d = rng.uniform(0.0, 0.04) * h
+        d = rng.uniform(0.01, 0.04) * h
         s = _shift(alpha, rng.uniform(-0.02, 0.02) * w, d)
-        s = cv2.GaussianBlur(s, (0, 0), max(0.8, rng.uniform(0.01, 0.05) * size))
-        strength = rng.uniform(0.35, 0.85)
-    elif kind == "occlusion":
-        # light blocked close around the object's lower half: a dark rim that hugs its outline
-        r = max(1, int(rng.uniform(0.02, 0.08) * size))
-        s = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        s = cv2.GaussianBlur(s, (0, 0), max(0.8, r * rng.uniform(0.5, 1.2)))
-        yy = np.arange(alpha.shape[0], dtype=np.float32)[:, None]
-        s = s * np.clip((yy - (y + 0.3 * h)) / max(1.0, 0.5 * h), 0.0, 1.0)
-        strength = rng.uniform(0.3, 0.75)
-    elif kind == "cast":
-        # the object laid onto the ground from its base line, away from (or toward) the camera
-        sy = rng.uniform(0.15, 0.8) * (-1.0 if rng.random() < 0.3 else 1.0)
-        s = _shift(alpha, rng.uniform(-0.1, 0.1) * w, 0.0, -sy, rng.uniform(-1.2, 1.2), y + h)
-        extent = abs(sy) * h
-        s = _penumbra(s, y + h, extent, rng.uniform(0.002, 0.01) * size, rng.uniform(0.03, 0.15) * size)
-        strength = rng.uniform(0.2, 0.75)
+        s = cv2.GaussianBlur(s, (0, 0), max(0.8, rng.uniform(0.01, 0.04) * size))
+        strength = rng.uniform(0.35, 0.8)
     else:
         ang = rng.uniform(0, 2 * math.pi)
         dist = rng.uniform(0.03, 0.18) * size
@@ -67,20 +38,13 @@ def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, i
         s = _shift(alpha, dist * math.cos(ang), dist * math.sin(ang), squash, rng.uniform(-0.6, 0.6) if squash < 1 else 0.0, y + h)
         sigma = rng.uniform(0.03, 0.14) * size if kind == "soft" else rng.uniform(0.003, 0.012) * size
         s = cv2.GaussianBlur(s, (0, 0), max(0.6, sigma))
-        strength = rng.uniform(0.15, 0.55) if kind == "soft" else rng.uniform(0.15, 0.75)
+        strength = rng.uniform(0.15, 0.55)
     return np.clip(s * strength, 0, 1), str(kind)
 
 
 def apply_shadows(bg: np.ndarray, attenuation: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Darken the backdrop multiplicatively, often a little bluer (skylight fills shadows) or warmer
-    (a tungsten fill) than it is."""
-    u = rng.random()
-    if u < 0.4:
-        tint = np.float32([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.8, 1.0)])[::-1]
-    elif u < 0.6:
-        tint = np.float32([rng.uniform(0.8, 1.0), rng.uniform(0.9, 1.0), 1.0])[::-1]
-    else:
-        tint = np.ones(3, np.float32)
+    """Darken the backdrop multiplicatively, a little bluer than it is (skylight fills shadows)."""
+    tint = np.float32([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.8, 1.0)])[::-1] if rng.random() < 0.5 else np.ones(3, np.float32)
     return bg * (1.0 - attenuation[..., None] * tint)
 
 
