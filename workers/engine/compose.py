@@ -47,16 +47,17 @@ def bleed_band(shape: tuple[int, ...]) -> int:
 
 
 def compose(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool = True,
-            shadow: np.ndarray | None = None) -> np.ndarray:
+            shadow: np.ndarray | None = None, bleed_px: int | None = None) -> np.ndarray:
     """Final pixels: L mask, RGBA cutout (colours bled under soft edges), or flattened on a colour.
 
     `shadow` (uint8 opacity, kept shadows): a black layer under the object, so that on any new
-    backdrop it darkens what is behind it as the shadow darkened the old one."""
+    backdrop it darkens what is behind it as the shadow darkened the old one. `bleed_px`: the
+    bleed's reach when `rgb` is a band of a larger frame (default: bleed_band of this one)."""
     if shadow is not None and shadow.any():
-        return _with_shadow(rgb, alpha, options, bleed, shadow)
+        return _with_shadow(rgb, alpha, options, bleed, shadow, bleed_px)
     if options.mask_only:
         return alpha
-    band = bleed_band(alpha.shape)
+    band = bleed_band(alpha.shape) if bleed_px is None else bleed_px
     if bleed:
         rgba = postprocess.bleed_rgba(rgb, alpha, band)
     else:
@@ -77,14 +78,15 @@ def flatten(colours: np.ndarray, alpha: np.ndarray, bg_color: tuple[int, int, in
     return np.dstack([np.clip(rgb_out + 0.5, 0, 255).astype(np.uint8), np.clip(a_out + 0.5, 0, 255).astype(np.uint8)])
 
 
-def _with_shadow(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool, shadow: np.ndarray) -> np.ndarray:
+def _with_shadow(rgb: np.ndarray, alpha: np.ndarray, options: CutoutOptions, bleed: bool, shadow: np.ndarray,
+                 bleed_px: int | None) -> np.ndarray:
     """`compose` with a kept shadow: the object over a black layer of the shadow's opacity."""
     a_obj = alpha.astype(np.float32) / 255.0
     a_sh = shadow.astype(np.float32) / 255.0 * (1.0 - a_obj)
     total = to_alpha(a_obj + a_sh)
     if options.mask_only:
         return total
-    obj = compose(rgb, alpha, replace(options, bg_color=None), bleed=bleed)
+    obj = compose(rgb, alpha, replace(options, bg_color=None), bleed=bleed, bleed_px=bleed_px)
     # premultiplied: the shadow's colour is black, so only the alpha grows and the colour is diluted
     colour = obj[..., :3].astype(np.float32) * (a_obj / np.maximum(a_obj + a_sh, 1e-6))[..., None]
     rgba = np.dstack([np.clip(colour + 0.5, 0, 255).astype(np.uint8), total])

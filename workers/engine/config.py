@@ -94,5 +94,16 @@ class OutputKnobs:
 
 
 @dataclass(frozen=True)
-class EngineConfig(OutputKnobs, ShadowKnobs, PostKnobs, ZoomKnobs, TextureKnobs, DetectionKnobs):
+class LargeFrameKnobs:
+    """Frames too large for full-resolution float maps (large.py)."""
+
+    # above this many pixels the plan runs on a reduced copy and the output is built band by band
+    # (bounded memory); below it nothing changes. 16 MP: the largest common camera frames stay on
+    # the full-resolution path
+    large_above_px: int = 16_000_000  # 0: never
+    large_work_side: int = 4096  # long side of the reduced copy (the plan then costs what a 12 MP frame costs)
+
+
+@dataclass(frozen=True)
+class EngineConfig(LargeFrameKnobs, OutputKnobs, ShadowKnobs, PostKnobs, ZoomKnobs, TextureKnobs, DetectionKnobs):
     """Every tuning knob of the inference plan (the groups above, flat)."""

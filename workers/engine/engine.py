@@ -25,7 +25,8 @@ import numpy as np
 
 from smallcut.options import parse_color
 
-from . import codec, roi, steps
+from . import codec, large, roi, steps
+from .alloc import release_freed_memory
 from .compose import compose, object_sizes, to_alpha
 from .config import EngineConfig
 from .detect import detect
@@ -110,6 +111,8 @@ class Engine:
     def cutout(self, data: bytes, options: CutoutOptions | None = None) -> CutoutResult:
         options = options or CutoutOptions()
         timer = Timer()
+        if large.is_large(codec.dimensions(data), self.config):
+            return self._cutout_large(data, options, timer)
         with timer.stage("decode"):
             rgb = codec.decode(data, self.config.max_pixels)
         return self._finish(rgb, options, timer)
@@ -125,6 +128,12 @@ class Engine:
         decoded: list[tuple[int, np.ndarray, Timer]] = []
         for i, data in enumerate(datas):
             timer = Timer()
+            if large.is_large(codec.dimensions(data), self.config):
+                try:  # on its own, band by band (a batch would hold it at full resolution)
+                    out.append(self._cutout_large(data, options, timer))
+                except Exception as exc:  # noqa: BLE001 - returned per image, like a single cutout raises it
+                    out.append(exc)
+                continue
             try:
                 with timer.stage("decode"):
                     decoded.append((i, codec.decode(data, self.config.max_pixels), timer))
@@ -162,6 +171,29 @@ class Engine:
             passes=self.net.passes - passes_before + (1 if coarse is not None else 0),
             **object_sizes(matte.alpha),
         )
+
+    def _cutout_large(self, data: bytes, options: CutoutOptions, timer: Timer) -> CutoutResult:
+        """A frame over `large_above_px`: the plan on a reduced copy, the output band by band at full
+        resolution (large.py), so memory stays bounded whatever the frame's size."""
+        passes_before = self.net.passes
+        with timer.stage("decode"):
+            small = large.work_frame(data, self.config, self.config.max_pixels)
+        matte = self.matte(small, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer,
+                           keep_shadow=options.shadow == "keep")
+        del small
+        release_freed_memory()  # what the plan freed, before the full-resolution photo arrives
+        with timer.stage("decode"):
+            rgb = codec.decode(data, self.config.max_pixels)
+        h, w = rgb.shape[:2]
+        # composed and encoded together, band by band (no separate encode stage: they interleave)
+        with timer.stage("compose"):
+            post = self.config.post_steps if options.postprocess else ()
+            blocks = large.compose_bands(rgb, matte.alpha, matte.shadow, options, bleed=bool(steps.enabled(post, "compose")),
+                                         edges="edges" in post)
+            png = codec.encode_png_rows(w, h, large.channels(options), blocks)
+        del rgb
+        return CutoutResult(png=png, width=w, height=h, timings=timer.ms, rois=len(matte.rois),
+                            passes=self.net.passes - passes_before, **object_sizes(matte.alpha))
 
     # ------------------------------------------------------------------ pixels -> alpha
     def matte(
