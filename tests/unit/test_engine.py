@@ -433,3 +433,15 @@ def test_a_merged_crop_accepted_barely_is_zoomed_again_one_sure_object_each(spli
     else:
         assert len(result.accepted) == 1
         assert 0.5 < prob[500, 300] < 0.9 and 0.5 < prob[500, 470] < 0.9  # faint, as the union's zoom drew them
+
+
+def test_every_post_step_setting_names_a_registered_step_and_the_registry_runs_in_settings_order():
+    from smallcut.settings import POST_STEPS
+    from workers.engine import steps
+
+    names = [s.name for s in steps.REGISTRY]
+    assert set(names) == set(POST_STEPS)
+    phases = [s.phase for s in steps.REGISTRY]
+    assert phases == sorted(phases, key=["frame", "work", "detail", "compose"].index)  # phases in order
+    assert all((s.run is None) == (s.phase == "compose") for s in steps.REGISTRY)
+    assert [s.name for s in steps.enabled(("edges", "smooth", "open-holes"), "work")] == ["open-holes", "smooth"]

@@ -104,3 +104,22 @@ def test_a_bad_large_file_fails_with_a_reason(engine):
     data = _frame(4800, 3600, "JPEG")
     with pytest.raises(codec.DecodeError):
         engine.cutout(data[: len(data) // 3])
+
+
+@pytest.mark.parametrize("options", [CutoutOptions(bg_color=(255, 255, 255, 255)), CutoutOptions(shadow="keep"),
+                                     CutoutOptions(shadow="keep", mask_only=True)], ids=["flattened", "shadow", "shadow-mask"])
+def test_every_output_kind_comes_out_of_the_large_path(engine, options):
+    """The band-by-band compose makes what `compose` makes: flattened, with a kept shadow layer, as a mask.
+    (A low threshold, so that a small frame takes the large path.)"""
+    eng = Engine(engine.net, dataclasses.replace(engine.config, large_above_px=1_000_000, large_work_side=800), engine.model_id)
+    w, h = 1600, 1200
+    out = _decode(eng.cutout(_frame(w, h, "JPEG"), options).png)
+    assert out.shape[:2] == (h, w)
+    assert out.ndim == (2 if options.mask_only else 3)
+    if options.bg_color is not None:
+        assert (out[..., 3] == 255).all()  # flattened on an opaque colour
+        assert (out[h // 10, w // 10, :3] >= 250).all()  # the backdrop became white
+        assert np.abs(out[h // 2, int(0.3 * w), :3].astype(int) - (40, 30, 120)).max() <= 6  # the object stayed
+    else:
+        alpha = out if out.ndim == 2 else out[..., 3]
+        assert alpha[h // 2, int(0.3 * w)] > 240 and alpha[h // 10, w // 10] < 10
