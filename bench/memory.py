@@ -8,6 +8,7 @@ generated frame of that many megapixels, and reports its peak resident memory (r
 frame is a smooth scene with a few objects, so the JPEG stays small like a real photo (a noise
 frame would be a 100 MB file, unlike anything a catalog holds). Also printed: the header-based
 estimate the worker's memory gate uses (smallcut.imagesize), to check it against the measurement.
+Frames over the engine's `large_above_px` (16 MP) take its bounded-memory path (docs/engine.md).
 """
 
 from __future__ import annotations

@@ -279,13 +279,14 @@ def test_a_flood_along_a_striped_fabric_is_dropped_and_the_objects_found(engine)
 
 def test_a_nested_crop_is_a_fragment_only_when_the_larger_zooms_object_crosses_it():
     from workers.engine import roi
+    from workers.engine.zooms import is_fragment
 
     prob = np.zeros((400, 400), np.float32)
     cv2.circle(prob, (200, 200), 120, 1.0, -1)  # a button the larger zoom drew whole
     cv2.circle(prob, (60, 340), 10, 1.0, -1)  # a separate tiny object
-    assert Engine._fragment(prob, roi.Box(250, 250, 330, 330))  # part of the button's rim
-    assert not Engine._fragment(prob, roi.Box(30, 310, 90, 370))  # the tiny object, whole
-    assert not Engine._fragment(np.zeros_like(prob), roi.Box(30, 310, 90, 370))
+    assert is_fragment(prob, roi.Box(250, 250, 330, 330))  # part of the button's rim
+    assert not is_fragment(prob, roi.Box(30, 310, 90, 370))  # the tiny object, whole
+    assert not is_fragment(np.zeros_like(prob), roi.Box(30, 310, 90, 370))
 
 
 def test_detection_setting_is_checked():
@@ -327,7 +328,8 @@ def test_holes_of_a_small_object_too_fine_for_the_working_size_are_opened_at_ful
     and blurred into the button; at full resolution it shows the backdrop. The network's map (a solid disc) is all the engine needs here: no passes run."""
     from dataclasses import replace
 
-    from workers.engine.engine import EngineConfig, Matte
+    from workers.engine import steps
+    from workers.engine.engine import EngineConfig
 
     h, w = 1500, 2000
     img = np.empty((h, w, 3), np.uint8)
@@ -341,11 +343,13 @@ def test_holes_of_a_small_object_too_fine_for_the_working_size_are_opened_at_ful
     cv2.circle(prob, (700, 600), 40, 1.0, -1)
     cv2.circle(prob, (1700, 1200), 150, 1.0, -1)
     prob = cv2.GaussianBlur(prob, (0, 0), 2)  # an upsampled map's soft rim
-    matte = Matte(alpha=np.zeros((h, w), np.uint8))
-    opened = Engine(None, EngineConfig())._postprocess(img, prob.copy(), matte)
+    def postprocess(cfg):
+        return steps.postprocess_region(steps.PostState(cfg, img, prob.copy(), []), cfg.post_steps)
+
+    opened = postprocess(EngineConfig())
     assert all(opened[y, x] < 0.2 for x, y in holes)
     assert opened[600, 700] > 0.9 and opened[600, 735] > 0.9  # the button's middle and rim stay
-    kept = Engine(None, replace(EngineConfig(), fine_holes_below=0.0))._postprocess(img, prob.copy(), matte)
+    kept = postprocess(replace(EngineConfig(), fine_holes_below=0.0))
     assert all(kept[y, x] > 0.5 for x, y in holes)  # the working size alone does not see them
 
 
@@ -371,7 +375,8 @@ def test_a_rejected_merged_crop_is_zoomed_again_one_sure_object_each(split):
     from dataclasses import replace
 
     from workers.engine import roi
-    from workers.engine.engine import EngineConfig, Matte
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
 
     rgb = np.zeros((1000, 1000, 3), np.uint8)
     rgb[430:570, 230:370] = 255  # two objects whose crops overlap enough to be merged
@@ -382,15 +387,13 @@ def test_a_rejected_merged_crop_is_zoomed_again_one_sure_object_each(split):
     cands = [roi.Candidate(b, 0.02, 0.9, 0.7, i + 1) for i, b in enumerate(boxes)]
     crops = roi.merge_boxes([roi.expand_box(b, (1000, 1000), 0.45) for b in boxes], max_ratio=2.0)
     assert len(crops) == 1  # the premise: one zoom for both, centred on the gap between them
-    eng = Engine(_CentreNet(), replace(EngineConfig(), split_merged=split))
     prob = np.full((1000, 1000), 0.3, np.float32)
-    result = Matte(alpha=np.zeros((1000, 1000), np.uint8), detection=True)
-    eng._zoom(rgb, prob, cands, labels, result)
+    result = zoom_candidates(_CentreNet(), rgb, prob, cands, labels, True, None, replace(EngineConfig(), split_merged=split))
     if split:
-        assert len(result.rois) == 2 and len(result.rejected) == 1
+        assert len(result.accepted) == 2 and len(result.rejected) == 1
         assert prob[500, 300] > 0.9 and prob[500, 470] > 0.9
     else:
-        assert result.rois == [] and len(result.rejected) == 1
+        assert result.accepted == [] and len(result.rejected) == 1
         assert prob[500, 300] == 0.0 and prob[500, 470] == 0.0  # both erased with the merged zoom
 
 
@@ -411,7 +414,8 @@ def test_a_merged_crop_accepted_barely_is_zoomed_again_one_sure_object_each(spli
     from dataclasses import replace
 
     from workers.engine import roi
-    from workers.engine.engine import EngineConfig, Matte
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
 
     rgb = np.zeros((1000, 1000, 3), np.uint8)
     rgb[430:570, 230:370] = 255
@@ -420,14 +424,24 @@ def test_a_merged_crop_accepted_barely_is_zoomed_again_one_sure_object_each(spli
     labels = np.zeros((100, 100), np.int32)
     labels[43:57, 23:37], labels[43:57, 40:54] = 1, 2
     cands = [roi.Candidate(b, 0.02, 0.9, 0.7, i + 1) for i, b in enumerate(boxes)]
-    eng = Engine(_FaintUnionNet(), replace(EngineConfig(), split_below=split_below))
     prob = np.full((1000, 1000), 0.3, np.float32)
-    result = Matte(alpha=np.zeros((1000, 1000), np.uint8), detection=True)
-    eng._zoom(rgb, prob, cands, labels, result)
+    result = zoom_candidates(_FaintUnionNet(), rgb, prob, cands, labels, True, None, replace(EngineConfig(), split_below=split_below))
     if split_below:
-        assert len(result.rois) == 3 and result.rejected == []  # the union, then each object alone
+        assert len(result.accepted) == 3 and result.rejected == []  # the union, then each object alone
         assert prob[500, 300] > 0.95 and prob[500, 470] > 0.95
         assert prob[500, 385] < 0.1  # the gap between them stays background
     else:
-        assert len(result.rois) == 1
+        assert len(result.accepted) == 1
         assert 0.5 < prob[500, 300] < 0.9 and 0.5 < prob[500, 470] < 0.9  # faint, as the union's zoom drew them
+
+
+def test_every_post_step_setting_names_a_registered_step_and_the_registry_runs_in_settings_order():
+    from smallcut.settings import POST_STEPS
+    from workers.engine import steps
+
+    names = [s.name for s in steps.REGISTRY]
+    assert set(names) == set(POST_STEPS)
+    phases = [s.phase for s in steps.REGISTRY]
+    assert phases == sorted(phases, key=["frame", "work", "detail", "compose"].index)  # phases in order
+    assert all((s.run is None) == (s.phase == "compose") for s in steps.REGISTRY)
+    assert [s.name for s in steps.enabled(("edges", "smooth", "open-holes"), "work")] == ["open-holes", "smooth"]

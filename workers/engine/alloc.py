@@ -36,3 +36,19 @@ def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 512 
     if not ok:
         log.warning("mallopt refused the allocator settings; large arrays stay on mmap")
     return ok
+
+
+def release_freed_memory() -> bool:
+    """Give the heap's freed memory back to the system now (glibc's malloc_trim).
+
+    For a frame far larger than usual: what its reduced plan freed would otherwise stay resident
+    (keep_freed_memory keeps up to 512 MiB) underneath the full-resolution buffers that follow.
+    True when glibc released something."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim(0) == 1

@@ -203,3 +203,55 @@ def resolve(name: str, model_dir: Path, model_path: Path | None = None, auto_fet
     if not auto_fetch:
         raise ModelError(f"model {name!r} is not cached in {model_dir}: run `smallcut models fetch`")
     return spec, fetch(spec, model_dir)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The model file a session loads at the chosen precision, the id its outputs are stamped with,
+    and the providers that can run it."""
+
+    spec: ModelSpec
+    path: Path
+    model_id: str
+    providers: list[str]
+
+
+def prepare(settings) -> Prepared:
+    """Resolve the configured model and apply the precision policy (Settings.precision).
+
+    "auto" is int8 on the CPU and fp32 where a GPU provider is available; int8 falls back to fp32
+    (with a warning) only under "auto" when no int8 copy can be made. int8 is a CPU format, so it
+    always runs on the CPU; fp16 is meant for GPUs. The id names the precision's file too, so that
+    outputs of two precisions are never taken for each other.
+    """
+    from .session import precision_for, uses_accelerator
+
+    s = settings
+    spec, path = resolve(s.model, s.model_dir, s.model_path)
+    model_id = f"{spec.name}:{spec.md5 or md5sum(Path(path))[:12]}"
+    providers = s.providers
+    precision = precision_for(s.precision, s.providers)
+    if precision == "int8":
+        from .quantize import QuantizeError, ensure_int8
+
+        try:
+            int8 = ensure_int8(Path(path), spec)
+        except QuantizeError as exc:
+            if s.precision != "auto":
+                raise
+            log.warning("no int8 model (%s): running fp32", exc)
+            precision = "fp32"
+    if precision == "int8":
+        path = int8
+        model_id += f":int8-{md5sum(path)[:12]}"
+        if uses_accelerator(s.providers):
+            log.warning("SMALLCUT_PRECISION=int8 runs on the CPU although a GPU provider is available")
+        providers = ["CPUExecutionProvider"]
+    elif precision == "fp16":
+        from .half import ensure_fp16
+
+        path = ensure_fp16(Path(path))
+        model_id += f":fp16-{md5sum(path)[:12]}"
+        if not uses_accelerator(s.providers):
+            log.warning("SMALLCUT_PRECISION=fp16 without a GPU provider: slower than fp32 on the CPU")
+    return Prepared(spec, Path(path), model_id, list(providers))

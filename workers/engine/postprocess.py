@@ -50,7 +50,7 @@ def refine_edges(rgb: np.ndarray, prob: np.ndarray, radius: int | None = None, e
     refined again at that radius, unsubsampled, in a crop around each: the frame-sized radius
     (8 px at 2000×1500) averages away a chain's links or an earring's hook, which are 3–6 px wide.
     `objects` (rows of x, y, w, h, area in `prob`'s pixels) lists them when the caller already
-    knows them; else `prob > 0.5` is labelled here (≈ 8 ms at 2000×1500).
+    knows them; else `prob > 0.5` is labelled here (a full-resolution labelling, which costs time).
     """
     h, w = prob.shape
     if radius is None:
@@ -142,9 +142,8 @@ def smooth_objects(mask: np.ndarray, close: bool = False) -> np.ndarray:
     whole mask.
 
     One kernel for the union let a large object set a 5–7 px kernel that erased a small ring's thin
-    parts beside it (measured on synthetic frames: objects < 0.2 % lost ≈ 0.016 IoU). The close is
-    off by default: on ECSSD photos with holes it shut real gaps (background kept inside the object
-    0.46 → 0.51) for no IoU gain anywhere measured.
+    parts beside it. The close is off by default: on photos with holes it shuts real gaps (background
+    kept inside the object) and gains nothing elsewhere (docs/engine.md).
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
     if n <= 1:
@@ -203,8 +202,8 @@ def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.002,
 
     Sized against the object that encloses the hole, not the whole mask: beside a large object, a
     small ring's hole is not "small". A ring's hole is large, or shows the background just outside
-    the object: it stays open. The default is tight: on ECSSD holes and synthetic small objects,
-    filling holes up to 1 % of the mask closed more real gaps than pinholes (measured, see README).
+    the object: it stays open. The default is tight: a looser one (up to 1 % of the mask) closes more
+    real gaps than pinholes (docs/engine.md).
     """
     labels, _ = enclosed_holes(mask)
     if not labels.any():
@@ -286,16 +285,16 @@ def open_background_holes(
     "matches" means near the background's median colour. On textured ones (fabric, wood; `textured`)
     it means a colour far likelier in the background band than in the object's own outer rim, in
     regions of at least `textured_min_frac` of the object: a single-colour test there opened
-    objects' own parts on natural scenes (measured on ECSSD: every opening was wrong), while the rim
-    as counter-evidence opened 6 rings, washers and earrings on synth-dev and hurt none. On calm
+    objects' own parts on natural scenes, while with the rim as counter-evidence rings, washers and
+    earrings open and nothing else does (docs/engine.md). On calm
     backgrounds the rim is asked too: a hoop or a lizard's skin may wear the backdrop's colour.
     Only for objects under `max_object_frac` of `frame_area` (jewellery on a catalog shot; large
     subjects keep their light interiors). With `whole_only` (for a crop) objects cut by its border
     are left alone.
 
     Each object is judged on its own: its size sets the bands and the smallest hole, its own
-    surroundings the background (measured on the union of a frame's objects, a button's holes were
-    under 3 % of all objects together, and a gradient across the frame looked like texture).
+    surroundings the background (judged on the union of a frame's objects, a button's holes are a
+    tiny share of all objects together, and a gradient across the frame looks like texture).
     """
     mask = (prob > 0.5).astype(np.uint8)
     if not mask.any():
@@ -368,7 +367,7 @@ def open_small_objects_holes(prob: np.ndarray, rgb: np.ndarray, objects: np.ndar
 
     A chain link's or a small button's holes are 1–3 px at the working size, blurred into the
     object. `objects`: rows of x, y, w, h, area in `prob`'s pixels (the caller labelled them at the
-    working size: labelling the full-resolution map costs ≈ 8 ms at 2000×1500).
+    working size: labelling the full-resolution map again would cost time for nothing).
     """
     if len(objects) > MAX_FINE_OBJECTS:
         return  # texture the earlier steps kept, not products: a crop each would cost more than it finds
@@ -445,7 +444,7 @@ def bleed_crop(rgb: np.ndarray, alpha: np.ndarray, band_px: int = 24) -> tuple[t
     sub = (slice(y0, y1), slice(x0, x1))
     a8, img = alpha[sub], rgb[sub]
     near = cv2.dilate(visible[sub], np.ones((2 * band_px + 1, 2 * band_px + 1), np.uint8))
-    # built with OpenCV's masked copies (numpy's `where=` copies cost ≈ 60 ms on a 2000x1500 crop)
+    # built with OpenCV's masked copies (numpy's `where=` copies are many times slower on a large crop)
     buf = cv2.copyTo(img, near)
     _, solid = cv2.threshold(a8, 249, 255, cv2.THRESH_BINARY)
     n_solid = cv2.countNonZero(solid)

@@ -11,6 +11,25 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# A blob whose box lies this much inside an already proposed one is that object again (seen at
+# another threshold, or found by its colour as well as by the network).
+DUPLICATE_SHARE = 0.8
+# Crops are never smaller than this: below it the network sees too little context to tell an
+# object from a speck.
+MIN_CROP_SIDE = 48
+# Crops overlapping by more than this share of the smaller one are zoomed as one (a pair of earrings).
+MERGE_OVERLAP = 0.3
+# zoom_score: pixels between these levels are "unsure"; a sure object has few of them for its size.
+UNSURE_BAND = (0.15, 0.85)
+# zoom_score: a zoom whose foreground fills up to FILL_FULL of the crop is compact; past it the score
+# falls linearly (over FILL_RAMP) to 0 at FILL_NONE, since texture fills the whole crop.
+FILL_FULL, FILL_NONE, FILL_RAMP = 0.6, 0.9, 0.3
+# zoom_score: a zoom whose object misses the coarse blob it was made for has found something else.
+STRANGER_FACTOR = 0.3
+# Feathered pastes ramp over this share of the box's side: wide enough to hide the seam, narrow
+# enough that the middle of the crop is the zoom's own.
+FEATHER_RAMP = 0.12
+
 
 @dataclass(frozen=True)
 class Box:
@@ -115,7 +134,7 @@ def propose(
                     large.append(Candidate(c.box, c.area_frac, c.peak, c.mean, next_id))
                     next_id += 1
                 continue
-            if any(c.box.intersection(k.box) >= 0.8 * c.box.area for k in small):
+            if any(c.box.intersection(k.box) >= DUPLICATE_SHARE * c.box.area for k in small):
                 continue
             labels[lab == c.label] = next_id
             small.append(Candidate(c.box, c.area_frac, c.peak, c.mean, next_id))
@@ -161,7 +180,7 @@ def add_absorbed(
         own = lab[sub] == i
         if not np.isin(labels[sub][own], list(large_ids)).any() or float(support[sub][own].mean()) >= max_support:
             continue
-        if any(box.intersection(k.box) >= 0.8 * box.area for k in out):
+        if any(box.intersection(k.box) >= DUPLICATE_SHARE * box.area for k in out):
             continue
         labels[sub][own] = next_id
         values = blobs[sub][own]
@@ -170,7 +189,7 @@ def add_absorbed(
     return out
 
 
-def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: int = 48) -> Box:
+def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: int = MIN_CROP_SIDE) -> Box:
     """A square crop around `box` with `margin` of its size on each side, shifted to stay in frame.
 
     Square because the network input is square: a stretched crop distorts thin parts.
@@ -186,7 +205,7 @@ def expand_box(box: Box, frame: tuple[int, int], margin: float = 0.4, min_side: 
     return Box(x0, y0, x0 + side, y0 + side)
 
 
-def merge_boxes(boxes: list[Box], overlap: float = 0.3, max_ratio: float | None = None) -> list[Box]:
+def merge_boxes(boxes: list[Box], overlap: float = MERGE_OVERLAP, max_ratio: float | None = None) -> list[Box]:
     """Union boxes that overlap by more than `overlap` of the smaller one, until none do.
 
     With `max_ratio`, boxes whose areas differ more than that are never merged: a tiny object's crop
@@ -215,7 +234,7 @@ def merge_boxes(boxes: list[Box], overlap: float = 0.3, max_ratio: float | None 
 def zoom_size(crop_side: int, sizes: tuple[int, ...] = (160, 224, 320)) -> int:
     """Network input side for a crop: the smallest listed size not below the crop, capped at the largest.
 
-    Measured: tiny crops are as good at 160 as at 320 for a quarter of the cost.
+    A tiny crop upscaled to a larger input gains no detail, only cost (docs/engine.md).
     """
     for s in sizes:
         if crop_side <= s:
@@ -235,16 +254,16 @@ def zoom_score(zoom: np.ndarray, seed: np.ndarray | None = None) -> float:
         return 0.0
     confidence = float(zoom[fg].mean())  # ~1 for a crisp object
     # uncertain band: pixels neither clearly in nor out, relative to the object's size
-    unsure = float(((zoom > 0.15) & (zoom < 0.85)).sum()) / n
+    unsure = float(((zoom > UNSURE_BAND[0]) & (zoom < UNSURE_BAND[1])).sum()) / n
     crispness = 1.0 / (1.0 + unsure)
     h, w = zoom.shape
     edge = np.concatenate([fg[0], fg[-1], fg[:, 0], fg[:, -1]])
     border = float(edge.mean())  # texture fills the crop and touches every edge
     fill = n / float(h * w)
-    compact = (1.0 - border) * (1.0 if fill < 0.6 else max(0.0, (0.9 - fill) / 0.3))
+    compact = (1.0 - border) * (1.0 if fill < FILL_FULL else max(0.0, (FILL_NONE - fill) / FILL_RAMP))
     score = confidence * crispness * compact
     if seed is not None and seed.any():
-        score *= 1.0 if (fg & seed).any() else 0.3
+        score *= 1.0 if (fg & seed).any() else STRANGER_FACTOR
     return float(score)
 
 
@@ -281,7 +300,7 @@ def add_rare_parts(patch: np.ndarray, rare: np.ndarray, max_ratio: float = 2.0, 
     return out
 
 
-def feather(h: int, w: int, ramp: float = 0.12) -> np.ndarray:
+def feather(h: int, w: int, ramp: float = FEATHER_RAMP) -> np.ndarray:
     """Weight map 1 in the middle falling linearly to 0 at the border, for seamless pasting."""
     ry = max(1.0, h * ramp)
     rx = max(1.0, w * ramp)
@@ -290,7 +309,7 @@ def feather(h: int, w: int, ramp: float = 0.12) -> np.ndarray:
     return np.clip(np.minimum.outer(y, x), 0.0, 1.0).astype(np.float32)
 
 
-def paste(base: np.ndarray, patch: np.ndarray, box: Box, ramp: float = 0.12, mode: str = "feather", exclude: np.ndarray | None = None) -> None:
+def paste(base: np.ndarray, patch: np.ndarray, box: Box, ramp: float = FEATHER_RAMP, mode: str = "feather", exclude: np.ndarray | None = None) -> None:
     """Fuse `patch` (already at box size) into `base` in place.
 
     feather: blend towards the patch in the middle of the box; max: keep the larger probability

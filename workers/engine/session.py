@@ -119,3 +119,36 @@ def create_session(
         opts.intra_op_num_threads,
     )
     return session
+
+
+def open_net(model, settings, warm_sizes: tuple[int, ...] = ()):
+    """The network (net.SaliencyNet) for a prepared model (models.Prepared), with the session policy
+    of `settings`:
+
+    - on a GPU with `session_per_shape`: a session per input shape sharing one arena, built for
+      `warm_sizes` now (each shape's first run plans its convolutions);
+    - on the CPU unless `cpu_arena` is "all": odd shapes run on a session without an arena (an
+      arena only grows); "off": the one arena-less session serves every shape.
+    """
+    import functools
+    import time
+
+    from .net import SaliencyNet
+
+    s, path, providers = settings, model.path, model.providers
+    on_cpu = not uses_accelerator(providers)
+    session = create_session(path, providers, s.intra_op_threads, s.trt_cache_dir, shared_arena=s.session_per_shape,
+                             cpu_arena=not (on_cpu and s.cpu_arena == "off"))
+    per_shape = other = None
+    if s.session_per_shape and session.get_providers()[0] != "CPUExecutionProvider":
+        per_shape = functools.partial(create_session, path, providers, s.intra_op_threads, s.trt_cache_dir,
+                                      quiet=True, shared_arena=True)
+    elif session.get_providers()[0] == "CPUExecutionProvider" and s.cpu_arena != "all":
+        other = session if s.cpu_arena == "off" else create_session(path, ["CPUExecutionProvider"], s.intra_op_threads,
+                                                                     quiet=True, cpu_arena=False)
+    net = SaliencyNet(session, model.spec, session_for_shape=per_shape, other_session=other)
+    if per_shape is not None:
+        t0 = time.perf_counter()
+        count = net.warm(warm_sizes)
+        log.info("%d sessions, one per input shape, ready in %.1f s", count, time.perf_counter() - t0)
+    return net

@@ -55,7 +55,8 @@ def intersection(a: np.ndarray, b: np.ndarray) -> float:
 def homogeneity(idx: np.ndarray, grid: int = 4) -> float:
     """Mean intersection of each cell's histogram with the whole frame's (grid x grid cells).
 
-    Measured at 320²: wood grain 0.95-0.99; ECSSD photos at most 0.87 (their subject's cells differ).
+    A grained surface alone scores near 1 everywhere; a photo with a subject scores lower, since the
+    subject's cells differ from the frame (the values behind the threshold: docs/engine.md).
     """
     h, w = idx.shape
     whole = histogram(idx)
@@ -149,8 +150,8 @@ def ragged_blobs(prob: np.ndarray, large_box_frac: float = 0.12, max_outline: fl
     """Large confident blobs whose outline is far too long for their area: the network following a
     pattern (stripes, checks), not a subject (bool, map-sized, with soft rims).
 
-    Outline = boundary pixels / sqrt(area). At 320²: ECSSD 0001-0800's large blobs 7.1 median,
-    23 at most (hair, foliage); synth-dev's striped-fabric flood 72. Needs no colour statistics, so it
+    Outline = boundary pixels / sqrt(area): a subject's, even hair or foliage, stays far under a
+    striped fabric's flood (docs/engine.md). Needs no colour statistics, so it
     holds on fabrics whose shading makes the frame look inhomogeneous.
     """
     confident, labels, stats, large = blobs or _large_blobs(prob, large_box_frac, level)
@@ -168,8 +169,8 @@ def striped_blobs(prob: np.ndarray, large_box_frac: float = 0.12, min_count: int
     soft rims).
 
     Each diagonal stripe is a blob of its own, smooth-edged (so not ragged) and thin (2-3 % of the
-    map in a box of ≈ 20 %). ECSSD 0001-0800: no frame has three large blobs under a fill of 0.45,
-    and one thin large blob alone (a hoop, a bangle) is never taken.
+    map in a box of ≈ 20 %). Several such blobs in one frame is a fabric, never a photo's subjects
+    (docs/engine.md), and one thin large blob alone (a hoop, a bangle) is never taken.
     """
     _, labels, stats, large = blobs or _large_blobs(prob, large_box_frac, level)
     thin = [i for i in large if stats[i, cv2.CC_STAT_AREA] < max_fill * stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT]]
@@ -182,9 +183,8 @@ def banded_blobs(prob: np.ndarray, min_count: int = 3, min_span: float = 0.9, ma
     of the map's) and are thin for it (area under `max_width` x that side squared): the network
     lighting up a fabric's straight stripes, each a band of its own (bool, map-sized, with soft rims).
 
-    Upright stripes are narrow boxes, under the "large" box of `striped_blobs`. Measured at 320²:
-    a striped fabric of synth-dev2, 12 bands of area/length² 0.045; ECSSD 0001-0800: no frame has
-    a single one (with 0.7 / 0.15, a few have one, none has two).
+    Upright stripes are narrow boxes, under the "large" box of `striped_blobs`. A striped fabric
+    gives many such bands, a photo's subject none (the values behind the defaults: docs/engine.md).
     """
     _, labels, stats, _ = blobs or _large_blobs(prob, 1.0, level)
     h, w = prob.shape
@@ -203,7 +203,7 @@ def rare_colours(idx: np.ndarray, ratio: float = 0.02, open_px: int = 3, table: 
 
     A pixel is rare when its bin holds under `ratio` times the share of the median pixel's bin
     (neighbouring chroma bins count half, so the texture's own colour noise is not rare). On wood
-    and fabric frames of synth-dev this finds 55-100 % of the objects' pixels at 98 % precision.
+    and fabric most of an object's pixels are found this way, and few others (docs/engine.md).
     `table`: the rare_table of `idx` when already made (`ratio` is then its).
     """
     rare = (rare_table(idx, ratio) if table is None else table)[idx].view(np.uint8)
