@@ -15,10 +15,14 @@ from PIL import Image, UnidentifiedImageError
 
 # Peak resident memory of one cutout above the process's baseline: a fixed part (tile and zoom
 # buffers, encoder) and a part per input pixel (the RGB frame, float maps and the RGBA output at full
-# resolution). bench/memory.py measured 474 MB at 12 MP, 1582 MB at 48 MP and 2870 MB at 100 MP
-# (int8, CPU); these constants bound all three from above.
+# resolution). Frames over the engine's large-frame threshold (EngineConfig.large_above_px) run the plan
+# on a reduced copy and build the output band by band, so only the decoded frame grows with the
+# pixels there. The constants bound bench/memory.py's measurements from above (docs/engine.md).
 CUTOUT_FIXED_BYTES = 200 * 2**20
 CUTOUT_BYTES_PER_PIXEL = 30
+LARGE_FRAME_PX = 16_000_000  # = the engine's default large_above_px (a test keeps them equal)
+LARGE_FIXED_BYTES = 500 * 2**20  # the reduced plan (4096 px long side), the bands, the encoder
+LARGE_BYTES_PER_PIXEL = 4  # the full-resolution RGB frame, and slack
 
 
 class ImageRefused(ValueError):
@@ -44,6 +48,8 @@ class Header:
     @property
     def cutout_bytes(self) -> int:
         """Estimated peak memory of one whole cutout of this frame, above the process baseline."""
+        if self.pixels > LARGE_FRAME_PX:
+            return LARGE_FIXED_BYTES + self.pixels * LARGE_BYTES_PER_PIXEL
         return CUTOUT_FIXED_BYTES + self.pixels * CUTOUT_BYTES_PER_PIXEL
 
 

@@ -60,7 +60,7 @@ def test_header_estimates_need_no_pixels():
     data = _save(Image.new("1", (50000, 50000)), "PNG")  # 2.5 G pixels claimed, a small file
     head = imagesize.probe(data)
     assert (head.width, head.height) == (50000, 50000)
-    assert head.cutout_bytes == imagesize.CUTOUT_FIXED_BYTES + 50000 * 50000 * imagesize.CUTOUT_BYTES_PER_PIXEL
+    assert head.cutout_bytes == imagesize.LARGE_FIXED_BYTES + 50000 * 50000 * imagesize.LARGE_BYTES_PER_PIXEL
     with pytest.raises(imagesize.ImageRefused, match="too large"):
         imagesize.decode_reduced(data, 256, max_pixels=120_000_000, max_decoded_bytes=256 << 20)
     with pytest.raises(imagesize.ImageRefused, match="not a recognised"):
@@ -109,3 +109,15 @@ def test_only_one_oversized_image_at_a_time(tmp_path):
         t.join(10)
     assert order.index("first out") < order.index("second in")
     assert order.index("small") < order.index("first out")
+
+
+def test_the_estimate_follows_the_engines_large_frame_path():
+    """Frames over the engine's threshold are planned on a reduced copy: the header estimate must switch
+    where the engine does, and bound what bench/memory measured there (120 MP: 747 MB over the baseline)."""
+    from workers.engine.config import EngineConfig
+
+    assert imagesize.LARGE_FRAME_PX == EngineConfig().large_above_px
+    small = imagesize.Header("JPEG", 4000, 3000, 3)
+    large = imagesize.Header("JPEG", 12650, 9487, 3)  # 120 MP
+    assert small.cutout_bytes == imagesize.CUTOUT_FIXED_BYTES + 12_000_000 * imagesize.CUTOUT_BYTES_PER_PIXEL
+    assert 747 * 2**20 < large.cutout_bytes < 1500 * 2**20
