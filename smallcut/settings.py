@@ -24,6 +24,17 @@ def _split_csv(value: object) -> object:
     return value
 
 
+def _split_profiles(value: object) -> object:
+    # profiles hold commas themselves (name=thumb,format=jpg): the list is ;-separated, each one checked
+    from smallcut.profiles import parse_many
+
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(";") if part.strip()]
+    if isinstance(value, list):
+        parse_many([str(v) for v in value])
+    return value
+
+
 # Comma-separated in the environment ("a,b"), a list in code.
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
@@ -151,6 +162,12 @@ class Settings(BaseSettings):
         "remove", description="Worker default for queued work that does not choose: `remove` drops a product's "
                               "shadow and reflection (background), `keep` keeps its shadow as a soft dark layer in "
                               "the alpha (`cutout`/`enqueue --shadow`, API `shadow`).")
+    profiles: Annotated[list[str], NoDecode, BeforeValidator(_split_profiles)] = Field(
+        default_factory=list,
+        description="Output profiles for work that does not choose (`cutout`/`enqueue` without `--profile`, S3 "
+                    "events, the API without `profile`), `;`-separated: presets (`default`, `amazon-main`, "
+                    "`shopify-square`, `transparent-png`, `mask`, `zip`) or fields (`name=thumb,format=jpg,scale=80%`); "
+                    "empty: `default`, the engine's PNG at `<out-prefix>/<key>.png` (docs/profiles.md).")
     png_encoder: str = Field("fpng", description="`fpng` (fast, larger files), `opencv` or `pil` (small, slow).")
     detection: Literal["auto", "always", "never"] = Field(
         "auto",

@@ -1,7 +1,9 @@
-"""`smallcut cutout PATH... --out DIR`: the engine on local files, one PNG per input.
+"""`smallcut cutout PATH... --out DIR`: the engine on local files, one PNG per input (or one output
+per profile and per object).
 
 A file goes to DIR/<stem>.png; a folder's images keep their path below the folder
-(photos/shoes/a.jpg -> DIR/shoes/a.png), since catalogs reuse file names across folders.
+(photos/shoes/a.jpg -> DIR/shoes/a.png), since catalogs reuse file names across folders. A profile
+other than `default` writes DIR/<profile>/<same path>.<its extension>; `--split-objects` adds -<n>.
 Unreadable inputs are reported one line each with the reason; the rest go on; exit 1 if any failed.
 """
 
@@ -33,6 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="tiled detection on every frame: finds small objects beside a large one (slower)")
     p.add_argument("--model", default=None, help="model name from the registry (default: SMALLCUT_MODEL)")
     p.add_argument("--model-path", type=Path, default=None, help="explicit .onnx file")
+    p.add_argument("--profile", action="append", default=None, metavar="PROFILE",
+                   help="an output profile, repeatable: a preset (default, amazon-main, shopify-square, "
+                        "transparent-png, mask, zip) or fields, e.g. 'name=thumb,format=jpg,scale=80%%,size=1000x1000' "
+                        "(docs/profiles.md; default: SMALLCUT_PROFILES, else default)")
+    p.add_argument("--split-objects", action="store_true",
+                   help="one output per object in the frame (a pair of earrings: 2), each placed by the profile")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -77,8 +85,10 @@ def progress_bar(enabled: bool):
 
 
 def run(args: argparse.Namespace) -> int:
+    from smallcut import profiles as profile_rules
     from smallcut.options import job_options
     from smallcut.settings import get_settings
+    from workers import outputs
 
     from .codec import DecodeError
     from .engine import CutoutOptions, Engine
@@ -105,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
                              mask_only=True if args.mask_only else None, bg_color=args.bg_color, shadow=args.shadow)
         defaults = {"roi": settings.roi, "postprocess": settings.postprocess, "shadow": settings.shadow}
         options = CutoutOptions.from_dict({**defaults, **chosen})
+        profiles = profile_rules.parse_many(args.profile or settings.profiles or [profile_rules.DEFAULT])
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -117,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     engine = Engine.from_settings(settings)
+    run_options = outputs.engine_options(options, profiles, args.split_objects)
     failed = 0
     seen: dict[Path, Path] = {}
     with progress_bar(not args.no_progress and len(inputs) > 1) as progress:
@@ -137,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
             seen[dest] = path
             try:
                 data = path.read_bytes()
-                result = engine.cutout(data, options)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                write_atomic(dest, result.png)
+                result = engine.cutout(data, run_options)
+                icc = outputs.render.icc_profile(data)
+                for made in outputs.make(result, options, profiles, args.split_objects, icc):
+                    target = args.out / profile_rules.output_key(rel.as_posix(), "", "", made.profile, made.obj)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    write_atomic(target, made.data)
             except (DecodeError, OSError) as exc:
                 fail(path, str(exc))
             progress.advance(task)
