@@ -266,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"of {', '.join((*METHODS, *PRECISION_METHODS))}")
     ap.add_argument("--threads", type=int, default=0, help="ONNX intra-op threads for smallcut (0: all cores)")
     ap.add_argument("--out", type=Path, default=OUT / "speed")
+    ap.add_argument("--formats", action="store_true",
+                    help="also the output formats on the same sets (python -m bench.formats: ms and bytes per format)")
     args = ap.parse_args(argv)
     sets = {s: C.jpeg_set(s, args.n) for s in args.sets.split(",")}
     methods = tuple(args.methods.split(","))
@@ -275,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     argv_text = " ".join(argv if argv is not None else __import__("sys").argv[1:])
     C.write_outputs(args.out, result, report(result), chart, "speed.png", "python -m bench.speed " + argv_text,
                     more_charts={"cpu.png": cpu_chart})
+    if args.formats:
+        from . import formats
+
+        formats.main(["--sets", args.sets, "--n", str(args.n), "--threads", str(args.threads)])
     return 0
 
 
