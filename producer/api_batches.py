@@ -39,13 +39,32 @@ class Options(BaseModel):
     shadow: str = Field("remove", max_length=16, json_schema_extra={"enum": list(SHADOW_MODES)},
                         description="remove: cut cast shadows away; keep: keep them with the object")
 
+    profiles: list[str | dict] | None = Field(
+        None, max_length=16, description="output profiles: preset names (amazon-main, zip, ...), specs "
+                                         "('name=thumb,format=jpg,scale=80%') or objects of profile fields; "
+                                         "default: the workers' SMALLCUT_PROFILES (docs/profiles.md)")
+    split_objects: bool = Field(False, description="one output per object in the frame, with its box and area")
+
     @field_validator("bg_color")
     @classmethod
     def _color(cls, value):
         return check_color(value)
 
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, value):
+        # checked whole here (a ValueError naming the profile's field answers 422), carried as fields
+        from smallcut import profiles
+
+        if not value:
+            return None
+        return profiles.to_job(profiles.from_job(value))
+
     def as_job(self) -> dict:
-        return self.model_dump(exclude_none=True)
+        from smallcut import profiles
+
+        job = self.model_dump(exclude_none=True, exclude={"profiles", "split_objects"})
+        return {**job, **profiles.job_fields(profiles.from_job(self.profiles), self.split_objects)}
 
 
 class BatchRequest(BaseModel):

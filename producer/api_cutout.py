@@ -17,12 +17,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from smallcut import keys as keyrules
+from smallcut import profiles as profile_rules
 from smallcut.job import JobOptions, JobSpec
 from smallcut.status import State
 
 from .api_common import AUTH, ERRORS, SHADOW_MODES, ApiContext, Ctx, check_color, check_shadow, refuse_unknown
 
 POLL_S = 0.1
+CONTENT_TYPES = {"jpg": "image/jpeg", **{ext: profile_rules.CONTENT_TYPES[fmt] for fmt, ext in profile_rules.EXTENSIONS.items()}}
+# remove.bg's output fields (and smallcut's few more): any of them makes the answer a profile's output
+PROFILE_FIELDS = ("crop", "crop_margin", "scale", "position", "size", "format", "channels", "quality", "aspect",
+                  "min_side", "max_side")
 
 
 def api_batch_id() -> str:
@@ -105,12 +110,29 @@ async def run_cutout(ctx: ApiContext, data: bytes, filename: str | None, options
         return JSONResponse({"error": obj.get("error") or "failed", "status_url": status_url}, status_code=422)
     out = keyrules.parse_s3_url(obj["output"])
     body = await run_in_threadpool(lambda: s3.get_object(Bucket=out.bucket, Key=out.key)["Body"].read())
-    return Response(body, media_type="image/png",
+    ext = out.key.rsplit(".", 1)[-1]
+    return Response(body, media_type=CONTENT_TYPES.get(ext, "image/png"),
                     headers={"X-Smallcut-Object": f"s3://{oid}", "X-Smallcut-Output": obj["output"]})
 
 
 router = APIRouter(tags=["cutout"], dependencies=AUTH)
-CUTOUT_FORM = ("file", "mask_only", "bg_color", "roi", "postprocess", "shadow")
+CUTOUT_FORM = ("file", "mask_only", "bg_color", "roi", "postprocess", "shadow", "profile", *PROFILE_FIELDS)
+
+
+def profile_from_form(spec: str | None, fields: dict, bg_color: str | None) -> profile_rules.Profile | None:
+    """The profile a request asks for: `profile` (a preset or a spec) with remove.bg's fields over it,
+    `bg_color` included; None when it names none (then the workers' SMALLCUT_PROFILES)."""
+    fields = {k: v for k, v in fields.items() if v not in (None, "")}
+    spec = (spec or "").strip()
+    if not spec and not fields:
+        return None
+    base = profile_rules.parse(spec).model_dump(mode="json") if spec else {"name": "custom"}
+    if bg_color:
+        fields["bg_color"] = bg_color
+    if not fields:
+        return profile_rules.parse(spec)
+    base["name"] = base["name"] if base["name"] != profile_rules.DEFAULT else "custom"
+    return profile_rules.make({**base, **fields}, label=spec or "form fields")
 
 
 @router.post("/v1/cutout", response_class=Response,
@@ -120,8 +142,25 @@ async def cutout(request: Request, ctx: Ctx, file: UploadFile = File(..., descri
                  mask_only: bool = Form(False), bg_color: str | None = Form(None, max_length=32),
                  roi: bool = Form(True), postprocess: bool = Form(True),
                  shadow: str = Form("remove", max_length=16, json_schema_extra={"enum": list(SHADOW_MODES)},
-                                    description="remove: cut cast shadows away; keep: keep them with the object")):
-    """Cut out one image: multipart `file` -> image/png (rembg's names: POST /api/remove)."""
+                                    description="remove: cut cast shadows away; keep: keep them with the object"),
+                 profile: str | None = Form(None, max_length=512, description="an output profile: a preset "
+                                            "(amazon-main, shopify-square, transparent-png, mask, zip) or a spec"),
+                 crop: bool | None = Form(None, description="cut to the product(s) (remove.bg)"),
+                 crop_margin: str | None = Form(None, max_length=16, description="30px or 10% (remove.bg)"),
+                 scale: str | None = Form(None, max_length=16, description="share of the canvas, 85% (remove.bg)"),
+                 position: str | None = Form(None, max_length=16, description="center or 'X% Y%' (remove.bg)"),
+                 size: str | None = Form(None, max_length=16, description="canvas WxH or auto"),
+                 format: str | None = Form(None, max_length=8, description="png, jpg, webp or zip (remove.bg)"),
+                 channels: str | None = Form(None, max_length=8, description="rgba or alpha (remove.bg)"),
+                 quality: int | None = Form(None, description="JPEG / lossy WebP quality 1-100"),
+                 aspect: str | None = Form(None, max_length=16, description="W:H of an auto canvas"),
+                 min_side: int | None = Form(None, description="auto canvas at least this long"),
+                 max_side: int | None = Form(None, description="auto canvas at most this long")):
+    """Cut out one image: multipart `file` -> image/png (rembg's names: POST /api/remove).
+
+    Output profiles (docs/profiles.md): `profile` (a preset such as amazon-main, or a spec) and/or
+    remove.bg's fields `crop`, `crop_margin`, `scale`, `position`, `size`, `format`, `channels` (with
+    `quality`, `aspect`, `min_side`, `max_side`); the answer is then that profile's file (its type)."""
     form = await request.form()
     refuse_unknown("POST /v1/cutout", request.query_params.keys(), form.keys(), (), CUTOUT_FORM,
                    hint="rembg's parameter names (om, bgc, ppm, ...) are read by POST /api/remove")
@@ -133,5 +172,14 @@ async def cutout(request: Request, ctx: Ctx, file: UploadFile = File(..., descri
         shadow = check_shadow(shadow)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
+    try:
+        fields = dict(crop=crop, crop_margin=crop_margin, scale=scale, position=position, size=size, format=format,
+                      channels=channels, quality=quality, aspect=aspect, min_side=min_side, max_side=max_side)
+        profile = profile_from_form(profile, fields, color)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if profile is not None:  # the profile's background replaces the engine's flattening
+        color = None
     options = CutoutOptions(roi=roi, postprocess=postprocess, mask_only=mask_only, bg_color=color, shadow=shadow)
-    return await run_cutout(ctx, await file.read(), file.filename, options.as_job())
+    job_options = {**options.as_job(), **profile_rules.job_fields([profile] if profile else None)}
+    return await run_cutout(ctx, await file.read(), file.filename, job_options)

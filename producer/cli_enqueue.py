@@ -30,6 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shadow", choices=SHADOW_MODES, default=None,
                    help="a cast shadow under the object: remove it with the background or keep it "
                         "(default: the workers' SMALLCUT_SHADOW, remove)")
+    p.add_argument("--profile", action="append", default=None, metavar="PROFILE",
+                   help="an output profile, repeatable: a preset (default, amazon-main, shopify-square, transparent-png, "
+                        "mask, zip) or fields, e.g. 'name=thumb,format=jpg,scale=80%%' (docs/profiles.md; default: the "
+                        "workers' SMALLCUT_PROFILES). Outputs: <out>/<profile>/<key>.<ext>; default keeps <out>/<key>.png")
+    p.add_argument("--split-objects", action="store_true",
+                   help="one output per object in the frame (<key>-<n>.<ext>), its box and area in the status")
     p.add_argument("--wait", action="store_true", help="show progress until the batch finishes, then a summary")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: give up waiting after this many seconds")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -38,10 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace) -> dict:
     """The job's options dict: only the switches given (the rest take the workers' defaults),
     checked here, before anything is queued."""
+    from smallcut import profiles
     from smallcut.options import job_options
 
-    return job_options(roi=False if args.no_roi else None, postprocess=False if args.no_postprocess else None,
-                       mask_only=True if args.mask_only else None, bg_color=args.bg_color, shadow=args.shadow)
+    return {**job_options(roi=False if args.no_roi else None, postprocess=False if args.no_postprocess else None,
+                          mask_only=True if args.mask_only else None, bg_color=args.bg_color, shadow=args.shadow),
+            **profiles.job_fields(profiles.parse_many(args.profile), args.split_objects)}
 
 
 def _run(args: argparse.Namespace) -> int:

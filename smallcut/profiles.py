@@ -264,17 +264,21 @@ def parse(text: str) -> Profile:
 
 def parse_many(texts: list[str] | None) -> list[Profile]:
     """Several profiles (a list of specs, or one comma-free spec each); names must differ (their folders)."""
-    out = [parse(t) for t in texts or []]
-    names = [p.name for p in out]
+    return distinct([parse(t) for t in texts or []])
+
+
+def distinct(profiles: list[Profile]) -> list[Profile]:
+    """`profiles`, or ProfileError when two share a name (they would write to one folder)."""
+    names = [p.name for p in profiles]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ProfileError(f"profile name {dup!r} given twice: each profile writes to its own folder")
-    return out
+    return profiles
 
 
 def from_job(data: list | None) -> list[Profile]:
     """The profiles a job carries (each a dict of fields, as `to_job` writes them)."""
-    return [make(dict(d)) if isinstance(d, dict) else parse(str(d)) for d in data or []]
+    return distinct([make(dict(d)) if isinstance(d, dict) else parse(str(d)) for d in data or []])
 
 
 def to_job(profiles: list[Profile]) -> list[dict]:
@@ -299,3 +303,21 @@ def output_key(key: str, out_prefix: str, in_prefix: str, profile: Profile, obj:
         stem = f"{stem}-{obj}"
     parts = [p for p in (out_prefix.strip("/"), "" if profile.name == DEFAULT else profile.name) if p]
     return "/".join([*parts, f"{stem}.{profile.extension}"])
+
+
+def job_fields(profiles: list[Profile] | None, split: bool = False) -> dict:
+    """What a job's options carry for its outputs: only what was chosen (left out: the worker's
+    SMALLCUT_PROFILES, one output per frame)."""
+    out: dict = {}
+    if profiles:
+        out["profiles"] = to_job(profiles)
+    if split:
+        out["split_objects"] = True
+    return out
+
+
+def for_job(options: dict | None, default: list[str] | None = None) -> tuple[list[Profile], bool]:
+    """(profiles, split) of a job's options; `default` (SMALLCUT_PROFILES) when it names none."""
+    options = options or {}
+    chosen = from_job(options.get("profiles")) or parse_many(default) or [PRESETS[DEFAULT]]
+    return chosen, bool(options.get("split_objects"))

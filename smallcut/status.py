@@ -88,8 +88,9 @@ def _typed(data: dict) -> dict | None:
     """An object's hash as stored (all strings) -> its fields typed."""
     if not data:
         return None
-    if "timings" in data:
-        data["timings"] = json.loads(data["timings"])
+    for k in ("timings", "outputs"):  # outputs: one per profile (and object), workers/outputs.describe
+        if k in data:
+            data[k] = json.loads(data[k])
     for k in ("attempts", "width", "height", "rois", "passes", "objects"):
         if k in data:
             data[k] = int(data[k])

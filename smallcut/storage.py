@@ -115,11 +115,12 @@ def download(client, bucket: str, key: str, max_bytes: int) -> Source:
 
 
 def upload_png(client, bucket: str, key: str, png: bytes, *, source_etag: str, fingerprint: str,
-               source: str, model: str) -> str:
-    """One PutObject with the MD5 checked server-side; returns the new object's ETag."""
+               source: str, model: str, content_type: str = "image/png") -> str:
+    """One PutObject with the MD5 checked server-side; returns the new object's ETag. (Named for the
+    PNGs it wrote first; a profile's JPEG, WebP or zip goes the same way with its content type.)"""
     md5 = base64.b64encode(hashlib.md5(png).digest()).decode()
     resp = client.put_object(
-        Bucket=bucket, Key=key, Body=png, ContentType="image/png", ContentMD5=md5,
+        Bucket=bucket, Key=key, Body=png, ContentType=content_type, ContentMD5=md5,
         Metadata={
             META_SOURCE_ETAG: source_etag.strip('"'),
             META_FINGERPRINT: fingerprint,

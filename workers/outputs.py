@@ -56,3 +56,51 @@ def make(result: CutoutResult, options: CutoutOptions, profiles: list[Profile], 
             r.profile = p
             out.append(r)
     return out
+
+
+class Plan:
+    """A job's outputs: its profiles, whether frames split into objects, the engine's options, and the
+    key and fingerprint of each output (what the pipeline checks for idempotency and uploads)."""
+
+    def __init__(self, job_options: dict | None, options: CutoutOptions, default_profiles: list[str] | None = None):
+        from smallcut.profiles import for_job
+
+        self.profiles, self.split = for_job(job_options, default_profiles)
+        self.options = options
+        self.run_options = engine_options(options, self.profiles, self.split)
+
+    @property
+    def only_default(self) -> bool:
+        return only_default(self.profiles, self.split)
+
+    def key(self, key: str, out_prefix: str, in_prefix: str, profile: Profile, obj: int | None = None) -> str:
+        from smallcut.profiles import output_key
+
+        return output_key(key, out_prefix, in_prefix, profile, obj)
+
+    def primary_key(self, key: str, out_prefix: str, in_prefix: str) -> str:
+        """The output the status names first: the first profile's (a split frame's first object's);
+        a zip (no preview) only when every profile is one."""
+        shown = next((p for p in self.profiles if p.format != "zip"), self.profiles[0])
+        return self.key(key, out_prefix, in_prefix, shown, 1 if self.split else None)
+
+    def check_keys(self, key: str, out_prefix: str, in_prefix: str) -> list[tuple[str, Profile]]:
+        """Outputs that must all be current for a key to be skipped; a split frame's first object
+        stands for its others (one cut-out makes them all, from one fingerprint)."""
+        return [(self.key(key, out_prefix, in_prefix, p, 1 if self.split else None), p) for p in self.profiles]
+
+    def fingerprint(self, engine_fingerprint: str, profile: Profile, obj: int | None = None) -> str:
+        from smallcut.profiles import fingerprint
+
+        return fingerprint(engine_fingerprint, profile, 1 if self.split and obj is None else obj)
+
+
+def describe(out: render.Rendered, url: str) -> dict:
+    """One output as the status lists it: where, which profile, its canvas and the product's box on it;
+    for an object of a split frame its number, box and area in the input frame."""
+    d = {"profile": out.profile.name, "output": url, "bytes": len(out.data), "width": out.width, "height": out.height}
+    if out.box is not None:
+        d["box"] = out.box
+    if out.obj is not None:
+        d.update(object=out.obj, source_box=out.source_box, area=out.area)
+    return d
