@@ -103,6 +103,18 @@ async function loadItems() {
 function frameShare(f) { return f >= 0.01 ? `${(100 * f).toFixed(0)}%` : `${(100 * f).toFixed(2)}%`; }
 const thumb = (url) => `/v1/preview?key=${encodeURIComponent(url)}`;
 const full = (url) => `/v1/image?key=${encodeURIComponent(url)}`;
+// the outputs of a key's profiles (and objects): each one's profile, canvas, and for an object of a
+// split frame its box and area in the photo; the thumbnail is the first (non-zip) one
+function outputsLine(o) {
+  const outs = o.outputs || [];
+  if (!outs.length || (outs.length === 1 && outs[0].profile === "default" && outs[0].object == null)) return "";
+  return `<div class="outputs">${outs.map((x) => {
+    const obj = x.object != null
+      ? ` #${x.object}: box ${x.source_box[2]}×${x.source_box[3]} at ${x.source_box[0]},${x.source_box[1]}, ${x.area.toLocaleString("en-US")} px`
+      : "";
+    return `<span class="output" title="${esc(x.output)}">${esc(x.profile)}${esc(obj)} · ${x.width}×${x.height}</span>`;
+  }).join(" ")}</div>`;
+}
 function renderGallery() {
   $("#gallery").innerHTML = items.map((o, i) => {
     const isFlagged = flagged.has(o.source);
@@ -116,7 +128,8 @@ function renderGallery() {
         <span class="state-${esc(o.state)}">${esc(o.state)}</span>
         ${o.total_ms != null ? `<span class="ms">· ${Math.round(o.total_ms)} ms</span>` : ""}
         ${o.width ? `<span>· ${o.width}×${o.height}</span>` : ""}
-        ${o.objects ? `<span>· ${o.objects} object${o.objects > 1 ? "s" : ""}, smallest ${frameShare(o.min_object_frac)} of the frame</span>` : ""}</div>
+        ${o.objects ? `<span>· ${o.objects} object${o.objects > 1 ? "s" : ""}, smallest ${frameShare(o.min_object_frac)} of the frame</span>` : ""}
+        ${outputsLine(o)}</div>
       ${o.state === "failed" ? `<div class="reason">${esc(o.error)}</div>` : ""}
       <button type="button" class="flag">${isFlagged ? "unflag" : "flag"}</button></div>`;
   }).join("");

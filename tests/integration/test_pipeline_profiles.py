@@ -63,7 +63,7 @@ def test_enqueue_profiles_side_by_side_and_idempotent_per_profile(s3, env, worke
     assert Image.open(io.BytesIO(data)).size == (400, 400)
 
 
-def test_split_objects_one_output_each_with_box_and_area(s3, env, worker, status):
+def test_split_objects_one_output_each_with_box_and_area(s3, env, worker, status, api):
     name, data = samples.generate()[1]  # a pair of earrings
     s3.put_object(Bucket=IN_BUCKET, Key=f"split/{name}", Body=data)
     proc = smallcut(env, "enqueue", f"s3://{IN_BUCKET}/split/", "--out", f"s3://{OUT_BUCKET}/split-out",
@@ -73,6 +73,9 @@ def test_split_objects_one_output_each_with_box_and_area(s3, env, worker, status
     assert _listed(s3, "split-out/") == [f"split-out/each/{stem}-1.png", f"split-out/each/{stem}-2.png"]
     obj = status.get_object(f"{IN_BUCKET}/split/{name}")
     outs = obj["outputs"]
+    with api.client() as c:  # the review page's records carry the same list (producer/review/review.js shows it)
+        page = c.get(f"/v1/batches/{last_json_line(proc.stdout)['batch']}/review").json()
+    assert page["items"][0]["outputs"] == outs
     assert [o["object"] for o in outs] == [1, 2]
     truth = dict(samples.masks())[name]
     for o in outs:
