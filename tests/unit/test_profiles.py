@@ -75,3 +75,15 @@ def test_fingerprint_changes_with_the_profile_and_object_only():
     a, b = make({"name": "t", "scale": 0.8}), make({"name": "t", "scale": 0.9})
     assert fingerprint("e", a) == fingerprint("e", make({"name": "t", "scale": "80%"}))
     assert len({fingerprint("e", a), fingerprint("e", b), fingerprint("f", a), fingerprint("e", a, obj=1)}) == 4
+
+
+def test_docs_list_every_preset_and_field():
+    from pathlib import Path
+
+    from smallcut.profiles import Profile
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "profiles.md").read_text()
+    for name in PRESETS:
+        assert f"| `{name}` |" in text, name
+    for field in Profile.model_fields:
+        assert f"`{field}`" in text, field
