@@ -187,11 +187,6 @@ class Profile(BaseModel):
             return parse_color(self.bg_color)
         return (255, 255, 255, 255) if self.format == "jpg" else None
 
-    def is_identity(self) -> bool:
-        """Full frame, transparent RGBA PNG: the engine's own output, unchanged."""
-        return (not self.crop and self.scale is None and self.size == "auto" and not self.aspect and not self.min_side
-                and not self.max_side and self.bg_color is None and self.format == "png" and self.channels == "rgba")
-
 
 PRESETS: dict[str, Profile] = {p.name: p for p in (
     # the engine's own output (honours the job's mask_only / bg_color), at the key used before profiles
