@@ -51,7 +51,7 @@ class Box:
 class Obj:
     box: Box
     area: int  # pixels at or above BOX_ALPHA
-    mask: np.ndarray  # bool HxW: this object's pixels (its soft edge included)
+    label: int  # its pixels (the soft edge included) in the labels image split_objects returns
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,15 @@ def product_box(alpha: np.ndarray, threshold: int = BOX_ALPHA) -> Box | None:
     return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
-def split_objects(alpha: np.ndarray, min_frac: float = MIN_OBJECT_FRAC, min_px: int = MIN_OBJECT_PX) -> list[Obj]:
-    """The separate objects of a cut-out: connected regions of alpha > 0 (8-connected, so an object's
-    soft edge stays with it) whose core (alpha >= BOX_ALPHA) is big enough; in reading order (rows of
-    objects top to bottom, left to right within a row) so numbers are stable."""
-    count, labels = cv2.connectedComponents((alpha > 0).view(np.uint8), connectivity=8)
+def split_objects(alpha: np.ndarray, min_frac: float = MIN_OBJECT_FRAC,
+                  min_px: int = MIN_OBJECT_PX) -> tuple[list[Obj], np.ndarray]:
+    """The separate objects of a cut-out and the labels image: connected regions of alpha > 0
+    (8-connected, so an object's soft edge stays with it) whose core (alpha >= BOX_ALPHA) is big
+    enough; in reading order (rows of objects top to bottom, left to right within a row) so numbers
+    are stable. Work per object is bounded by its box, not the frame (a tray of rings on 24 MP)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((alpha > 0).view(np.uint8), connectivity=8)
     if count <= 1:
-        return []
+        return [], labels
     core = alpha >= BOX_ALPHA
     areas = np.bincount(labels[core].ravel(), minlength=count)
     floor = max(min_px, min_frac * alpha.size)
@@ -101,10 +103,12 @@ def split_objects(alpha: np.ndarray, min_frac: float = MIN_OBJECT_FRAC, min_px: 
     for label in np.flatnonzero(areas >= floor):
         if label == 0:
             continue
-        mask = labels == label
-        box = product_box(np.where(mask, alpha, 0))
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        sub = np.where(labels[y : y + h, x : x + w] == label, alpha[y : y + h, x : x + w], 0)
+        box = product_box(sub)
         if box is not None:
-            objs.append(Obj(box=box, area=int(areas[label]), mask=mask))
+            box = Box(box.x0 + x, box.y0 + y, box.x1 + x, box.y1 + y)
+            objs.append(Obj(box=box, area=int(areas[label]), label=int(label)))
     # reading order: objects whose vertical centres are within half a box height share a row
     objs.sort(key=lambda o: (o.box.y0 + o.box.h / 2, o.box.x0))
     rows: list[list[Obj]] = []
@@ -113,7 +117,7 @@ def split_objects(alpha: np.ndarray, min_frac: float = MIN_OBJECT_FRAC, min_px: 
             rows[-1].append(o)
         else:
             rows.append([o])
-    return [o for row in rows for o in sorted(row, key=lambda o: o.box.x0)]
+    return [o for row in rows for o in sorted(row, key=lambda o: o.box.x0)], labels
 
 
 def layout(frame: tuple[int, int], box: Box | None, profile: Profile) -> Layout:
@@ -153,9 +157,10 @@ def layout(frame: tuple[int, int], box: Box | None, profile: Profile) -> Layout:
     return Layout(canvas=(cw, ch), factor=factor, dx=dx, dy=dy, crop=crop)
 
 
-def place(rgba: np.ndarray, lay: Layout) -> np.ndarray:
+def place(rgba: np.ndarray, lay: Layout, only: tuple[np.ndarray, int] | None = None) -> np.ndarray:
     """The RGBA canvas: the (cropped) source scaled by lay.factor and placed at (dx, dy); transparent
-    where nothing lands. Colour under zero alpha is kept (the engine's bleed), so edges resample cleanly."""
+    where nothing lands. Colour under zero alpha is kept (the engine's bleed), so edges resample cleanly.
+    `only` = (labels, label): one object of a split frame, the others cleared."""
     cw, ch = lay.canvas
     h, w = rgba.shape[:2]
     src = lay.crop or Box(0, 0, w, h)
@@ -174,6 +179,10 @@ def place(rgba: np.ndarray, lay: Layout) -> np.ndarray:
     if tw <= 0 or th <= 0:
         return canvas
     region = rgba[y0:y1, x0:x1]
+    if only is not None:
+        labels, label = only
+        region = region.copy()
+        region[..., 3][labels[y0:y1, x0:x1] != label] = 0
     if (tw, th) != (x1 - x0, y1 - y0):
         interp = cv2.INTER_AREA if lay.factor < 1 else cv2.INTER_CUBIC
         region = cv2.resize(region, (tw, th), interpolation=interp)
@@ -272,11 +281,10 @@ def render(rgba: np.ndarray, profile: Profile, icc: bytes | None = None, split: 
         canvas = place(rgba, lay)
         return [Rendered(profile, encode(canvas, profile, icc), *lay.canvas, box=_placed(box, lay))]
     out = []
-    for n, obj in enumerate(split_objects(rgba[..., 3]), start=1):
-        alone = rgba.copy()
-        alone[..., 3][~obj.mask] = 0
+    objs, labels = split_objects(rgba[..., 3])
+    for n, obj in enumerate(objs, start=1):
         lay = layout(frame, obj.box, profile)
-        canvas = place(alone, lay)
+        canvas = place(rgba, lay, only=(labels, obj.label))
         out.append(Rendered(profile, encode(canvas, profile, icc), *lay.canvas, box=_placed(obj.box, lay), obj=n,
                             source_box=obj.box.as_list(), area=obj.area))
     return out

@@ -145,7 +145,7 @@ def test_empty_cutout_renders_the_background_only():
 def test_split_objects_one_output_per_earring():
     names = dict(samples.masks())
     alpha = names["02-earrings-linen.jpg"]
-    objs = render.split_objects(alpha)
+    objs, _ = render.split_objects(alpha)
     assert len(objs) == 2
     assert objs[0].box.y1 <= objs[1].box.y0  # reading order: this pair sits on two rows, the upper first
     rgb = np.asarray(Image.open(io.BytesIO(dict(samples.generate())["02-earrings-linen.jpg"])).convert("RGB"))
@@ -154,12 +154,18 @@ def test_split_objects_one_output_per_earring():
     for o, obj in zip(outs, objs):
         assert o.source_box == obj.box.as_list() and o.area == obj.area
         assert abs(max(o.box[2], o.box[3]) / o.width - 0.85) <= 0.01
-    assert len(render.split_objects(names["03-buttons-wood.jpg"])) == 3
+    # full frame, one object each: the other one is cleared
+    first, second = render.render(np.dstack([rgb, alpha]), PRESETS["transparent-png"], split=True)
+    a1 = np.asarray(Image.open(io.BytesIO(first.data)))[..., 3]
+    b = objs[1].box
+    assert a1[b.y0:b.y1, b.x0:b.x1].max() == 0 and render.product_box(a1) == objs[0].box
+    assert len(render.split_objects(names["03-buttons-wood.jpg"])[0]) == 3
 
 
 def test_split_floor_drops_specks():
     alpha = np.zeros((300, 400), np.uint8)
     alpha[100:140, 100:140] = 255
     alpha[10:13, 10:13] = 255  # 9 px: a speck
-    objs = render.split_objects(alpha)
+    objs, labels = render.split_objects(alpha)
+    assert len(objs) == 1 and (labels[100:140, 100:140] == objs[0].label).all()
     assert len(objs) == 1 and objs[0].box == render.Box(100, 100, 140, 140) and objs[0].area == 1600
