@@ -2,13 +2,18 @@
 from its result. Shared by `smallcut cutout` and the queue's pipeline; no I/O.
 
 The engine's own output (the `default` profile, honouring mask_only / bg_color) goes out unchanged;
-any other profile renders from the engine's transparent RGBA (workers/render.py).
+any other profile renders from the engine's transparent RGBA (workers/render.py), taken as pixels
+(`cutout_pixels`: the engine's public decode, matte and compose, no full-frame RGBA PNG made and read
+back; a `zip` never has one) or, after a batched GPU run, decoded from its PNG.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from smallcut.options import color_hex
 from smallcut.profiles import DEFAULT, PRESETS, Profile
@@ -38,17 +43,78 @@ def legacy_profile(options: CutoutOptions) -> Profile:
         "bg_color": color_hex(options.bg_color) if options.bg_color and not options.mask_only else None})
 
 
-def make(result: CutoutResult, options: CutoutOptions, profiles: list[Profile], split: bool = False,
+@dataclass
+class Pixels:
+    """A cut-out as pixels: the engine's CutoutResult (its stats; `png` empty) and its RGBA."""
+
+    result: CutoutResult
+    rgba: np.ndarray
+
+
+def cutout(engine, data: bytes, options: CutoutOptions, plan: Plan) -> tuple[CutoutResult, list[render.Rendered]]:
+    """One input's cut-out and the outputs of the plan's profiles (rendered where it runs, so that only
+    their bytes wait for the upload, not a frame of pixels). `options`: the job's (plan.options)."""
+    if plan.only_default:
+        result = engine.cutout(data, plan.run_options)
+        return result, make(result, options, plan.profiles)
+    px = cutout_pixels(engine, data, options)
+    return px.result, _timed(px, options, plan, data)
+
+
+def from_result(result: CutoutResult, options: CutoutOptions, plan: Plan, data: bytes) -> list[render.Rendered]:
+    """The outputs of an Engine.cutout / cutout_many result made with plan.run_options (its PNG)."""
+    if plan.only_default:
+        return make(result, options, plan.profiles)
+    return _timed(result, options, plan, data)
+
+
+def _timed(result: CutoutResult | Pixels, options: CutoutOptions, plan: Plan, data: bytes) -> list[render.Rendered]:
+    """make(), timed as the result's `render` stage."""
+    t0 = time.perf_counter()
+    made = make(result, options, plan.profiles, plan.split, render.icc_profile(data))
+    stats = result.result if isinstance(result, Pixels) else result
+    stats.timings["render"] = (time.perf_counter() - t0) * 1000
+    return made
+
+
+def cutout_pixels(engine, data: bytes, options: CutoutOptions) -> Pixels:
+    """The engine's transparent RGBA of `data` through its public steps (decode, matte, compose), as
+    Engine.cutout makes it but without the PNG encode: profiles encode what they need themselves."""
+    from workers.engine import CutoutResult
+    from workers.engine import codec
+    from workers.engine.engine import Timer, compose, object_sizes
+
+    options = replace(options, bg_color=None, mask_only=False)
+    timer = Timer()
+    with timer.stage("decode"):
+        rgb = codec.decode(data, engine.config.max_pixels)
+    passes = engine.net.passes
+    matte = engine.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer,
+                         keep_shadow=options.shadow == "keep")
+    with timer.stage("compose"):
+        rgba = compose(rgb, matte.alpha, options, bleed=options.postprocess and "bleed" in engine.config.post_steps,
+                       shadow=matte.shadow)
+    result = CutoutResult(png=b"", width=rgb.shape[1], height=rgb.shape[0], timings=timer.ms, rois=len(matte.rois),
+                          passes=engine.net.passes - passes, **object_sizes(matte.alpha))
+    return Pixels(result, rgba)
+
+
+def make(result: CutoutResult | Pixels, options: CutoutOptions, profiles: list[Profile], split: bool = False,
          icc: bytes | None = None) -> list[render.Rendered]:
-    """The outputs of `result` (made with engine_options(options, profiles, split)) for each profile."""
-    if only_default(profiles, split):
+    """The outputs of `result` (made with engine_options(options, profiles, split), as a PNG or as
+    pixels) for each profile."""
+    if only_default(profiles, split) and not isinstance(result, Pixels):
         return [render.Rendered(p, result.png, result.width, result.height) for p in profiles]
     transparent = engine_options(options, profiles, split) == options
-    rgba = render.decode_rgba(result.png)
+    if isinstance(result, Pixels):
+        rgba, result = result.rgba, result.result
+    else:
+        rgba = render.decode_rgba(result.png)
     out: list[render.Rendered] = []
     for p in profiles:
         if p.name == DEFAULT and not split and transparent:
-            out.append(render.Rendered(p, result.png, result.width, result.height))
+            png = result.png or render.encode_png(rgba)  # from pixels: fpng, the engine's default encoder
+            out.append(render.Rendered(p, png, result.width, result.height))
             continue
         # the default profile's outputs keep the engine's look: no ICC, as before profiles
         shaped = legacy_profile(options) if p.name == DEFAULT else p
@@ -62,12 +128,16 @@ class Plan:
     """A job's outputs: its profiles, whether frames split into objects, the engine's options, and the
     key and fingerprint of each output (what the pipeline checks for idempotency and uploads)."""
 
-    def __init__(self, job_options: dict | None, options: CutoutOptions, default_profiles: list[str] | None = None):
+    def __init__(self, profiles: list[Profile], split: bool, options: CutoutOptions):
+        self.profiles, self.split, self.options = profiles, split, options
+        self.run_options = engine_options(options, self.profiles, self.split)
+
+    @classmethod
+    def for_job(cls, job_options: dict | None, options: CutoutOptions, default_profiles: list[str] | None = None) -> Plan:
+        """A queued job's plan: its options' profiles, else the worker's SMALLCUT_PROFILES."""
         from smallcut.profiles import for_job
 
-        self.profiles, self.split = for_job(job_options, default_profiles)
-        self.options = options
-        self.run_options = engine_options(options, self.profiles, self.split)
+        return cls(*for_job(job_options, default_profiles), options)
 
     @property
     def only_default(self) -> bool:

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     engine = Engine.from_settings(settings)
-    run_options = outputs.engine_options(options, profiles, args.split_objects)
+    plan = outputs.Plan(profiles, args.split_objects, options)
     failed = 0
     seen: dict[Path, Path] = {}
     with progress_bar(not args.no_progress and len(inputs) > 1) as progress:
@@ -149,9 +149,8 @@ def run(args: argparse.Namespace) -> int:
             seen[dest] = path
             try:
                 data = path.read_bytes()
-                result = engine.cutout(data, run_options)
-                icc = outputs.render.icc_profile(data)
-                for made in outputs.make(result, options, profiles, args.split_objects, icc):
+                _, made_all = outputs.cutout(engine, data, options, plan)
+                for made in made_all:
                     target = args.out / profile_rules.output_key(rel.as_posix(), "", "", made.profile, made.obj)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     write_atomic(target, made.data)
