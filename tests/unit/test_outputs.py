@@ -3,7 +3,10 @@ to a profile's file agree, and the default profile keeps the engine's bytes."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from PIL import Image
 
 from smallcut.profiles import PRESETS, parse
 from tests.conftest import ecssd_image
@@ -43,8 +46,5 @@ def test_default_alone_is_the_engines_output_and_legacy_options_shape_it(engine)
     # beside another profile, the default output is still the mask the job asked for
     plan = outputs.Plan([PRESETS["default"], PRESETS["zip"]], False, mask_opts)
     _, (mask, _) = outputs.cutout(engine, data, mask_opts, plan)
-    from PIL import Image
-    import io
-
     m = np.asarray(Image.open(io.BytesIO(mask.data)))
     assert m.ndim == 2 and (m == np.asarray(Image.open(io.BytesIO(made.data)))).all()
