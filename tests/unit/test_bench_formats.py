@@ -18,6 +18,8 @@ def test_formats_bench_runs_and_reports(tmp_path):
     assert all(v["images"] == 2 and v["median_kb"] > 0 and v["median_ms"] >= 0 for v in summary.values())
     # the mask is one channel of the same frame: smaller than the RGBA PNG
     assert summary["mask"]["median_kb"] < summary["png"]["median_kb"]
+    # lossless WebP of a mostly transparent frame: smaller than fpng's PNG (render.encode_webp's method)
+    assert summary["webp-lossless"]["median_kb"] < summary["png"]["median_kb"]
     shopify = [r for r in result["records"]["demo"] if r["format"] == "shopify-square"]
     assert all(r["canvas"] == [2048, 2048] for r in shopify)
     text = (tmp_path / "summary.md").read_text()
