@@ -226,9 +226,13 @@ def make(fields: dict, label: str | None = None) -> Profile:
         fields.setdefault("name", f"{base}-custom")
     fields.setdefault("name", "custom")
     try:
-        return Profile.model_validate({**start, **fields})
+        made = Profile.model_validate({**start, **fields})
     except ValidationError as exc:
         raise ProfileError(_describe(exc, repr(label or fields.get("name")))) from None
+    if made.name == DEFAULT and made != PRESETS[DEFAULT]:
+        raise ProfileError(f"profile {label or DEFAULT!r}: name: {DEFAULT} is the engine's own output "
+                           "(shaped by --mask-only / --bg-color); give this profile another name")
+    return made
 
 
 def parse(text: str) -> Profile:

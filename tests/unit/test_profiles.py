@@ -50,6 +50,9 @@ def test_inconsistent_fields_are_refused_with_the_reason():
         parse("name=a,size=100x100,aspect=1:1")
     with pytest.raises(ProfileError, match="unknown profile 'amazon'"):
         parse("amazon")
+    with pytest.raises(ProfileError, match="name: default is the engine's own output"):
+        parse("name=default,format=jpg")
+    assert parse("name=default") == PRESETS[DEFAULT]
     with pytest.raises(ProfileError, match="given twice"):
         parse_many(["zip", "base=mask,name=zip"])
 
