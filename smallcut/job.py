@@ -47,6 +47,9 @@ class JobOptions(BaseModel):
     bg_color: str | list[int] | None = Field(None, description="flatten onto this colour (#rrggbbaa, r,g,b[,a] "
                                             "or a list of 3-4 integers)")
     shadow: Shadow | None = Field(None, description="remove: a cast shadow is background; keep: part of the object")
+    profiles: list[dict[str, Any]] | None = Field(
+        None, description="output profiles, each as its fields (smallcut.profiles; None: the worker's SMALLCUT_PROFILES)")
+    split_objects: bool | None = Field(None, description="one output per object of the frame")
 
     @field_validator("bg_color")
     @classmethod
@@ -58,8 +61,19 @@ class JobOptions(BaseModel):
             raise ValueError("a colour list has 3 or 4 integers 0-255")
         return value
 
+    @field_validator("profiles", mode="before")
+    @classmethod
+    def _profiles(cls, value):
+        # checked and written out field by field here: a bad profile fails the job's keys with the field
+        from smallcut.profiles import from_job, to_job
+
+        if value is None:
+            return None
+        return to_job(from_job(value)) or None
+
     def as_dict(self) -> dict[str, Any]:
-        """Only the switches chosen: what the engine's CutoutOptions.from_dict lays over the defaults."""
+        """Only the switches chosen: what the engine's CutoutOptions.from_dict lays over the defaults
+        (it reads its own fields; profiles and split_objects are the outputs', workers/outputs.py)."""
         return self.model_dump(mode="json", exclude_none=True)
 
 

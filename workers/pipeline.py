@@ -9,15 +9,19 @@ the engine runs on the task's own thread.
 `JobRun` holds one run of one job; each step is one method with one contract:
 
   validate(item)          the key and the output bucket may be touched, the key is not an output of
-                          smallcut; sets item.out_key. Raises InvalidKey with the reason.
+                          smallcut; sets item.out_key (the first profile's output). Raises InvalidKey
+                          with the reason.
   start(item)             marks the key processing (attempts + 1); refuses a key whose worker died on
                           every delivery. Returns the key's previous state in the batch.
-  skip_if_current(item)   True when the output exists for this source ETag and these options: the key
-                          is then recorded skipped (or done again, on a redelivery) and ends there.
+  skip_if_current(item)   True when every profile's output exists for this source ETag and these
+                          options: the key is then recorded skipped (or done again, on a redelivery)
+                          and ends there.
   download(item)          the source bytes and ETag into item.source (bounded by max_input_bytes).
-  cut_out(item)           the engine's result into item.result; the input bytes are freed.
-  upload(item)            the PNG written whole, with its fingerprint metadata, after the output is
-                          registered (so its own upload event is recognised as one).
+  cut_out(item)           the engine's result into item.result and its profiles' files into item.made
+                          (workers/outputs.py); the input bytes are freed.
+  upload(item)            each file written whole, with its fingerprint metadata and content type,
+                          after it is registered as an output (so its own upload event is recognised
+                          as one); item.outputs lists them for the status.
   record(item, state)     the key's final state with its fields, metrics and one log line.
 
 Any step may raise: `guarded` turns the error into the key's `failed` state with the reason, or a
@@ -105,6 +109,8 @@ class Item:
     source: storage.Source | None = None
     timings: dict[str, float] = field(default_factory=dict)
     result: CutoutResult | None = None
+    made: list = field(default_factory=list)  # its files (workers/render.Rendered), one per profile and object
+    outputs: list[dict] = field(default_factory=list)  # what the status lists of them once uploaded
     ended: bool = False  # a final state (or a retry) is recorded
 
 
@@ -162,6 +168,11 @@ class JobRun:
         self.out_bucket = job.out_bucket or s.output_bucket or job.bucket
         self.out_prefix = s.out_prefix if job.out_prefix is None else job.out_prefix
         self.options = job_options(job, s)
+        from . import outputs  # OpenCV: in the worker child, like the engine
+
+        # the job's output profiles and whether frames split into objects (else SMALLCUT_PROFILES)
+        self.outputs = outputs
+        self.plan = outputs.Plan.for_job(job.options.as_dict(), self.options, s.profiles)
         self.outcome = JobOutcome()
         self.items = [Item(key=k, oid=keyrules.object_id(job.bucket, k)) for k in job.keys]
 
@@ -212,11 +223,15 @@ class JobRun:
     def finish(self, item: Item) -> None:
         """The I/O thread's part after the engine: upload, then record the key done."""
         self.upload(item)
-        r = item.result
-        item.result = None
+        r, made = item.result, item.made
+        item.result, item.made = None, []
+        # every output is listed, so a record never keeps the list of an earlier run with other profiles
+        extra: dict[str, Any] = {"outputs": item.outputs}
+        if not made:  # a split frame with no object: nothing written
+            extra["output"] = ""
         self.record(item, State.DONE, error="", timings={k: round(v, 2) for k, v in item.timings.items()},
-                    width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=len(r.png),
-                    objects=r.objects, min_object_frac=r.min_object_frac)
+                    width=r.width, height=r.height, rois=r.rois, passes=r.passes, bytes=sum(len(m.data) for m in made),
+                    objects=r.objects, min_object_frac=r.min_object_frac, **extra)
 
     # ------------------------------------------------------------------ the steps
     def validate(self, item: Item) -> None:
@@ -230,7 +245,7 @@ class JobRun:
                 or self.ctx.status.is_output(bucket, item.key)):
             # a cutout of a cutout: one more round for nothing, under a doubled prefix
             raise keyrules.InvalidKey(f"refused: s3://{bucket}/{item.key} is an output of smallcut")
-        item.out_key = keyrules.output_key(item.key, self.out_prefix, self.job.in_prefix)
+        item.out_key = self.plan.primary_key(item.key, self.out_prefix, self.job.in_prefix)
 
     def start(self, item: Item) -> str:
         ctx, job = self.ctx, self.job
@@ -242,17 +257,18 @@ class JobRun:
         return previous
 
     def skip_if_current(self, item: Item, previous: str) -> bool:
-        fingerprint = self.ctx.engine_getter().output_fingerprint(self.options)
+        engine_fp = self.ctx.engine_getter().output_fingerprint(self.options)
         if self.job.force:
             return False
         s3, bucket = self.ctx.s3, self.job.bucket
         t0 = time.perf_counter()
-        existing = storage.head(s3, self.out_bucket, item.out_key)
-        if existing is not None and (existing.get("Metadata") or {}).get(storage.META_FINGERPRINT) == fingerprint:
+        checks = [(storage.head(s3, self.out_bucket, k), self.plan.fingerprint(engine_fp, p))
+                  for k, p in self.plan.check_keys(item.key, self.out_prefix, self.job.in_prefix)]
+        if all(e is not None and (e.get("Metadata") or {}).get(storage.META_FINGERPRINT) == f for e, f in checks):
             src = storage.head(s3, bucket, item.key)
             if src is None:
                 raise storage.PermanentStorageError(f"NoSuchKey: s3://{bucket}/{item.key} does not exist")
-            if storage.is_current(existing, str(src.get("ETag", "")), fingerprint):
+            if all(storage.is_current(e, str(src.get("ETag", "")), f) for e, f in checks):
                 item.timings["head"] = (time.perf_counter() - t0) * 1000
                 # a redelivery of a key this batch already finished stays done; else it is a skip
                 again = previous == State.DONE.value
@@ -275,7 +291,8 @@ class JobRun:
             if gated:  # a key that ran in the host's large-image slot, and how long it waited for it
                 item.timings["memory_wait"] = (time.perf_counter() - t0) * 1000
             with metrics.IN_FLIGHT.track_inprogress():
-                item.result = engine.cutout(item.source.data, self.options)
+                # the cut-out and its profiles' files (a `render` stage in the timings when there are any)
+                item.result, item.made = self.outputs.cutout(engine, item.source.data, self.options, self.plan)
         item.source = storage.Source(data=b"", etag=item.source.etag)  # free the input early
         item.timings.update(item.result.timings)
 
@@ -284,12 +301,13 @@ class JobRun:
         engine = self.ctx.engine_getter()
         estimate = sum(cutout_estimate(item.source.data) for item in group)
         with large_image_slot(estimate, self.settings.image_memory_budget), metrics.IN_FLIGHT.track_inprogress():
-            results = engine.cutout_many([item.source.data for item in group], self.options)
+            results = engine.cutout_many([item.source.data for item in group], self.plan.run_options)
         for item, res in zip(group, results):
             def take(it: Item, res=res) -> None:
                 if isinstance(res, Exception):
                     raise res
                 it.result = res
+                it.made = self.outputs.from_result(res, self.options, self.plan, it.source.data)  # from its PNG
                 it.source = storage.Source(data=b"", etag=it.source.etag)
                 it.timings.update(res.timings)
 
@@ -297,11 +315,16 @@ class JobRun:
 
     def upload(self, item: Item) -> None:
         engine, job = self.ctx.engine_getter(), self.job
+        engine_fp = engine.output_fingerprint(self.options)
         t0 = time.perf_counter()
-        self.ctx.status.mark_output(self.out_bucket, item.out_key)  # before the write: its event may come at once
-        storage.upload_png(self.ctx.s3, self.out_bucket, item.out_key, item.result.png, source_etag=item.source.etag,
-                           fingerprint=engine.output_fingerprint(self.options),
-                           source=f"s3://{job.bucket}/{item.key}", model=engine.model_id)
+        for out in item.made:
+            out_key = self.plan.key(item.key, self.out_prefix, job.in_prefix, out.profile, out.obj)
+            self.ctx.status.mark_output(self.out_bucket, out_key)  # before the write: its event may come at once
+            storage.upload_png(self.ctx.s3, self.out_bucket, out_key, out.data, source_etag=item.source.etag,
+                               fingerprint=self.plan.fingerprint(engine_fp, out.profile, out.obj),
+                               source=f"s3://{job.bucket}/{item.key}", model=engine.model_id,
+                               content_type=out.profile.content_type)
+            item.outputs.append(self.outputs.describe(out, f"s3://{self.out_bucket}/{out_key}"))
         item.timings["upload"] = (time.perf_counter() - t0) * 1000
 
     def record(self, item: Item, state: State, **fields) -> None:

@@ -90,3 +90,16 @@ def test_docs_list_every_preset_and_field():
         assert f"| `{name}` |" in text, name
     for field in Profile.model_fields:
         assert f"`{field}`" in text, field
+
+
+def test_a_job_carries_its_profiles_checked():
+    from smallcut.job import InvalidJob, Job
+
+    msg = {"batch": "b", "bucket": "in", "keys": ["a.jpg"],
+           "options": {"profiles": ["amazon-main", {"name": "t", "format": "webp"}], "split_objects": True}}
+    job = Job.from_message(msg)
+    assert from_job(job.options.profiles) == [PRESETS["amazon-main"], make({"name": "t", "format": "webp"})]
+    assert Job.from_message(job.to_message()) == job
+    assert "profiles" not in Job.from_message({**msg, "options": {}}).to_message().get("options", {})
+    with pytest.raises(InvalidJob, match=r"options.profiles: .*format:"):
+        Job.from_message({**msg, "options": {"profiles": [{"name": "x", "format": "gif"}]}})
