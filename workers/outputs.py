@@ -82,7 +82,8 @@ def cutout_pixels(engine, data: bytes, options: CutoutOptions) -> Pixels:
     Engine.cutout makes it but without the PNG encode: profiles encode what they need themselves."""
     from workers.engine import CutoutResult
     from workers.engine import codec
-    from workers.engine.engine import Timer, compose, object_sizes
+    from workers.engine.engine import compose, object_sizes
+    from workers.engine.timing import Timer
 
     options = replace(options, bg_color=None, mask_only=False)
     timer = Timer()
