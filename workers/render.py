@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from smallcut.profiles import Profile
+from workers.engine.roi import Box  # the engine's half-open pixel box
 
 # alpha at or above this counts for a product's box: the faint haze at an object's soft edge (and
 # what little the network leaves on a backdrop) is not where a catalog crop should end
@@ -25,26 +26,6 @@ BOX_ALPHA = 32
 # and crumbs are not products, a ring in a six-ring tray shot is
 MIN_OBJECT_FRAC = 0.0005
 MIN_OBJECT_PX = 64
-
-
-@dataclass(frozen=True)
-class Box:
-    x0: int
-    y0: int
-    x1: int  # exclusive
-    y1: int
-
-    @property
-    def w(self) -> int:
-        return self.x1 - self.x0
-
-    @property
-    def h(self) -> int:
-        return self.y1 - self.y0
-
-    def as_list(self) -> list[int]:
-        """[x, y, w, h], as status and the API give boxes."""
-        return [self.x0, self.y0, self.w, self.h]
 
 
 @dataclass(frozen=True)

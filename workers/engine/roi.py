@@ -63,6 +63,10 @@ class Box:
     def slices(self) -> tuple[slice, slice]:
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
 
+    def as_list(self) -> list[int]:
+        """[x, y, w, h], as status and the API give boxes."""
+        return [self.x0, self.y0, self.w, self.h]
+
 
 @dataclass(frozen=True)
 class Candidate:
