@@ -78,31 +78,16 @@ def _timed(result: CutoutResult | Pixels, options: CutoutOptions, plan: Plan, da
 
 
 def cutout_pixels(engine, data: bytes, options: CutoutOptions) -> Pixels:
-    """The engine's transparent RGBA of `data` through its public steps (decode, matte, compose), as
-    Engine.cutout makes it but without the PNG encode: profiles encode what they need themselves.
-    A frame the engine takes on its large path (bounded memory, band by band) goes through
-    Engine.cutout itself, and its PNG is read back."""
-    from workers.engine import CutoutResult
-    from workers.engine import codec, large, steps
-    from workers.engine.engine import compose, object_sizes
-    from workers.engine.timing import Timer
-
+    """The engine's transparent RGBA of `data` (Engine.cutout_pixels: as Engine.cutout makes it but
+    without the PNG encode): profiles encode what they need themselves. A frame the engine takes on
+    its large path (bounded memory, band by band) goes through Engine.cutout itself, and its PNG is
+    read back."""
     options = replace(options, bg_color=None, mask_only=False)
-    if large.is_large(codec.dimensions(data), engine.config):
+    made = engine.cutout_pixels(data, options)
+    if made is None:
         result = engine.cutout(data, options)
         return Pixels(result, render.decode_rgba(result.png))
-    timer = Timer()
-    with timer.stage("decode"):
-        rgb = codec.decode(data, engine.config.max_pixels)
-    passes = engine.net.passes
-    matte = engine.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer,
-                         keep_shadow=options.shadow == "keep")
-    with timer.stage("compose"):
-        bleed = options.postprocess and bool(steps.enabled(engine.config.post_steps, "compose"))
-        rgba = compose(rgb, matte.alpha, options, bleed=bleed, shadow=matte.shadow)
-    result = CutoutResult(png=b"", width=rgb.shape[1], height=rgb.shape[0], timings=timer.ms, rois=len(matte.rois),
-                          passes=engine.net.passes - passes, **object_sizes(matte.alpha))
-    return Pixels(result, rgba)
+    return Pixels(*made)
 
 
 def make(result: CutoutResult | Pixels, options: CutoutOptions, profiles: list[Profile], split: bool = False,

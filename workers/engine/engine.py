@@ -141,16 +141,33 @@ class Engine:
                     out[i] = exc
         return out
 
+    def cutout_pixels(self, data: bytes, options: CutoutOptions | None = None) -> tuple[CutoutResult, np.ndarray] | None:
+        """The composed RGBA of `data` and its result (`png` empty), without the PNG encode, for
+        callers that encode it themselves (output profiles). None for a frame the engine takes on its
+        large path: that one exists only band by band, through `cutout`."""
+        options = options or CutoutOptions()
+        if large.is_large(codec.dimensions(data), self.config):
+            return None
+        timer = Timer()
+        with timer.stage("decode"):
+            rgb = codec.decode(data, self.config.max_pixels)
+        return self._composed(rgb, options, timer)
+
     def _finish(self, rgb: np.ndarray, options: CutoutOptions, timer: Timer, coarse: np.ndarray | None = None) -> CutoutResult:
+        result, out = self._composed(rgb, options, timer, coarse)
+        with timer.stage("encode"):
+            result.png = codec.encode_png(out, self.config.png_encoder)
+        return result
+
+    def _composed(self, rgb: np.ndarray, options: CutoutOptions, timer: Timer,
+                  coarse: np.ndarray | None = None) -> tuple[CutoutResult, np.ndarray]:
         passes_before = self.net.passes
         matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer, coarse=coarse,
                            keep_shadow=options.shadow == "keep")
         with timer.stage("compose"):
             out = compose(rgb, matte.alpha, options, bleed=options.postprocess and bool(steps.enabled(self.config.post_steps, "compose")), shadow=matte.shadow)
-        with timer.stage("encode"):
-            png = codec.encode_png(out, self.config.png_encoder)
-        return CutoutResult(
-            png=png,
+        result = CutoutResult(
+            png=b"",
             width=rgb.shape[1],
             height=rgb.shape[0],
             timings=timer.ms,
@@ -158,6 +175,7 @@ class Engine:
             passes=self.net.passes - passes_before + (1 if coarse is not None else 0),
             **object_sizes(matte.alpha),
         )
+        return result, out
 
     def _cutout_large(self, data: bytes, options: CutoutOptions, timer: Timer) -> CutoutResult:
         """A frame over `large_above_px`: the plan on a reduced copy, the output band by band at full
