@@ -143,8 +143,8 @@ async def cutout(request: Request, ctx: Ctx, file: UploadFile = File(..., descri
                  roi: bool = Form(True), postprocess: bool = Form(True),
                  shadow: str = Form("remove", max_length=16, json_schema_extra={"enum": list(SHADOW_MODES)},
                                     description="remove: cut cast shadows away; keep: keep them with the object"),
-                 profile: str | None = Form(None, max_length=512, description="an output profile: a preset "
-                                            "(amazon-main, shopify-square, transparent-png, mask, zip) or a spec"),
+                 profile: str | None = Form(None, max_length=512, description=f"an output profile: a preset "
+                                            f"({profile_rules.PRESET_LIST}) or a spec"),
                  crop: bool | None = Form(None, description="cut to the product(s) (remove.bg)"),
                  crop_margin: str | None = Form(None, max_length=16, description="30px or 10% (remove.bg)"),
                  scale: str | None = Form(None, max_length=16, description="share of the canvas, 85% (remove.bg)"),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from smallcut.options import COLOUR_HELP, SHADOW_MODES
+from smallcut.profiles import PRESET_LIST
 
 from .cli_common import guarded
 
@@ -31,8 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a cast shadow under the object: remove it with the background or keep it "
                         "(default: the workers' SMALLCUT_SHADOW, remove)")
     p.add_argument("--profile", action="append", default=None, metavar="PROFILE",
-                   help="an output profile, repeatable: a preset (default, amazon-main, shopify-square, transparent-png, "
-                        "mask, zip) or fields, e.g. 'name=thumb,format=jpg,scale=80%%' (docs/profiles.md; default: the "
+                   help=f"an output profile, repeatable: a preset ({PRESET_LIST}) or fields, e.g. 'name=thumb,format=jpg,scale=80%%' (docs/profiles.md; default: the "
                         "workers' SMALLCUT_PROFILES). Outputs: <out>/<profile>/<key>.<ext>; default keeps <out>/<key>.png")
     p.add_argument("--split-objects", action="store_true",
                    help="one output per object in the frame (<key>-<n>.<ext>), its box and area in the status")

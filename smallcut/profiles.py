@@ -201,6 +201,7 @@ PRESETS: dict[str, Profile] = {p.name: p for p in (
     # remove.bg's zip: color.jpg + alpha.png, no RGBA PNG of the whole frame
     Profile(name="zip", format="zip"),
 )}
+PRESET_LIST = ", ".join(PRESETS)  # for help texts: one list, never a hand copy that drifts
 
 
 def _describe(exc: ValidationError, label: str) -> str:

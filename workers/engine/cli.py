@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from smallcut.options import COLOUR_HELP, IMAGE_SUFFIXES, SHADOW_MODES
+from smallcut.profiles import PRESET_LIST
 from smallcut.settings import POST_STEPS
 
 
@@ -36,8 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="model name from the registry (default: SMALLCUT_MODEL)")
     p.add_argument("--model-path", type=Path, default=None, help="explicit .onnx file")
     p.add_argument("--profile", action="append", default=None, metavar="PROFILE",
-                   help="an output profile, repeatable: a preset (default, amazon-main, shopify-square, "
-                        "transparent-png, mask, zip) or fields, e.g. 'name=thumb,format=jpg,scale=80%%,size=1000x1000' "
+                   help=f"an output profile, repeatable: a preset ({PRESET_LIST}) or fields, e.g. 'name=thumb,format=jpg,scale=80%%,size=1000x1000' "
                         "(docs/profiles.md; default: SMALLCUT_PROFILES, else default)")
     p.add_argument("--split-objects", action="store_true",
                    help="one output per object in the frame (a pair of earrings: 2), each placed by the profile")
