@@ -115,6 +115,13 @@ def test_push_pull_fill_extends_colours():
     assert filled[32, 60, 0] > 200 and filled[32, 60, 1] < 30
 
 
+
+def test_push_pull_fill_of_one_channel_equals_that_channel_of_a_colour_fill():
+    rng = np.random.default_rng(4)
+    img = rng.uniform(0, 255, (37, 53, 3)).astype(np.float32)
+    w = (rng.random((37, 53)) < 0.3).astype(np.float32)
+    assert np.array_equal(pp.push_pull_fill(img[..., 1].copy(), w), pp.push_pull_fill(img, w)[..., 1])
+
 def test_open_background_holes_spares_large_subjects():
     img, mask = _ring_scene()
     disc = np.zeros(mask.shape, np.float32)

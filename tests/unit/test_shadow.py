@@ -42,6 +42,25 @@ def test_features_see_the_shadow_as_darkened_backdrop():
     assert maps["back"].shape == img.shape
 
 
+def test_features_on_the_candidates_box_equal_those_on_the_whole_view(monkeypatch):
+    """The maps are computed on the candidates' box grown by CROP_MARGIN: the values must be the
+    whole view's (the context blur's reach, the distance to the backdrop, the objects' sizes)."""
+    img, prob, _, _ = _scene(200, 260)
+    prob[150:156, 200:207] = 0.9  # a second object: the box spans both
+    x_box, cand_box, _ = shadow.features(img, prob)
+    monkeypatch.setattr(shadow, "CROP_MARGIN", 10_000)  # the box grows to the whole view
+    x_view, cand_view, _ = shadow.features(img, prob)
+    assert np.array_equal(cand_box, cand_view)
+    np.testing.assert_allclose(x_box, x_view, rtol=1e-5, atol=1e-6)
+
+
+def test_crop_margin_covers_the_context_blur():
+    import cv2
+
+    reach = (len(cv2.getGaussianKernel(int(round(shadow.CONTEXT_SIGMA * 4 * 2 + 1)) | 1, shadow.CONTEXT_SIGMA)) - 1) // 2
+    assert shadow.CROP_MARGIN > reach
+
+
 def test_work_views_crop_around_each_lit_region_and_cap_the_side():
     img, prob, _, _ = _scene(400, 600)
     prob[300:310, 500:510] = 1.0  # a second, far-away small object: a view of its own, at full resolution

@@ -24,10 +24,15 @@ class Classifier:
     features: tuple[str, ...]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        h = (x - self.mean) / self.scale
+        # in place where it can be: a frame asks about tens of thousands of pixels at once
+        h = x - self.mean
+        h /= self.scale
         for w, b in zip(self.weights[:-1], self.biases[:-1]):
-            h = np.maximum(h @ w + b, 0.0)
-        z = h @ self.weights[-1] + self.biases[-1]
+            h = h @ w
+            h += b
+            np.maximum(h, 0.0, out=h)
+        z = h @ self.weights[-1]
+        z += self.biases[-1]
         return (1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -30, 30)))).astype(np.float32)
 
     def to_json(self) -> str:

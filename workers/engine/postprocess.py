@@ -409,20 +409,27 @@ def _looks_like_texture(lab8: np.ndarray, outer: np.ndarray, rim: np.ndarray, wh
 def push_pull_fill(rgb: np.ndarray, weight: np.ndarray, min_side: int = 1) -> np.ndarray:
     """Fill every pixel with the colours of nearby pixels where `weight` is 1 (push-pull pyramid).
 
-    O(pixels): average down (colour premultiplied by weight), then fill up coarse-to-fine.
+    O(pixels): average down (colour premultiplied by weight), then fill up coarse-to-fine. `rgb` may
+    also be a single channel (H x W).
     """
-    cols = [rgb.astype(np.float32) * weight[..., None]]
+    if rgb.ndim == 2:  # OpenCV drops a trailing channel of one: keep the maps 2-D throughout
+        def per_px(m):
+            return m
+    else:
+        def per_px(m):
+            return m[..., None]
+    cols = [rgb.astype(np.float32) * per_px(weight)]
     wts = [weight.astype(np.float32)]
     while min(wts[-1].shape) > min_side:
         h, w = wts[-1].shape
         size = ((w + 1) // 2, (h + 1) // 2)
         cols.append(cv2.resize(cols[-1], size, interpolation=cv2.INTER_AREA))
         wts.append(cv2.resize(wts[-1], size, interpolation=cv2.INTER_AREA))
-    col = cols[-1] / np.maximum(wts[-1], 1e-6)[..., None]
+    col = cols[-1] / per_px(np.maximum(wts[-1], 1e-6))
     for c, wt in zip(reversed(cols[:-1]), reversed(wts[:-1])):
         up = cv2.resize(col, (wt.shape[1], wt.shape[0]), interpolation=cv2.INTER_LINEAR)
         # c = wt * own mean colour; where wt < 1 the rest comes from the coarser level
-        np.multiply(up, (1.0 - wt)[..., None], out=up)
+        np.multiply(up, per_px(1.0 - wt), out=up)
         up += c
         col = up
     return col

@@ -77,6 +77,13 @@ def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple
     return views
 
 
+# Every map but the two backdrop fills is needed only around the candidates: the widest neighbourhood
+# read there is the context blur's (sigma 4: OpenCV's kernel reaches 16 px), so the candidates' box
+# grown by this much gives the same values as the whole view.
+CONTEXT_SIGMA = 4.0
+CROP_MARGIN = 17
+
+
 def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
     """Per-pixel features of the candidate pixels (prob > CANDIDATE) of a working-size frame.
 
@@ -84,46 +91,63 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     mask, the maps the shadow layer reuses: backdrop estimate and luminance ratio).
     """
     h, w = prob.shape
+    cand = prob > CANDIDATE
     sure = (prob < SURE_BG).astype(np.float32)
-    # the backdrop behind each pixel, from the sure background around it
+    # the backdrop behind each pixel, from the sure background around it (the whole view)
     back = push_pull_fill(img, sure)
-    lum, lum_b = _luminance(img), _luminance(back)
-    ratio = np.log((lum + 4.0) / (lum_b + 4.0))
-    ch_ratio = np.log((img + 4.0) / (back + 4.0))
-    chroma = img / (img.sum(axis=2, keepdims=True) + 12.0)
-    chroma_b = back / (back.sum(axis=2, keepdims=True) + 12.0)
-    lab = cv2.cvtColor(np.clip(img / 255.0, 0, 1), cv2.COLOR_RGB2Lab)
-    lab_b = cv2.cvtColor(np.clip(back / 255.0, 0, 1), cv2.COLOR_RGB2Lab)
+    lum, lum_back = _luminance(img), _luminance(back)
+    ratio_full = np.log((lum + 4.0) / (lum_back + 4.0))
+    maps = {"back": back, "lum_ratio": np.exp(ratio_full)}
+    if not cand.any():
+        return np.zeros((0, len(FEATURES)), np.float32), cand, maps
     # texture: a shadow scales the backdrop's local contrast by its own darkening, an object has its own
     tex = _local_std(lum)
-    tex_b = push_pull_fill(tex[..., None].repeat(3, axis=2), sure)[..., 0]
-    log_lum = np.log(lum + 4.0)
+    tex_b = push_pull_fill(tex, sure)
+    # the rest on the candidates' box (plus the neighbourhoods read there) ...
+    bx, by, bw, bh = cv2.boundingRect(cand.view(np.uint8))
+    c = (slice(max(0, by - CROP_MARGIN), min(h, by + bh + CROP_MARGIN)),
+         slice(max(0, bx - CROP_MARGIN), min(w, bx + bw + CROP_MARGIN)))
+    p, ratio = prob[c], ratio_full[c]
+    log_lum = np.log(lum[c] + 4.0)
     gx = cv2.Sobel(log_lum, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(log_lum, cv2.CV_32F, 0, 1, ksize=3)
-    # px to the nearest sure backdrop (OpenCV answers ~1e20 where there is none: capped at the view's size)
-    dist = np.minimum(cv2.distanceTransform((prob >= SURE_BG).astype(np.uint8), cv2.DIST_L2, 3), float(max(h, w)))
-    fg = (prob > 0.5).astype(np.uint8)
+    # px to the nearest sure backdrop (OpenCV answers ~1e20 where there is none: capped at the view's
+    # size); the box's own border is sure backdrop, so the distances inside are the view's
+    dist = np.minimum(cv2.distanceTransform((p >= SURE_BG).astype(np.uint8), cv2.DIST_L2, 3), float(max(h, w)))
+    fg = (p > 0.5).astype(np.uint8)
     n, lab_cc, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
     size = np.sqrt(np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
     size[0] = max(4.0, float(np.sqrt(max(1, int(fg.sum())))))  # pixels outside any sure blob: the objects' scale
-    sat = img.max(axis=2) - img.min(axis=2)
-    sat_b = back.max(axis=2) - back.min(axis=2)
-    cand = prob > CANDIDATE
-    ctx = cv2.GaussianBlur(prob, (0, 0), 4.0)
-    ratio_ctx = cv2.GaussianBlur(ratio, (0, 0), 4.0)
+    ctx = cv2.GaussianBlur(p, (0, 0), CONTEXT_SIGMA)
+    ratio_ctx = cv2.GaussianBlur(ratio, (0, 0), CONTEXT_SIGMA)
+    # ... and what is per pixel on the candidates alone
+    idx = np.flatnonzero(cand[c])
+
+    def at(m: np.ndarray) -> np.ndarray:
+        """A map of the box (or of the view, cut to the box) at the candidates: N or N x channels."""
+        m = m[c] if m.shape[:2] == (h, w) and (h, w) != p.shape else m
+        return np.ascontiguousarray(m).reshape(-1, *m.shape[2:])[idx]
+
+    img_k, back_k, ratio_k = at(img), at(back), at(ratio)
+    chroma = img_k / (img_k.sum(axis=1, keepdims=True) + 12.0)
+    chroma_b = back_k / (back_k.sum(axis=1, keepdims=True) + 12.0)
+    lab = cv2.cvtColor(np.clip(img_k / 255.0, 0, 1)[None], cv2.COLOR_RGB2Lab)[0]
+    lab_b = cv2.cvtColor(np.clip(back_k / 255.0, 0, 1)[None], cv2.COLOR_RGB2Lab)[0]
     cols = [
-        prob[cand], ctx[cand], ratio[cand], ratio_ctx[cand], _local_std(ratio)[cand],
-        ch_ratio[cand].std(axis=1) if cand.any() else np.zeros(0, np.float32),
-        np.abs(chroma - chroma_b)[cand].sum(axis=1),
-        np.sqrt(((lab - lab_b) ** 2).sum(axis=2))[cand] / 100.0,
-        (np.log(tex + 1.0) - np.log(tex_b + 1.0) - ratio)[cand],
-        np.hypot(gx, gy)[cand],
-        np.log1p(dist[cand]),
-        dist[cand] / size[lab_cc[cand]],
-        lum_b[cand] / 255.0, sat[cand] / 255.0, sat_b[cand] / 255.0,
+        at(p), at(ctx), ratio_k, at(ratio_ctx), at(_local_std(ratio)),
+        np.log((img_k + 4.0) / (back_k + 4.0)).std(axis=1),
+        np.abs(chroma - chroma_b).sum(axis=1),
+        np.sqrt(((lab - lab_b) ** 2).sum(axis=1)) / 100.0,
+        np.log(at(tex) + 1.0) - np.log(at(tex_b) + 1.0) - ratio_k,
+        np.hypot(at(gx), at(gy)),
+        np.log1p(at(dist)),
+        at(dist) / size[at(lab_cc)],
+        at(lum_back) / 255.0,
+        (img_k.max(axis=1) - img_k.min(axis=1)) / 255.0,
+        (back_k.max(axis=1) - back_k.min(axis=1)) / 255.0,
     ]
-    x = np.stack(cols, axis=1).astype(np.float32) if cand.any() else np.zeros((0, len(FEATURES)), np.float32)
-    return x, cand, {"back": back, "lum_ratio": np.exp(ratio)}
+    x = np.stack(cols, axis=1).astype(np.float32)
+    return x, cand, maps
 
 
 def object_probability(img: np.ndarray, prob: np.ndarray, clf: Classifier) -> tuple[np.ndarray, dict]:
