@@ -48,6 +48,20 @@ def _local_std(x: np.ndarray, k: int = 5) -> np.ndarray:
     return np.sqrt(np.maximum(cv2.blur(x * x, (k, k)) - m * m, 0.0))
 
 
+def _channel_range(c: np.ndarray) -> np.ndarray:
+    """max - min over the 3 channels of N x 3 (numpy's reductions over a short axis are slow)."""
+    r, g, b = c[:, 0], c[:, 1], c[:, 2]
+    return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+
+
+def _spread(c: np.ndarray) -> np.ndarray:
+    """Standard deviation over the 3 channels of N x 3, as numpy's std(axis=1) computes it."""
+    mean = (c[:, 0] + c[:, 1] + c[:, 2]) / np.float32(3)
+    d = c - mean[:, None]
+    d *= d
+    return np.sqrt((d[:, 0] + d[:, 1] + d[:, 2]) / np.float32(3))
+
+
 def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]]:
     """The regions around what the network lit up, each with a margin of backdrop for the estimate and
     at most `side` px long: [(slices in the frame, float32 image, float32 prob)].
@@ -135,7 +149,7 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     lab_b = cv2.cvtColor(np.clip(back_k / 255.0, 0, 1)[None], cv2.COLOR_RGB2Lab)[0]
     cols = [
         at(p), at(ctx), ratio_k, at(ratio_ctx), at(_local_std(ratio)),
-        np.log((img_k + 4.0) / (back_k + 4.0)).std(axis=1),
+        _spread(np.log((img_k + 4.0) / (back_k + 4.0))),
         np.abs(chroma - chroma_b).sum(axis=1),
         np.sqrt(((lab - lab_b) ** 2).sum(axis=1)) / 100.0,
         np.log(at(tex) + 1.0) - np.log(at(tex_b) + 1.0) - ratio_k,
@@ -143,8 +157,8 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         np.log1p(at(dist)),
         at(dist) / size[at(lab_cc)],
         at(lum_back) / 255.0,
-        (img_k.max(axis=1) - img_k.min(axis=1)) / 255.0,
-        (back_k.max(axis=1) - back_k.min(axis=1)) / 255.0,
+        _channel_range(img_k) / 255.0,
+        _channel_range(back_k) / 255.0,
     ]
     x = np.stack(cols, axis=1).astype(np.float32)
     return x, cand, maps
