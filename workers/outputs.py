@@ -103,16 +103,31 @@ def make(result: CutoutResult | Pixels, options: CutoutOptions, profiles: list[P
         rgba = render.decode_rgba(result.png)
     out: list[render.Rendered] = []
     for p in profiles:
-        if p.name == DEFAULT and not split and transparent:
-            png = result.png or render.encode_png(rgba)  # from pixels: fpng, the engine's default encoder
-            out.append(render.Rendered(p, png, result.width, result.height))
+        if p.name == DEFAULT and not split:
+            # the engine's own output for the job's options, made from its transparent RGBA as its
+            # compose makes it (a flattened frame stays RGBA with its alpha, a mask stays one channel)
+            png = result.png if transparent else b""
+            out.append(render.Rendered(p, png or render.encode_png(_as_engine_output(rgba, options)),
+                                       result.width, result.height))
             continue
-        # the default profile's outputs keep the engine's look: no ICC, as before profiles
+        # the default profile's split outputs keep the engine's look: no ICC, as before profiles
         shaped = legacy_profile(options) if p.name == DEFAULT else p
         for r in render.render(rgba, shaped, None if p.name == DEFAULT else icc, split=split):
             r.profile = p
             out.append(r)
     return out
+
+
+def _as_engine_output(rgba: np.ndarray, options: CutoutOptions) -> np.ndarray:
+    """What Engine.cutout returns for `options`, from its transparent RGBA (bleed and any kept shadow
+    already in it): the mask, the frame flattened on bg_color, or the RGBA itself."""
+    from workers.engine.compose import flatten
+
+    if options.mask_only:
+        return np.ascontiguousarray(rgba[..., 3])
+    if options.bg_color is not None:
+        return flatten(rgba[..., :3], rgba[..., 3], options.bg_color)
+    return rgba
 
 
 class Plan:

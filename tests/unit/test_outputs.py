@@ -48,3 +48,15 @@ def test_default_alone_is_the_engines_output_and_legacy_options_shape_it(engine)
     _, (mask, _) = outputs.cutout(engine, data, mask_opts, plan)
     m = np.asarray(Image.open(io.BytesIO(mask.data)))
     assert m.ndim == 2 and (m == np.asarray(Image.open(io.BytesIO(made.data)))).all()
+
+
+def test_default_beside_other_profiles_is_the_engines_flattened_output(engine):
+    """A flat colour asked with --bg-color stays what the engine writes (RGBA, alpha where the
+    colour's own alpha puts it) when other profiles run beside the default one."""
+    data = ecssd_image(814).read_bytes()
+    for bg in ((255, 0, 0, 255), (0, 128, 255, 100)):
+        opts = CutoutOptions(bg_color=bg)
+        plan = outputs.Plan([PRESETS["default"], PRESETS["amazon-main"]], False, opts)
+        _, (default, _) = outputs.cutout(engine, data, opts, plan)
+        ref = render.decode_rgba(engine.cutout(data, opts).png)
+        assert (render.decode_rgba(default.data) == ref).all()
