@@ -22,6 +22,8 @@ _.graph_optimization_level  # onnxruntime.SessionOptions
 _.inter_op_num_threads  # onnxruntime.SessionOptions
 _.execution_mode  # onnxruntime.SessionOptions
 _.enable_cpu_mem_arena  # onnxruntime.SessionOptions
+_.log_severity_level  # onnxruntime.SessionOptions (workers/engine/mlp.py)
+_.ir_version  # onnx ModelProto: the classifiers' graphs (workers/engine/mlp.py)
 
 # public API of StatusStore with no caller in the package: operators and the integration tests read
 # the dead-letter list through it

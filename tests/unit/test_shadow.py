@@ -85,6 +85,25 @@ def test_classifier_round_trips_through_json_and_predicts_probabilities():
     assert ((clf.predict(x) >= 0) & (clf.predict(x) <= 1)).all()
 
 
+def test_classifier_predicts_what_its_layers_compute():
+    """The onnxruntime graph (standardisation folded into the first layer) computes the standardised
+    ReLU network with a logistic output; no rows, no answers."""
+    rng = np.random.default_rng(2)
+    f = len(shadow.FEATURES)
+    mean, scale = rng.normal(size=f).astype(np.float32), rng.uniform(0.5, 3, f).astype(np.float32)
+    ws = (rng.normal(size=(f, 8)), rng.normal(size=(8, 5)), rng.normal(size=(5, 1)))
+    bs = (rng.normal(size=8), rng.normal(size=5), rng.normal(size=1))
+    clf = Classifier(mean, scale, tuple(np.float32(w) for w in ws), tuple(np.float32(b) for b in bs), shadow.FEATURES)
+    x = rng.normal(size=(300, f)).astype(np.float32) * 2
+    h = (x.astype(np.float64) - mean) / scale
+    for w, b in zip(ws[:-1], bs[:-1]):
+        h = np.maximum(h @ w + b, 0.0)
+    expected = 1.0 / (1.0 + np.exp(-(h @ ws[-1] + bs[-1])[:, 0]))
+    np.testing.assert_allclose(clf.predict(x), expected, atol=2e-5)
+    assert clf.predict(x).dtype == np.float32
+    assert clf.predict(np.zeros((0, f), np.float32)).shape == (0,)
+
+
 def test_classifier_trained_on_other_features_is_refused():
     bad = '{"features": ["p"], "mean": [0], "scale": [1], "weights": [[[1]]], "biases": [[0]]}'
     with pytest.raises(ValueError, match="retrain"):
