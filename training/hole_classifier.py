@@ -89,7 +89,7 @@ def collect(engine, n: int, log=print):
             gt, p = st["gt"], st["p"]
             # the foreground pixels opening each region would give to the backdrop: rightly (the ground
             # truth's backdrop: gained) or wrongly (the object's: lost)
-            shown = [(p[box][reg] > 0.5, gt[box][reg] < 128) for box, reg in regions]
+            shown = [(p[box][reg] > 0.5, gt[box][reg] < 128) for box, reg, _, _ in regions]
             stake = np.array([((s & b).sum(), (s & ~b).sum()) for s, b in shown])
             xs.append(x), stakes.append(stake), groups.append(np.full(len(x), k))
         if (k + 1) % 20 == 0:

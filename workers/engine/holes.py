@@ -32,6 +32,7 @@ FEATURES = (
 )
 MIN_OBJECT_PX = 64
 MIN_REGION_PX = 4
+MAX_OPENED = 0.4  # an object that would lose more than this share of its foreground keeps it all
 # candidate levels: texture share over this, colour distance under this times the rule's, map under this
 SHARE_LEVEL, COLOUR_LEVEL, UNSURE_LEVEL = 0.5, 1.5, 0.8
 
@@ -58,8 +59,8 @@ def _object_regions(prob: np.ndarray, frame_area: float | None, max_object_frac:
 def region_features(prob: np.ndarray, rgb: np.ndarray, frame_area: float | None = None, max_object_frac: float = 0.05):
     """Candidate hole regions and their features.
 
-    `prob` float32 HxW 0..1, `rgb` uint8 HxWx3. Returns (features N x F, a list of N (slices, bool
-    mask within the slices) regions). Regions of one object may overlap (several candidate levels).
+    `prob` float32 HxW 0..1, `rgb` uint8 HxWx3. Returns (features N x F, a list of N regions: (slices,
+    bool mask within the slices, the object's label, the object's foreground pixels in its crop)). Regions of one object may overlap (several candidate levels).
     """
     if not (prob > 0.5).any():
         return np.zeros((0, len(FEATURES)), np.float32), []
@@ -111,7 +112,7 @@ def region_features(prob: np.ndarray, rgb: np.ndarray, frame_area: float | None 
                     level == 0, level == 1, level == 2,
                 ))
                 regions.append(((slice(sub[0].start + box[0].start, sub[0].start + box[0].stop),
-                                 slice(sub[1].start + box[1].start, sub[1].start + box[1].stop)), reg))
+                                 slice(sub[1].start + box[1].start, sub[1].start + box[1].stop)), reg, int(i), int((p > 0.5).sum())))
     if not rows:
         return np.zeros((0, len(FEATURES)), np.float32), []
     return np.asarray(rows, np.float32), regions
@@ -124,11 +125,17 @@ def open_learned_holes(prob: np.ndarray, rgb: np.ndarray, clf: Classifier, frame
     if not len(x):
         return prob
     p_hole = clf.predict(x)
+    opened: dict[int, np.ndarray] = {}
+    for (box, reg, obj, _), ph in zip(regions, p_hole):
+        if ph > threshold:
+            m = opened.setdefault(obj, np.zeros(prob.shape, bool))
+            m[box] |= reg
     out = prob
-    for (box, reg), ph in zip(regions, p_hole):
-        if ph <= threshold:
-            continue
+    shown = {obj: n for _, _, obj, n in regions}
+    for obj, m in opened.items():
+        if np.count_nonzero(m & (prob > 0.5)) > MAX_OPENED * shown[obj]:
+            continue  # most of an object is not a hole: the regions are the object's own
         if out is prob:
             out = prob.copy()
-        out[box][reg] = 0.0
+        out[m] = 0.0
     return out
