@@ -319,3 +319,37 @@ def test_open_background_holes_in_a_crop_leaves_objects_its_border_cuts():
     assert (pp.open_background_holes(disc[cut], img[cut], whole_only=True) == disc[cut]).all()
     whole = pp.open_background_holes(disc, img, whole_only=True)  # inside the crop: judged as before
     assert whole[100, 100] == 0.0
+
+
+def _learned():
+    from workers.engine import holes
+
+    clf = holes.load_classifier()
+    assert clf is not None, "workers/engine/data/hole_classifier.json is shipped"
+    return holes, clf
+
+
+def test_learned_holes_open_a_ring_on_a_textured_backdrop():
+    holes, clf = _learned()
+    img = _striped()
+    _, mask = _ring_scene()
+    img[mask > 0] = (150, 150, 165)  # a silver ring, its hole kept by the network
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    x, regions = holes.region_features(disc, img)
+    assert x.shape == (len(regions), len(holes.FEATURES)) and len(regions) > 0
+    out = holes.open_learned_holes(disc, img, clf)
+    assert (out[85:116, 85:116] == 0.0).mean() > 0.9  # the hole shows the fabric: opened
+    assert (out[mask > 0] == 1.0).mean() > 0.98  # the ring body stays
+    assert disc.min() == 0.0 and disc[100, 100] == 1.0  # the input is left as it was
+
+
+def test_learned_holes_leave_a_solid_disc_with_a_light_patch():
+    holes, clf = _learned()
+    rng = np.random.default_rng(3)
+    img = np.clip(rng.normal(0, 5, (200, 200, 3)) + np.array([120, 90, 60]), 0, 255).astype(np.uint8)  # a wood-brown backdrop
+    disc = np.zeros((200, 200), np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    img[disc > 0] = (40, 60, 140)  # a blue enamel disc ...
+    cv2.circle(img, (100, 100), 18, (215, 225, 240), -1)  # ... with a light centre patch: its own, not the backdrop
+    assert holes.open_learned_holes(disc, img, clf) is disc

@@ -72,6 +72,7 @@ class PostKnobs:
     fine_holes_below: float = 0.05  # objects under this share of the frame get background holes opened at full resolution too; 0: off
     small_edge_radius: int = 2  # guided-filter radius at the edges of small objects (thin parts); 0: the frame's radius everywhere
     post_steps: tuple[str, ...] = POST_STEPS  # which post-processing steps run (when post-processing is on)
+    learned_holes: float = 0.0  # open-holes also opens the regions the hole classifier (holes.py) calls backdrop with more than this probability; 0: off (no gain on catalog-tune: docs/benchmarks.md)
 
 
 @dataclass(frozen=True)

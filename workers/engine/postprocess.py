@@ -6,6 +6,8 @@ ring, and a fixed hole-fill closes the ring itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -264,6 +266,51 @@ def _lab_distance(lab: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return np.sqrt((0.5 * d[..., 0]) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
 
 
+@dataclass
+class ObjectBands:
+    """One object of a silhouette labelling, in a crop around it: the backdrop band around it, its own
+    rim and its interior, as the hole decisions read them."""
+
+    sub: tuple[slice, slice]  # the crop in the map
+    area: int  # the filled silhouette's pixels
+    diam: float  # its equivalent diameter
+    lab: np.ndarray  # the crop in Lab (uint8)
+    outer: np.ndarray  # the backdrop band around the object (past its contact shadow)
+    bg_ref: np.ndarray  # the band's median Lab colour
+    bg_spread: float  # the band's median colour distance to it (how textured the backdrop is)
+    depth: np.ndarray  # px from the silhouette's outer edge
+    inner: np.ndarray  # the interior, away from the outer edge
+    rim: np.ndarray  # the object's own material along its outer edge, before any hole
+
+
+def object_bands(comp: np.ndarray, stats: np.ndarray, i: int, rgb: np.ndarray) -> ObjectBands | None:
+    """The bands of object `i` of `comp` (its stats row `stats[i]`), or None when too little
+    backdrop lies around it to read."""
+    h, w = comp.shape
+    x, y, bw, bh, area = stats[i]
+    diam = equivalent_diameter_of(area)
+    near_px, far_px = max(2, int(diam * 0.06)), max(4, int(diam * 0.18))
+    m = far_px + 2
+    sub = (slice(max(0, y - m), min(h, y + bh + m)), slice(max(0, x - m), min(w, x + bw + m)))
+    labels_sub = comp[sub]
+    own = (labels_sub == i).view(np.uint8)
+    # disc dilations by distance: one O(pixels) transform instead of two ellipse kernels whose
+    # cost grows with their area
+    away = cv2.distanceTransform(1 - own, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    outer = (away > near_px + 0.5) & (away <= far_px + 0.5) & (labels_sub == 0)
+    if np.count_nonzero(outer) < 10:
+        return None
+    lab = cv2.cvtColor(rgb[sub], cv2.COLOR_RGB2LAB)
+    bg = lab[outer].astype(np.float32)
+    bg_ref = np.median(bg, axis=0)
+    bg_spread = float(np.median(_lab_distance(bg, bg_ref)))
+    ring = max(2, int(diam * 0.04))
+    depth = cv2.distanceTransform(own, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    inner = depth > ring + 0.5
+    rim = (depth > 0) & ~inner
+    return ObjectBands(sub, int(area), diam, lab, outer, bg_ref, bg_spread, depth, inner, rim)
+
+
 def open_background_holes(
     prob: np.ndarray,
     rgb: np.ndarray,
@@ -310,30 +357,12 @@ def open_background_holes(
         todo &= areas <= max_object_frac * frame_area
     if not todo.any():
         return prob
-    h, w = mask.shape
     out = prob
     for i in 1 + np.nonzero(todo)[0]:
-        x, y, bw, bh, area = stats[i]
-        diam = equivalent_diameter_of(area)
-        near_px, far_px = max(2, int(diam * 0.06)), max(4, int(diam * 0.18))
-        m = far_px + 2
-        sub = (slice(max(0, y - m), min(h, y + bh + m)), slice(max(0, x - m), min(w, x + bw + m)))
-        labels_sub = comp[sub]
-        own = (labels_sub == i).view(np.uint8)
-        # disc dilations by distance: one O(pixels) transform instead of two ellipse kernels whose
-        # cost grows with their area
-        away = cv2.distanceTransform(1 - own, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        outer = (away > near_px + 0.5) & (away <= far_px + 0.5) & (labels_sub == 0)
-        if np.count_nonzero(outer) < 10:
+        o = object_bands(comp, stats, i, rgb)
+        if o is None:
             continue
-        lab = cv2.cvtColor(rgb[sub], cv2.COLOR_RGB2LAB)
-        bg = lab[outer].astype(np.float32)
-        bg_ref = np.median(bg, axis=0)
-        bg_spread = float(np.median(_lab_distance(bg, bg_ref)))
-        ring = max(2, int(diam * 0.04))
-        depth = cv2.distanceTransform(own, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-        inner = depth > ring + 0.5
-        rim = (depth > 0) & ~inner  # the object's own material, before any hole
+        sub, lab, outer, rim, inner, bg_ref, bg_spread, area = o.sub, o.lab, o.outer, o.rim, o.inner, o.bg_ref, o.bg_spread, o.area
         if bg_spread <= max_spread:
             near_bg = inner & (_lab_distance(lab.astype(np.float32), bg_ref) < max(bg_distance, 3.0 * bg_spread))
             # and not the object's colour too: a hoop or a lizard's head may match the backdrop

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import postprocess, roi, shadow
+from . import holes, postprocess, roi, shadow
 from .config import EngineConfig
 from .net import resize
 
@@ -108,9 +108,17 @@ def shadows(state: PostState) -> None:
 
 
 def open_holes(state: PostState) -> None:
-    """Background seen through holes (a ring's, a button's) opened in the working-size map."""
+    """Background seen through holes (a ring's, a button's) opened in the working-size map: by the hand
+    rule, and with `learned_holes` also by the hole classifier (holes.py)."""
     r = state.region
-    r.p_work = postprocess.open_background_holes(r.p_work, r.img_work, frame_area=r.frame_area)
+    before = r.p_work
+    r.p_work = postprocess.open_background_holes(before, r.img_work, frame_area=r.frame_area)
+    clf = holes.load_classifier() if state.cfg.learned_holes > 0 else None
+    if clf is not None:
+        # the classifier judges the same map as the rule: what either calls backdrop is opened
+        learned = holes.open_learned_holes(before, r.img_work, clf, frame_area=r.frame_area, threshold=state.cfg.learned_holes)
+        if learned is not before:
+            r.p_work = np.minimum(r.p_work, learned)
 
 
 def smooth(state: PostState) -> None:
