@@ -194,12 +194,14 @@ def batch(cfg: DataConfig, seed: int, number: int, n: int, split: str = "train")
 
 
 def distill_photos(cfg: DataConfig, seed: int, number: int, n: int) -> np.ndarray:
-    """`n` whole ECSSD training photos squashed to `frame_size`² (flip and crop, no jitter): the
-    inputs the frozen stock network labels for the distillation term."""
+    """`n` whole ECSSD training photos squashed to batch `number`'s side (flip and crop, no jitter):
+    the inputs the frozen stock network labels for the distillation term, at every scale the
+    student is trained at."""
     pool = ids(cfg.train_ids)
+    side = batch_scale(cfg, seed, number)[1]
     out = []
     for i in range(n):
         rng = np.random.default_rng([seed, 3, number, i])
-        rgb, _ = photo_sample(rng, pool, cfg.frame_size)
+        rgb, _ = photo_sample(rng, pool, side)
         out.append(normalise(rgb))
     return np.stack(out)

@@ -5,7 +5,7 @@
 The loss is U2NET's: binary cross-entropy on the fused map and on each of the six side maps, plus
 (`iou_weight`) a soft-IoU term on the fused map, which weighs a 30-pixel object like a 30 000-pixel
 one, plus (`distill_weight`) a distillation term: on `distill_batch` whole ECSSD training photos
-per step, the BCE of the student's fused logits against the frozen stock u2netp's probabilities,
+per step (at the batch's side), the BCE of the student's fused logits against the frozen stock u2netp's probabilities,
 so normal-size subjects keep what the published weights know. `trainable` picks what moves: `new`
 (the added modules only), `head` (those plus the side and fusion convolutions) or `all`;
 `freeze_stages` keeps the first N encoder stages fixed whatever `trainable` says.

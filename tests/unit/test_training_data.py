@@ -57,5 +57,6 @@ def test_batches_share_one_engine_scale_and_are_pure(catalog_dir, small_ecssd):
     assert kinds <= set(data.KINDS) and "catalog" in kinds
     again = data.batch(cfg, 0, 5, 3)
     assert np.array_equal(again[0], x) and np.array_equal(again[1], y)
-    photos = data.distill_photos(cfg, 0, 3, 2)
-    assert photos.shape == (2, 3, 64, 64) and np.array_equal(photos, data.distill_photos(cfg, 0, 3, 2))
+    photos = data.distill_photos(cfg, 0, 3, 2)  # whole photos at the batch's side
+    side = data.batch_scale(cfg, 0, 3)[1]
+    assert photos.shape == (2, 3, side, side) and np.array_equal(photos, data.distill_photos(cfg, 0, 3, 2))
