@@ -1,4 +1,5 @@
-"""Training samples: ECSSD photos (normal-size objects) and small-object copy-paste composites.
+"""Training samples: ECSSD photos (normal-size objects), small-object copy-paste composites and
+crops of catalog-tune frames (training.catalog) at the sizes the engine runs the network.
 
 Only ECSSD 0001-0800 is ever read here (0801-1000 is the evaluation split of bench/): by default
 0001-0760 feed training and 0761-0800 the validation that picks nothing but is reported.
@@ -8,6 +9,12 @@ for its coarse pass) with 1-4 objects of 0.05-5 % of the frame: ECSSD objects cu
 or bench's procedural jewellery/hardware, on another ECSSD photo or a procedural texture. Its
 ground truth is the pasted alpha, exact by construction (bench.synth's integer blend). Every sample
 is a pure function of (seed, index), so a resumed run sees the same stream as an uninterrupted one.
+
+With `multiscale` every batch has one of the engine's scales, drawn from (seed, batch number):
+`frame` (the whole frame squashed to `frame_size`, the coarse pass), `tile` (`tile_size`, a
+detection tile) or `zoom` (one of `zoom_sizes`, a crop around an object or around empty texture).
+Each sample of the batch is then a catalog-tune crop at that scale (`catalog_share`), a composite
+or a whole ECSSD photo, all at the batch's size. Without it every sample is `size`² as before.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import numpy as np
 from bench import backgrounds, synth
 from bench.paths import ecssd_dir
 from workers.engine import net
+
+from . import catalog
 from workers.engine.models import REGISTRY
 
 AREA_RANGE = (0.0005, 0.05)
@@ -35,6 +44,17 @@ class DataConfig:
     procedural_share: float = 0.4  # pasted objects drawn procedurally (else cut from ECSSD)
     max_objects: int = 4
     jitter: float = 0.15  # brightness/contrast jitter amplitude
+    catalog_share: float = 0.0  # catalog-tune crops; of the rest `composite_share` are composites
+    catalog_frames: tuple[int, int] = (0, 219)  # catalog-tune frames for training (never 240-299)
+    catalog_val_frames: tuple[int, int] = (220, 239)  # and for the reported validation
+    catalog_dir: str | None = None  # default: bench/out/sets/catalog-tune
+    multiscale: bool = False  # per-batch scale (below) instead of `size`
+    frame_size: int = 320  # coarse pass: the whole frame squashed
+    tile_size: int = 256  # detection tiles
+    zoom_sizes: tuple[int, ...] = (160, 224)  # zoom crops
+    frame_share: float = 0.3  # batches at frame_size
+    tile_share: float = 0.3  # batches at tile_size; the rest at a zoom size
+    empty_share: float = 0.3  # catalog zoom crops with no product in them (target all zero)
 
 
 def ids(span: tuple[int, int]) -> list[int]:
@@ -123,19 +143,65 @@ def jitter(rng: np.random.Generator, rgb: np.ndarray, amount: float) -> np.ndarr
     return np.clip((rgb.astype(np.float32) - mean) * c + mean + b, 0, 255).astype(np.uint8)
 
 
-def sample(cfg: DataConfig, seed: int, index: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, str]:
-    """(normalised 3xSxS input, SxS target in [0,1], kind) for sample `index` of `split`."""
+KINDS = ("photo", "composite", "catalog")
+TUPLE_FIELDS = ("train_ids", "val_ids", "catalog_frames", "catalog_val_frames", "zoom_sizes")
+
+
+def batch_scale(cfg: DataConfig, seed: int, number: int) -> tuple[str, int]:
+    """(scale, side) of batch `number`: `frame`, `tile` or `zoom` with `multiscale`, else (frame, size)."""
+    if not cfg.multiscale:
+        return "frame", cfg.size
+    rng = np.random.default_rng([seed, 2, number])
+    u = rng.random()
+    if u < cfg.frame_share:
+        return "frame", cfg.frame_size
+    if u < cfg.frame_share + cfg.tile_share:
+        return "tile", cfg.tile_size
+    return "zoom", int(cfg.zoom_sizes[int(rng.integers(len(cfg.zoom_sizes)))])
+
+
+def sample(cfg: DataConfig, seed: int, index: int, split: str = "train", scale: tuple[str, int] | None = None,
+           kind: str | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(normalised 3xSxS input, SxS target in [0,1], kind) for sample `index` of `split` at `scale`
+    (default: a frame at `size`); `kind` forces photo, composite or catalog (validation per kind)."""
     rng = np.random.default_rng([seed, 0 if split == "train" else 1, index])
     pool = ids(cfg.train_ids if split == "train" else cfg.val_ids)
-    if rng.random() < cfg.composite_share:
-        rgb, target, kind = *composite_sample(rng, pool, cfg.size, cfg), "composite"
+    scale_kind, size = scale or ("frame", cfg.size)
+    u = rng.random()
+    if kind is None:
+        rest = (u - cfg.catalog_share) / (1.0 - cfg.catalog_share) if u >= cfg.catalog_share else None
+        kind = "catalog" if rest is None else "composite" if rest < cfg.composite_share else "photo"
+    if kind == "catalog":
+        frames = catalog.frame_ids(cfg.catalog_frames if split == "train" else cfg.catalog_val_frames)
+        crop = scale_kind if scale_kind != "zoom" else "empty" if rng.random() < cfg.empty_share else "object"
+        rgb, target = catalog.crop(rng, frames, crop, size, catalog.set_dir(cfg.catalog_dir), cfg.zoom_sizes)
+    elif kind == "composite":
+        rgb, target = composite_sample(rng, pool, size, cfg)
+    elif kind == "photo":
+        rgb, target = photo_sample(rng, pool, size)
     else:
-        rgb, target, kind = *photo_sample(rng, pool, cfg.size), "photo"
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     if split == "train":
         rgb = jitter(rng, rgb, cfg.jitter)
     return normalise(rgb), target, kind
 
 
-def batch(cfg: DataConfig, seed: int, start: int, n: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    xs, ys, kinds = zip(*(sample(cfg, seed, start + i, split) for i in range(n)))
+def batch(cfg: DataConfig, seed: int, number: int, n: int, split: str = "train") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Batch `number` (samples number*n ... number*n + n-1), all at the batch's scale."""
+    scale = batch_scale(cfg, seed, number)
+    xs, ys, kinds = zip(*(sample(cfg, seed, number * n + i, split, scale) for i in range(n)))
     return np.stack(xs), np.stack(ys)[:, None], list(kinds)
+
+
+def distill_photos(cfg: DataConfig, seed: int, number: int, n: int) -> np.ndarray:
+    """`n` whole ECSSD training photos squashed to batch `number`'s side (flip and crop, no jitter):
+    the inputs the frozen stock network labels for the distillation term, at every scale the
+    student is trained at."""
+    pool = ids(cfg.train_ids)
+    side = batch_scale(cfg, seed, number)[1]
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, 3, number, i])
+        rgb, _ = photo_sample(rng, pool, side)
+        out.append(normalise(rgb))
+    return np.stack(out)
