@@ -24,6 +24,9 @@ def _cfg(steps: int, ids: dict, **extra) -> TrainConfig:
             "steps": steps,
             "batch": 1,
             "threads": 1,
+            # batches drawn in the test's own process: a DataLoader worker forked from a process
+            # that already runs other threads (onnxruntime's, the suite's servers) can hang
+            "loader_workers": 0,
             "checkpoint_every": 1,
             "val_samples": 2,
             "data": {"size": 64, "composite_share": 0.5, **{k: list(v) for k, v in ids.items()}},
