@@ -441,12 +441,9 @@ def push_pull_fill(rgb: np.ndarray, weight: np.ndarray, min_side: int = 1) -> np
     O(pixels): average down (colour premultiplied by weight), then fill up coarse-to-fine. `rgb` may
     also be a single channel (H x W).
     """
-    if rgb.ndim == 2:  # OpenCV drops a trailing channel of one: keep the maps 2-D throughout
-        def per_px(m):
-            return m
-    else:
-        def per_px(m):
-            return m[..., None]
+    def per_px(m: np.ndarray) -> np.ndarray:  # OpenCV drops a trailing channel of one: 2-D maps stay 2-D
+        return m if rgb.ndim == 2 else m[..., None]
+
     cols = [rgb.astype(np.float32) * per_px(weight)]
     wts = [weight.astype(np.float32)]
     while min(wts[-1].shape) > min_side:

@@ -121,7 +121,7 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     bx, by, bw, bh = cv2.boundingRect(cand.view(np.uint8))
     c = (slice(max(0, by - CROP_MARGIN), min(h, by + bh + CROP_MARGIN)),
          slice(max(0, bx - CROP_MARGIN), min(w, bx + bw + CROP_MARGIN)))
-    p, ratio = prob[c], ratio_full[c]
+    p, ratio, tex, tex_b, lum_back = prob[c], ratio_full[c], tex[c], tex_b[c], lum_back[c]
     log_lum = np.log(lum[c] + 4.0)
     gx = cv2.Sobel(log_lum, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(log_lum, cv2.CV_32F, 0, 1, ksize=3)
@@ -138,11 +138,10 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     idx = np.flatnonzero(cand[c])
 
     def at(m: np.ndarray) -> np.ndarray:
-        """A map of the box (or of the view, cut to the box) at the candidates: N or N x channels."""
-        m = m[c] if m.shape[:2] == (h, w) and (h, w) != p.shape else m
+        """A map of the box at the candidates: N or N x channels."""
         return np.ascontiguousarray(m).reshape(-1, *m.shape[2:])[idx]
 
-    img_k, back_k, ratio_k = at(img), at(back), at(ratio)
+    img_k, back_k, ratio_k = at(img[c]), at(back[c]), at(ratio)
     chroma = img_k / (img_k.sum(axis=1, keepdims=True) + 12.0)
     chroma_b = back_k / (back_k.sum(axis=1, keepdims=True) + 12.0)
     lab = cv2.cvtColor(np.clip(img_k / 255.0, 0, 1)[None], cv2.COLOR_RGB2Lab)[0]
