@@ -63,10 +63,16 @@ class CutoutResult:
 
 
 class Engine:
-    """Holds one network; call `cutout` (bytes) or `matte` (pixels). Safe to share across threads."""
+    """Holds the network(s); call `cutout` (bytes) or `matte` (pixels). Safe to share across threads.
 
-    def __init__(self, net: SaliencyNet, config: EngineConfig | None = None, model_id: str = "u2netp") -> None:
+    `close_net`: a second network for the close passes only (detection tiles and zooms); the coarse
+    pass over the whole frame always runs `net`. None: `net` runs every pass.
+    """
+
+    def __init__(self, net: SaliencyNet, config: EngineConfig | None = None, model_id: str = "u2netp",
+                 close_net: SaliencyNet | None = None) -> None:
         self.net = net
+        self.close_net = close_net or net
         self.config = config or EngineConfig()
         self.model_id = model_id
         self.trace: list[dict] | None = None  # set to a list to record every zoom decision (training.zoom_judge)
@@ -91,8 +97,19 @@ class Engine:
         model = prepare(s)
         config = EngineConfig(png_encoder=s.png_encoder, max_pixels=s.max_pixels, detection=s.detection,
                               post_steps=tuple(s.post_steps))
-        net = open_net(model, s, (config.coarse_size, config.detect_tile, *config.zoom_sizes))
-        return cls(net, config, model_id=model.model_id)
+        close = None
+        if s.close_model or s.close_model_path:
+            close = prepare(s.model_copy(update={"model": s.close_model or s.model, "model_path": s.close_model_path}))
+        if close is None or close.path == model.path:
+            net = open_net(model, s, (config.coarse_size, config.detect_tile, *config.zoom_sizes))
+            return cls(net, config, model_id=model.model_id)
+        net = open_net(model, s, (config.coarse_size,))
+        close_net = open_net(close, s, (config.detect_tile, *config.zoom_sizes))
+        return cls(net, config, model_id=f"{model.model_id}+close={close.model_id}", close_net=close_net)
+
+    def _passes(self) -> int:
+        """Network runs so far, both networks together."""
+        return self.net.passes + (self.close_net.passes if self.close_net is not self.net else 0)
 
     # ------------------------------------------------------------------ bytes -> PNG
     def cutout(self, data: bytes, options: CutoutOptions | None = None) -> CutoutResult:
@@ -161,7 +178,7 @@ class Engine:
 
     def _composed(self, rgb: np.ndarray, options: CutoutOptions, timer: Timer,
                   coarse: np.ndarray | None = None) -> tuple[CutoutResult, np.ndarray]:
-        passes_before = self.net.passes
+        passes_before = self._passes()
         matte = self.matte(rgb, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer, coarse=coarse,
                            keep_shadow=options.shadow == "keep")
         with timer.stage("compose"):
@@ -172,7 +189,7 @@ class Engine:
             height=rgb.shape[0],
             timings=timer.ms,
             rois=len(matte.rois),
-            passes=self.net.passes - passes_before + (1 if coarse is not None else 0),
+            passes=self._passes() - passes_before + (1 if coarse is not None else 0),
             **object_sizes(matte.alpha),
         )
         return result, out
@@ -180,7 +197,7 @@ class Engine:
     def _cutout_large(self, data: bytes, options: CutoutOptions, timer: Timer) -> CutoutResult:
         """A frame over `large_above_px`: the plan on a reduced copy, the output band by band at full
         resolution (large.py), so memory stays bounded whatever the frame's size."""
-        passes_before = self.net.passes
+        passes_before = self._passes()
         with timer.stage("decode"):
             small = large.work_frame(data, self.config, self.config.max_pixels)
         matte = self.matte(small, roi_on=options.roi, postprocess_on=options.postprocess, timer=timer,
@@ -198,7 +215,7 @@ class Engine:
             png = codec.encode_png_rows(w, h, large.channels(options), blocks)
         del rgb
         return CutoutResult(png=png, width=w, height=h, timings=timer.ms, rois=len(matte.rois),
-                            passes=self.net.passes - passes_before, **object_sizes(matte.alpha))
+                            passes=self._passes() - passes_before, **object_sizes(matte.alpha))
 
     # ------------------------------------------------------------------ pixels -> alpha
     def matte(
@@ -212,7 +229,7 @@ class Engine:
         timer = timer or Timer()
         cfg = self.config
         h, w = rgb.shape[:2]
-        passes0 = self.net.passes
+        passes0 = self._passes()
         view = None  # the frame as the coarse pass saw it
         with timer.stage("coarse"):
             if coarse is None:
@@ -221,12 +238,12 @@ class Engine:
         result = Matte(alpha=np.zeros((h, w), np.uint8))
         if roi_on:
             with timer.stage("detect"):
-                found = detect(self.net, rgb, coarse, view, cfg)
+                found = detect(self.close_net, rgb, coarse, view, cfg)
                 result.detection = found.tiled
             with timer.stage("roi"):
                 # raw probabilities: min-max stretching turns an empty frame's texture into "object"
                 prob = resize(found.coarse, (w, h))
-                zoomed = zoom_candidates(self.net, rgb, prob, found.candidates, found.labels, found.tiled,
+                zoomed = zoom_candidates(self.close_net, rgb, prob, found.candidates, found.labels, found.tiled,
                                          found.rare_table if cfg.rare_parts else None, cfg, self.trace)
                 result.rois, result.rejected = zoomed.accepted, zoomed.rejected
         else:
@@ -243,7 +260,7 @@ class Engine:
         if state.layer is not None:
             result.shadow = to_alpha(np.where(prob > 0.5, 0.0, state.layer))
         result.alpha = to_alpha(prob)
-        result.passes = self.net.passes - passes0
+        result.passes = self._passes() - passes0
         return result
 
 

@@ -1,0 +1,50 @@
+"""A second network for the close passes (detection tiles and zooms): the dispatch, on the CPU.
+
+The coarse pass over the whole frame always runs the main network; tiles and zooms run the close
+one. With the same weights behind both, the output must be the single-network engine's, bit for bit.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from smallcut import samples
+from smallcut.settings import Settings
+from workers.engine import Engine, codec, models
+
+CPU = ["CPUExecutionProvider"]
+
+
+@pytest.fixture(scope="module")
+def small_frames() -> list[np.ndarray]:
+    # the demo's small objects: their frames take the tiled detection and zooms
+    return [codec.decode(data) for name, data in samples.generate() if any(k in name for k in ("ring", "earring", "screw"))]
+
+
+def test_close_passes_run_on_the_close_network_and_the_coarse_pass_on_the_main_one(tmp_path, small_frames):
+    s = Settings(providers=CPU, intra_op_threads=2, precision="fp32")
+    single = Engine.from_settings(s)
+    _, path = models.resolve("u2netp", s.model_dir)
+    twin = tmp_path / "u2netp-twin.onnx"
+    shutil.copyfile(path, twin)
+    split = Engine.from_settings(s.model_copy(update={"close_model_path": twin}))
+    assert split.close_net is not split.net
+    assert "+close=" in split.model_id and split.model_id != single.model_id  # outputs are stamped apart
+    assert small_frames
+    for rgb in small_frames:
+        before = (split.net.passes, split.close_net.passes)
+        m_split = split.matte(rgb)
+        m_single = single.matte(rgb)
+        coarse, close = split.net.passes - before[0], split.close_net.passes - before[1]
+        assert coarse == 1 and close >= 1, (coarse, close)
+        assert m_split.passes == coarse + close == m_single.passes
+        np.testing.assert_array_equal(m_split.alpha, m_single.alpha)
+
+
+def test_the_same_model_named_for_the_close_passes_loads_once():
+    s = Settings(providers=CPU, intra_op_threads=2, precision="fp32", close_model="u2netp")
+    engine = Engine.from_settings(s)
+    assert engine.close_net is engine.net and "+close=" not in engine.model_id
