@@ -188,3 +188,20 @@ def test_precision_auto_is_int8_on_the_cpu_and_fp32_on_a_gpu():
     assert precision_for("auto", cpu_only, available=["CUDAExecutionProvider", *cpu_only]) == "int8"
     assert precision_for("fp32", wanted, available=cpu_only) == "fp32"
     assert precision_for("fp16", cpu_only, available=cpu_only) == "fp16"
+
+
+def test_a_retrained_export_builds_with_its_fragile_convs_float(tmp_path):
+    """u2netp_fpn (exported by training.export: PyTorch's node names) keeps the same two decoder convs
+    float as the published file; quantized, they wrecked its masks (agreement about 0.54) and the
+    build was refused, so the shipped retrained networks ran fp32 on the CPU."""
+    from smallcut.settings import Settings
+
+    spec, path = models.resolve("u2netp_fpn", Settings().model_dir)
+    copy = tmp_path / "u2netp_fpn.dyn.onnx"
+    shutil.copyfile(path, copy)
+    report = quantize.build_default(copy, spec)
+    assert report.agreement >= quantize.MIN_AGREEMENT
+    model = onnx.load(str(report.path))
+    assert quantize.keep_float_for(spec, model) == quantize.KEEP_FLOAT_EXPORTED
+    for name in quantize.KEEP_FLOAT_EXPORTED:
+        assert _float_inputs(model, name), name
