@@ -125,9 +125,10 @@ class Settings(BaseSettings):
         "u2netp", description="Model name in the registry (`smallcut models list`): `u2netp`, `u2net` (drop-in), "
                               "`u2netp_cbam`, `u2netp_fpn` (retrained, shipped in the package under `workers/engine/weights/`).")
     model_path: Path | None = Field(None, description="An explicit `.onnx` file; skips the registry.")
-    close_model: str | None = Field(
-        None, description="A second registry model for the close passes only (detection tiles and zooms); the coarse "
-                          "pass over the whole frame keeps `model`. Unset: `model` runs every pass.")
+    close_model: str = Field(
+        "", description="A registry model for the close passes only (detection tiles and zooms); the coarse pass over "
+                        "the whole frame keeps `model`. Empty: `model` runs every pass. For retrained networks meant "
+                        "for those passes (docs/training.md, \"A network for the close passes\").")
     close_model_path: Path | None = Field(None, description="An explicit `.onnx` file for the close passes.")
     model_dir: Path = Field(Path.home() / ".cache" / "smallcut" / "models", description="Model cache.")
     providers: CsvList = Field(

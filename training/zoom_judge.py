@@ -1,6 +1,9 @@
 """Train the engine's zoom judge (workers/engine/zoom_judge.py) on the tuning family.
 
     python -m training.zoom_judge [--frames 0-240,300-460] [--out workers/engine/data/zoom_judge.json]
+    SMALLCUT_CLOSE_MODEL=u2netp_close python -m training.zoom_judge --frames 220-240,300-460
+        # -> data/zoom_judge.u2netp_close.json: the judge of that network's zooms (its own training
+        #    frames 0-219 left out: its zooms there are better than anywhere else)
 
 Every zoom the engine makes on a catalog-tune frame (bench.tune) is recorded with its features, using
 the hand-made score to decide during collection; each is labelled by the ground truth: a zoom whose
@@ -21,7 +24,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _ranges(text: str) -> list[int]:
@@ -36,7 +38,7 @@ def collect(engine, frames: list[int], log=print):
     from bench.tune.build import build_set
 
     d = build_set(n=max(frames) + 1)
-    judge_off = type(engine)(engine.net, replace(engine.config, learned_zoom_accept=False), engine.model_id)
+    judge_off = engine.with_config(replace(engine.config, learned_zoom_accept=False))
     rows, labels, groups = [], [], []
     t0 = time.perf_counter()
     for k, i in enumerate(frames):
@@ -86,11 +88,14 @@ def fit(x, y, groups, seed=0, log=print):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.zoom_judge", description=__doc__.splitlines()[0])
     ap.add_argument("--frames", default="0-240,300-460", help="catalog-tune frame ranges (a-b, end excluded)")
-    ap.add_argument("--out", type=Path, default=ROOT / "workers" / "engine" / "data" / "zoom_judge.json")
+    ap.add_argument("--out", type=Path, default=None, help="default: the judge file of the network that makes the zooms")
     args = ap.parse_args(argv)
+    from workers.engine import zoom_judge
     from workers.engine.engine import Engine
 
     engine = Engine.from_settings()
+    name = engine.close_net.spec.name
+    args.out = args.out or (zoom_judge.WEIGHTS if name == "u2netp" else zoom_judge.WEIGHTS.with_name(f"zoom_judge.{name}.json"))
     x, y, g = collect(engine, _ranges(args.frames))
     print(f"{len(x)} zooms from {len(np.unique(g))} frames; {y.mean():.2f} real objects")
     clf, scores = fit(x, y, g)

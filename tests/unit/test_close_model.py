@@ -25,8 +25,9 @@ def small_frames() -> list[np.ndarray]:
 
 
 def test_close_passes_run_on_the_close_network_and_the_coarse_pass_on_the_main_one(tmp_path, small_frames):
-    s = Settings(providers=CPU, intra_op_threads=2, precision="fp32")
+    s = Settings(providers=CPU, intra_op_threads=2, precision="fp32", close_model="")
     single = Engine.from_settings(s)
+    assert single.close_net is single.net
     _, path = models.resolve("u2netp", s.model_dir)
     twin = tmp_path / "u2netp-twin.onnx"
     shutil.copyfile(path, twin)
@@ -44,7 +45,37 @@ def test_close_passes_run_on_the_close_network_and_the_coarse_pass_on_the_main_o
         np.testing.assert_array_equal(m_split.alpha, m_single.alpha)
 
 
+def test_the_default_engine_runs_one_network():
+    engine = Engine.from_settings(Settings(providers=CPU, intra_op_threads=2))
+    assert Settings().close_model == "" and engine.close_net is engine.net
+
+
+def test_models_fetch_gets_the_close_network_too(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # both shipped in the package: no download
+    env = {**os.environ, "SMALLCUT_MODEL_DIR": str(tmp_path), "SMALLCUT_MODEL": "u2netp_fpn", "SMALLCUT_CLOSE_MODEL": "u2netp_cbam"}
+    out = subprocess.run([sys.executable, "-m", "smallcut.cli", "models", "fetch"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert [line for line in out.stdout.splitlines() if line.endswith(".onnx")] == [
+        str(tmp_path / "u2netp_fpn.dyn.onnx"), str(tmp_path / "u2netp_cbam.dyn.onnx")]
+
+
 def test_the_same_model_named_for_the_close_passes_loads_once():
     s = Settings(providers=CPU, intra_op_threads=2, precision="fp32", close_model="u2netp")
     engine = Engine.from_settings(s)
     assert engine.close_net is engine.net and "+close=" not in engine.model_id
+
+
+def test_a_network_with_its_own_zoom_judge_gets_it_and_others_the_stock_one(tmp_path, monkeypatch):
+    from workers.engine import zoom_judge
+
+    stock = tmp_path / "zoom_judge.json"
+    monkeypatch.setattr(zoom_judge, "WEIGHTS", stock)
+    (tmp_path / "zoom_judge.u2netp_close.json").write_text("{}")
+    assert zoom_judge.weights_for("u2netp") == stock
+    assert zoom_judge.weights_for("u2netp_cbam") == stock  # no judge of its own
+    assert zoom_judge.weights_for("u2netp_close") == tmp_path / "zoom_judge.u2netp_close.json"

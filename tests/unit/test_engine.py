@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ecssd_image, ecssd_mask
-from workers.engine import CutoutOptions, DecodeError, Engine
+from workers.engine import CutoutOptions, DecodeError
 from tests.photos import needs_ecssd
 
 
@@ -91,7 +91,7 @@ def test_output_fingerprint_follows_the_engine_settings(engine):
     opts = CutoutOptions()
     assert engine.output_fingerprint(opts) == opts.fingerprint(engine.model_id, engine.config)
     assert engine.output_fingerprint(opts) != opts.fingerprint(engine.model_id)
-    retuned = Engine(engine.net, dataclasses.replace(engine.config, detect_tile=224), engine.model_id)
+    retuned = engine.with_config(dataclasses.replace(engine.config, detect_tile=224))
     assert retuned.output_fingerprint(opts) != engine.output_fingerprint(opts)
 
 
@@ -153,7 +153,7 @@ def test_tiny_objects_near_a_larger_one_get_their_own_zoom(engine):
         return [float((alpha[s.instances == k] > 127).mean()) for k in tiny]
 
     assert min(found(engine)) > 0.8
-    merged = Engine(engine.net, dataclasses.replace(engine.config, merge_max_ratio=1e9), engine.model_id)
+    merged = engine.with_config(dataclasses.replace(engine.config, merge_max_ratio=1e9))
     assert max(found(merged)) < 0.1
 
 
@@ -168,7 +168,7 @@ def test_detection_always_looks_beside_a_large_subject(engine):
     s = synth.render("dev", 52)
     tiny = [o["id"] for o in s.meta["objects"] if o["area_frac"] < 0.002]
     auto = engine.matte(s.image)
-    always = Engine(engine.net, dataclasses.replace(engine.config, detection="always"), engine.model_id).matte(s.image)
+    always = engine.with_config(dataclasses.replace(engine.config, detection="always")).matte(s.image)
     assert not auto.detection and always.detection and always.passes > auto.passes
     found = [float((always.alpha[s.instances == k] > 127).mean()) for k in tiny]
     missed = [float((auto.alpha[s.instances == k] > 127).mean()) for k in tiny]
@@ -185,7 +185,7 @@ def test_detection_never_keeps_a_medium_subject_to_the_coarse_pass(engine):
     rgb = cv2.resize(np.asarray(Image.open(ecssd_image(801)).convert("RGB")), (2000, 1500))
     gt = cv2.resize(np.asarray(Image.open(ecssd_mask(801)).convert("L")), (2000, 1500)) > 127
     auto = engine.matte(rgb)
-    never = Engine(engine.net, dataclasses.replace(engine.config, detection="never"), engine.model_id).matte(rgb)
+    never = engine.with_config(dataclasses.replace(engine.config, detection="never")).matte(rgb)
     assert auto.detection and auto.passes >= 3
     assert not never.detection and never.passes < auto.passes  # the coarse pass (and a zoom of its own blobs)
     fg = never.alpha > 127
@@ -204,10 +204,10 @@ def test_a_chain_on_wood_grain_is_cut_out_not_the_whole_surface(engine):
     gt = s.alpha > 127
     fixed = engine.matte(s.image).alpha > 127
     raw = dataclasses.replace(engine.config, texture_floods=False, post_steps=tuple(p for p in engine.config.post_steps if p != "shadows"))
-    flooded = Engine(engine.net, raw, engine.model_id).matte(s.image).alpha > 127
+    flooded = engine.with_config(raw).matte(s.image).alpha > 127
     assert flooded.mean() > 0.5, "the network floods this surface"
     # the object-vs-backdrop step alone also gives the surface back to the backdrop
-    learned = Engine(engine.net, dataclasses.replace(engine.config, texture_floods=False), engine.model_id).matte(s.image).alpha > 127
+    learned = engine.with_config(dataclasses.replace(engine.config, texture_floods=False)).matte(s.image).alpha > 127
     assert learned.mean() < 2 * gt.mean()
     assert fixed.mean() < 2 * gt.mean()
     # IoU 0.75 with fp32 passes, 0.64 with int8 (a little grain kept beside the links); flooded: ≈ 0
@@ -230,7 +230,7 @@ def test_on_wood_rare_colours_find_a_tiny_object_the_tiles_miss(engine):
         alpha = eng.matte(s.image).alpha
         return float((alpha[s.instances == tiny[0]] > 127).mean())
 
-    without = Engine(engine.net, dataclasses.replace(engine.config, rare_colours=False), engine.model_id)
+    without = engine.with_config(dataclasses.replace(engine.config, rare_colours=False))
     assert found(engine) > 0.7 and found(without) < 0.1
 
 
@@ -254,7 +254,7 @@ def test_on_shaded_fabric_rare_colours_find_a_button_the_tiles_miss(engine):
         fg = eng.matte(s.image).alpha > 127
         return float((fg & gt).sum() / ((fg | gt) & near).sum())
 
-    without = Engine(engine.net, dataclasses.replace(engine.config, rare_colours=False), engine.model_id)
+    without = engine.with_config(dataclasses.replace(engine.config, rare_colours=False))
     assert iou(engine) > 0.8 and iou(without) < 0.1
 
 
@@ -271,7 +271,7 @@ def test_a_flood_along_a_striped_fabric_is_dropped_and_the_objects_found(engine)
     gt = s.alpha > 127
     fixed = engine.matte(s.image).alpha > 127
     raw = dataclasses.replace(engine.config, max_outline=0.0, post_steps=tuple(p for p in engine.config.post_steps if p != "shadows"))
-    flooded = Engine(engine.net, raw, engine.model_id).matte(s.image).alpha > 127
+    flooded = engine.with_config(raw).matte(s.image).alpha > 127
     assert flooded.mean() > 0.3, "the network floods this fabric"
     assert fixed.mean() < 1.5 * gt.mean()
     assert float((fixed & gt).sum() / gt.sum()) > 0.9
@@ -307,10 +307,10 @@ def test_post_steps_switch_one_by_one(engine):
 
     img, gt, _ = _ring_on_texture()
     plain = engine.matte(img, postprocess_on=False).alpha
-    without = Engine(engine.net, replace(engine.config, post_steps=()))
+    without = engine.with_config(replace(engine.config, post_steps=()))
     none = without.matte(img).alpha
     assert np.abs(none.astype(int) - plain).max() <= 6
-    edges = Engine(engine.net, replace(engine.config, post_steps=("edges",))).matte(img).alpha
+    edges = engine.with_config(replace(engine.config, post_steps=("edges",))).matte(img).alpha
     assert np.abs(edges.astype(int) - plain).max() > 20 and _iou(edges, gt) > 0.85
 
     data = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from workers.engine import CutoutOptions, Engine, codec, large
+from workers.engine import CutoutOptions, codec, large
 
 
 def _frame(w: int, h: int, fmt: str) -> bytes:
@@ -65,7 +65,7 @@ def test_the_large_path_agrees_with_the_full_resolution_path_just_over_the_thres
     w, h = 4700, 3520  # 16.5 MP: just over the default 16 MP
     data = _frame(w, h, "JPEG")
     assert large.is_large((w, h), engine.config)
-    normal = Engine(engine.net, dataclasses.replace(engine.config, large_above_px=0), engine.model_id)
+    normal = engine.with_config(dataclasses.replace(engine.config, large_above_px=0))
     a = _decode(engine.cutout(data, CutoutOptions(mask_only=True)).png)
     b = _decode(normal.cutout(data, CutoutOptions(mask_only=True)).png)
     assert a.shape == b.shape == (h, w)
@@ -111,7 +111,7 @@ def test_a_bad_large_file_fails_with_a_reason(engine):
 def test_every_output_kind_comes_out_of_the_large_path(engine, options):
     """The band-by-band compose makes what `compose` makes: flattened, with a kept shadow layer, as a mask.
     (A low threshold, so that a small frame takes the large path.)"""
-    eng = Engine(engine.net, dataclasses.replace(engine.config, large_above_px=1_000_000, large_work_side=800), engine.model_id)
+    eng = engine.with_config(dataclasses.replace(engine.config, large_above_px=1_000_000, large_work_side=800))
     w, h = 1600, 1200
     out = _decode(eng.cutout(_frame(w, h, "JPEG"), options).png)
     assert out.shape[:2] == (h, w)

@@ -175,10 +175,9 @@ def test_engine_drops_a_drop_shadow_by_default_and_keeps_it_as_a_dark_layer_on_r
     from dataclasses import replace
 
     from smallcut.settings import POST_STEPS
-    from workers.engine import Engine
 
     img, obj, shadow_px = _shadowed_product()
-    without_step = Engine(engine.net, replace(engine.config, post_steps=tuple(s for s in POST_STEPS if s != "shadows")))
+    without_step = engine.with_config(replace(engine.config, post_steps=tuple(s for s in POST_STEPS if s != "shadows")))
     before = without_step.matte(img).alpha > 127
     removed = engine.matte(img)
     kept = engine.matte(img, keep_shadow=True)

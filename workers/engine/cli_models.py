@@ -36,21 +36,27 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "quantize":
         return _quantize(args, s, name)
-    if name not in models.REGISTRY:
-        print(f"error: unknown model {name!r}; known: {', '.join(models.REGISTRY)}")
-        return 2
-    spec = models.REGISTRY[name]
-    try:
-        if args.action == "fetch":
-            path = models.fetch(spec, s.model_dir, force=args.force)
-            if args.int8:
-                return _quantize(args, s, name)
-        else:
-            _, path = models.resolve(name, s.model_dir, s.model_path, auto_fetch=False)
-    except models.ModelError as exc:
-        print(f"error: {exc}")
-        return 1
-    print(path)
+    # without --name, fetch gets every network the engine loads: the main one and the close passes' one
+    names = [name] if args.name or args.action != "fetch" or not s.close_model else [name, s.close_model]
+    for name in names:
+        if name not in models.REGISTRY:
+            print(f"error: unknown model {name!r}; known: {', '.join(models.REGISTRY)}")
+            return 2
+        spec = models.REGISTRY[name]
+        try:
+            if args.action == "fetch":
+                path = models.fetch(spec, s.model_dir, force=args.force)
+                if args.int8:
+                    rc = _quantize(args, s, name)
+                    if rc:
+                        return rc
+                    continue
+            else:
+                _, path = models.resolve(name, s.model_dir, s.model_path, auto_fetch=False)
+        except models.ModelError as exc:
+            print(f"error: {exc}")
+            return 1
+        print(path)
     return 0
 
 

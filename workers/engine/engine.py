@@ -107,6 +107,10 @@ class Engine:
         close_net = open_net(close, s, (config.detect_tile, *config.zoom_sizes))
         return cls(net, config, model_id=f"{model.model_id}+close={close.model_id}", close_net=close_net)
 
+    def with_config(self, config: EngineConfig) -> "Engine":
+        """The same networks under other knobs (ablations, training collectors)."""
+        return type(self)(self.net, config, self.model_id, close_net=self.close_net)
+
     def _passes(self) -> int:
         """Network runs so far, both networks together."""
         return self.net.passes + (self.close_net.passes if self.close_net is not self.net else 0)

@@ -25,7 +25,14 @@ FEATURES = (
 )
 
 
-@functools.lru_cache(maxsize=2)
+def weights_for(model: str) -> Path:
+    """The judge trained on `model`'s zooms, `zoom_judge.<model>.json` (a retrained network's zooms
+    look different: confidence, fill, border), else the stock network's `zoom_judge.json`."""
+    own = WEIGHTS.with_name(f"zoom_judge.{model}.json")
+    return own if own.exists() else WEIGHTS
+
+
+@functools.lru_cache(maxsize=4)
 def load(path: str | None = None) -> Classifier | None:
     p = Path(path) if path else WEIGHTS
     return Classifier.from_json(p.read_text(), FEATURES) if p.exists() else None

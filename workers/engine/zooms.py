@@ -90,7 +90,7 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
     zooms = net.predict(inputs)
     out = ZoomOutcome()
     rois = list(accepted)  # every crop accepted so far, this round's included
-    judge = zoom_judge.load() if cfg.learned_zoom_accept else None
+    judge = zoom_judge.load(str(zoom_judge.weights_for(net.spec.name))) if cfg.learned_zoom_accept else None
     for box, zoom, view in zip(rnd.crops, zooms, inputs):
         inside = [c for c in rnd.candidates if box.intersection(c.box) == c.box.area]
         members = [c.label for c in inside]
