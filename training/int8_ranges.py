@@ -1,6 +1,7 @@
 """Measure the int8 build's activation ranges on real photos and write the file the package ships.
 
     python -m training.int8_ranges            # -> workers/engine/data/u2netp.int8-ranges.json
+    python -m training.int8_ranges --model u2netp_close   # a shipped retrained network's ranges
 
 The engine feeds the network whole frames at 320² (coarse pass), tiles at 256² and zooms of small
 objects at 160–224², so the ranges are measured on frames and zoom-like crops: for each of 60 ECSSD
@@ -29,9 +30,6 @@ from bench.paths import ecssd_dir
 from workers.engine import models, quantize
 from workers.engine.net import normalise, resize
 
-OUT = Path(quantize.DATA_DIR) / quantize.SHIPPED_RANGES["u2netp"]
-
-
 def photos(n: int, seed: int = 0) -> list[str]:
     """A fixed draw of `n` development photos from ECSSD 0401–0800."""
     names = [f"{i:04d}" for i in range(401, 801)]
@@ -39,8 +37,10 @@ def photos(n: int, seed: int = 0) -> list[str]:
     return names[:n]
 
 
-def feeds(names: list[str], spec: models.ModelSpec, seed: int = 0) -> list[np.ndarray]:
-    """Per photo: the whole frame at the trained size, and a zoom-like crop around its object."""
+def feeds(names: list[str], spec: models.ModelSpec, seed: int = 0, frame_side: int | None = None) -> list[np.ndarray]:
+    """Per photo: the whole frame at `frame_side` (default: the trained size), and a zoom-like crop
+    around its object."""
+    side_px = frame_side or spec.input_size
     rng = random.Random(seed)
     root = ecssd_dir()
     out = []
@@ -50,7 +50,7 @@ def feeds(names: list[str], spec: models.ModelSpec, seed: int = 0) -> list[np.nd
         if bgr is None or mask is None:
             raise SystemExit(f"ECSSD photo {name} not found under {root} (set BENCH_ECSSD_DIR)")
         rgb = np.ascontiguousarray(bgr[..., ::-1])
-        out.append(normalise(resize(rgb, (spec.input_size, spec.input_size)), spec)[None].copy())
+        out.append(normalise(resize(rgb, (side_px, side_px)), spec)[None].copy())
         h, w = mask.shape
         ys, xs = np.nonzero(mask > 127)
         side = int(max(32, 0.5 * max(h, w) * rng.uniform(0.4, 1.0)))
@@ -64,23 +64,29 @@ def feeds(names: list[str], spec: models.ModelSpec, seed: int = 0) -> list[np.nd
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=60, help="photos (each gives a frame and a crop)")
-    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--model", default="u2netp", help="a registry model with an entry in quantize.SHIPPED_RANGES")
+    ap.add_argument("--out", type=Path, default=None, help="default: the file the package ships for --model")
+    ap.add_argument("--frame-side", type=int, default=None,
+                    help="side of the whole-frame feeds (default: the trained size; 256, the tile side, for a close-pass network)")
     args = ap.parse_args(argv)
 
     from smallcut.settings import Settings
 
     import onnx
 
-    spec, path = models.resolve("u2netp", Settings().model_dir)
+    if args.model not in quantize.SHIPPED_RANGES:
+        raise SystemExit(f"{args.model!r} has no entry in quantize.SHIPPED_RANGES")
+    args.out = args.out or Path(quantize.DATA_DIR) / quantize.SHIPPED_RANGES[args.model]
+    spec, path = models.resolve(args.model, Settings().model_dir)
     names = photos(args.n)
     # tensors no quantized op reads stay at (inf, -inf) in the calibrator; the build never uses them
-    ranges = {k: v for k, v in quantize.measure_ranges(Path(path), feeds(names, spec)).items() if np.all(np.isfinite(v))}
+    ranges = {k: v for k, v in quantize.measure_ranges(Path(path), feeds(names, spec, frame_side=args.frame_side)).items() if np.all(np.isfinite(v))}
     payload = {
         "model": spec.name,
         "weights_sha256": quantize.weights_digest(onnx.load(str(path))),
         "method": "MinMax",
-        "source": f"ECSSD development photos ({len(names)} from 0401-0800): whole frames at {spec.input_size}², "
-                  "crops around the object at 160² / 224² (python -m training.int8_ranges)",
+        "source": f"ECSSD development photos ({len(names)} from 0401-0800): whole frames at {args.frame_side or spec.input_size}², "
+                  f"crops around the object at 160² / 224² (python -m training.int8_ranges --model {args.model}{' --frame-side ' + str(args.frame_side) if args.frame_side else ''})",
     }
     lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(ranges.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
