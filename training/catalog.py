@@ -36,6 +36,19 @@ def frame_ids(span: tuple[int, int]) -> list[int]:
     return list(range(lo, hi + 1))
 
 
+def parse_frames(text: str) -> list[int]:
+    """Frame indices for the classifier trainers: `N` (frames 0..N-1) or ranges `a-b,c-d` (end
+    excluded). The tuning check's frames (LAST_TRAINING_FRAME+1 .. 299) are refused."""
+    out: list[int] = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition("-")
+        out += range(int(a), int(b)) if sep else range(int(a))
+    check = sorted(set(out) & set(range(LAST_TRAINING_FRAME + 1, 300)))
+    if check:
+        raise ValueError(f"catalog-tune frames {check[0]}-{check[-1]} are the tuning check: train on 0-{LAST_TRAINING_FRAME} or 300 on")
+    return out
+
+
 def set_dir(override: str | None = None) -> Path:
     return Path(override) if override else catalog_format.set_dir("catalog-tune")
 

@@ -1,7 +1,7 @@
 """Measure the int8 build's activation ranges on real photos and write the file the package ships.
 
     python -m training.int8_ranges            # -> workers/engine/data/u2netp.int8-ranges.json
-    python -m training.int8_ranges --model u2netp_close   # a shipped retrained network's ranges
+    python -m training.int8_ranges --model NAME --frame-side 256   # a retrained network in quantize.SHIPPED_RANGES
 
 The engine feeds the network whole frames at 320² (coarse pass), tiles at 256² and zooms of small
 objects at 160–224², so the ranges are measured on frames and zoom-like crops: for each of 60 ECSSD

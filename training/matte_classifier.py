@@ -1,6 +1,6 @@
 """Train the engine's object-vs-backdrop pixel classifier (workers/engine/shadow.py) on the tuning family.
 
-    python -m training.matte_classifier [--frames 240] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
+    python -m training.matte_classifier [--frames 240 | --frames 300-461] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
 
 Data: catalog-tune frames (shadows, reflections, holes, many surfaces; bench.tune) and ECSSD
 0001-0800 photos (real subjects on real backgrounds: what must not be eaten). For each frame the
@@ -27,12 +27,12 @@ CACHE = ROOT / "bench" / "out" / "cache" / "matte-prob"
 PIXELS_PER_FRAME = 6000
 
 
-def _frames(n_tune: int, n_ecssd: int):
+def _frames(tune: list[int], n_ecssd: int):
     from bench.paths import ecssd_dir
     from bench.tune.build import VERSION, build_set
 
-    d = build_set(n=n_tune)
-    for i in range(n_tune):
+    d = build_set(n=max(tune, default=-1) + 1)
+    for i in tune:
         name = f"tune-{i:04d}"
         rgb = cv2.cvtColor(cv2.imread(str(d / f"{name}.jpg")), cv2.COLOR_BGR2RGB)
         alpha = cv2.imread(str(d / f"{name}.alpha.png"), cv2.IMREAD_GRAYSCALE)
@@ -58,13 +58,13 @@ def engine_prob(engine, key: str, rgb: np.ndarray) -> np.ndarray:
     return m.alpha.astype(np.float32) / 255.0
 
 
-def collect(engine, n_tune: int, n_ecssd: int, side: int, seed: int = 0, ecssd_weight: float = 1.0, log=print):
+def collect(engine, tune: list[int], n_ecssd: int, side: int, seed: int = 0, ecssd_weight: float = 1.0, log=print):
     from workers.engine import shadow
 
     rng = np.random.default_rng(seed)
     xs, ys, ws, groups = [], [], [], []
     t0 = time.perf_counter()
-    for k, (key, rgb, alpha, sh) in enumerate(_frames(n_tune, n_ecssd)):
+    for k, (key, rgb, alpha, sh) in enumerate(_frames(tune, n_ecssd)):
         prob = engine_prob(engine, key, rgb)
         for sub, img, p in shadow.work_views(rgb, prob, side):
             size = p.shape[::-1]
@@ -112,17 +112,19 @@ def fit(x, y, w, groups, hidden=(32, 16), seed=0, log=print):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.matte_classifier", description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=int, default=240, help="catalog-tune frames")
+    ap.add_argument("--frames", default="240", help="catalog-tune frames: N (0..N-1) or ranges a-b,c-d (end excluded; 300-461 for a network trained on 0-219)")
     ap.add_argument("--ecssd", type=int, default=200, help="ECSSD 0001-0800 photos")
     ap.add_argument("--side", type=int, default=0, help="working side (default: the engine's shadow_side)")
     ap.add_argument("--ecssd-weight", type=float, default=1.0, help="weight of the real photos' pixels (what must not be eaten)")
     ap.add_argument("--out", type=Path, default=ROOT / "workers" / "engine" / "data" / "matte_classifier.json")
     args = ap.parse_args(argv)
+    from training.catalog import parse_frames
     from workers.engine.engine import Engine
 
+    frames = parse_frames(args.frames)
     engine = Engine.from_settings()
     side = args.side or engine.config.shadow_side
-    x, y, w, g = collect(engine, args.frames, args.ecssd, side, ecssd_weight=args.ecssd_weight)
+    x, y, w, g = collect(engine, frames, args.ecssd, side, ecssd_weight=args.ecssd_weight)
     print(f"{len(x)} pixels from {len(np.unique(g))} frames; {y.mean():.2f} object")
     clf, scores = fit(x, y, w, g)
     args.out.write_text(clf.to_json())

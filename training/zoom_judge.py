@@ -25,15 +25,6 @@ import cv2
 import numpy as np
 
 
-
-def _ranges(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        a, b = part.split("-")
-        out += range(int(a), int(b))
-    return out
-
-
 def collect(engine, frames: list[int], log=print):
     from bench.tune.build import build_set
 
@@ -90,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", default="0-240,300-460", help="catalog-tune frame ranges (a-b, end excluded)")
     ap.add_argument("--out", type=Path, default=None, help="default: the judge file of the network that makes the zooms")
     args = ap.parse_args(argv)
+    from training.catalog import parse_frames
     from workers.engine import zoom_judge
     from workers.engine.engine import Engine
 
     engine = Engine.from_settings()
     name = engine.close_net.spec.name
     args.out = args.out or (zoom_judge.WEIGHTS if name == "u2netp" else zoom_judge.WEIGHTS.with_name(f"zoom_judge.{name}.json"))
-    x, y, g = collect(engine, _ranges(args.frames))
+    x, y, g = collect(engine, parse_frames(args.frames))
     print(f"{len(x)} zooms from {len(np.unique(g))} frames; {y.mean():.2f} real objects")
     clf, scores = fit(x, y, g)
     args.out.write_text(clf.to_json())
