@@ -78,15 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.model!r} has no entry in quantize.SHIPPED_RANGES")
     args.out = args.out or Path(quantize.DATA_DIR) / quantize.SHIPPED_RANGES[args.model]
     spec, path = models.resolve(args.model, Settings().model_dir)
+    frame_side = args.frame_side or spec.input_size
+    command = f"python -m training.int8_ranges --model {args.model}" + (f" --frame-side {args.frame_side}" if args.frame_side else "")
     names = photos(args.n)
     # tensors no quantized op reads stay at (inf, -inf) in the calibrator; the build never uses them
-    ranges = {k: v for k, v in quantize.measure_ranges(Path(path), feeds(names, spec, frame_side=args.frame_side)).items() if np.all(np.isfinite(v))}
+    ranges = {k: v for k, v in quantize.measure_ranges(Path(path), feeds(names, spec, frame_side=frame_side)).items() if np.all(np.isfinite(v))}
     payload = {
         "model": spec.name,
         "weights_sha256": quantize.weights_digest(onnx.load(str(path))),
         "method": "MinMax",
-        "source": f"ECSSD development photos ({len(names)} from 0401-0800): whole frames at {args.frame_side or spec.input_size}², "
-                  f"crops around the object at 160² / 224² (python -m training.int8_ranges --model {args.model}{' --frame-side ' + str(args.frame_side) if args.frame_side else ''})",
+        "source": f"ECSSD development photos ({len(names)} from 0401-0800): whole frames at {frame_side}², "
+                  f"crops around the object at 160² / 224² ({command})",
     }
     lines = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in sorted(ranges.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)

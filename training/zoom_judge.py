@@ -86,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     from workers.engine.engine import Engine
 
     engine = Engine.from_settings()
-    name = engine.close_net.spec.name
-    args.out = args.out or (zoom_judge.WEIGHTS if name == "u2netp" else zoom_judge.WEIGHTS.with_name(f"zoom_judge.{name}.json"))
+    args.out = args.out or zoom_judge.own_weights(engine.close_net.spec.name)
     x, y, g = collect(engine, parse_frames(args.frames))
     print(f"{len(x)} zooms from {len(np.unique(g))} frames; {y.mean():.2f} real objects")
     clf, scores = fit(x, y, g)

@@ -79,3 +79,6 @@ def test_a_network_with_its_own_zoom_judge_gets_it_and_others_the_stock_one(tmp_
     assert zoom_judge.weights_for("u2netp") == stock
     assert zoom_judge.weights_for("u2netp_cbam") == stock  # no judge of its own
     assert zoom_judge.weights_for("u2netp_close") == tmp_path / "zoom_judge.u2netp_close.json"
+    # where a trainer writes each network's judge is where the engine looks for it
+    assert zoom_judge.own_weights("u2netp") == stock
+    assert zoom_judge.own_weights("u2netp_close") == zoom_judge.weights_for("u2netp_close")

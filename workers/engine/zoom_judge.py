@@ -25,10 +25,16 @@ FEATURES = (
 )
 
 
+def own_weights(model: str) -> Path:
+    """Where the judge trained on `model`'s zooms lives: `zoom_judge.json` for the stock u2netp,
+    `zoom_judge.<model>.json` beside it for another network (its zooms look different: confidence,
+    fill, border)."""
+    return WEIGHTS if model == "u2netp" else WEIGHTS.with_name(f"zoom_judge.{model}.json")
+
+
 def weights_for(model: str) -> Path:
-    """The judge trained on `model`'s zooms, `zoom_judge.<model>.json` (a retrained network's zooms
-    look different: confidence, fill, border), else the stock network's `zoom_judge.json`."""
-    own = WEIGHTS.with_name(f"zoom_judge.{model}.json")
+    """The judge `model`'s zooms run under: its own when one was trained, else the stock network's."""
+    own = own_weights(model)
     return own if own.exists() else WEIGHTS
 
 
