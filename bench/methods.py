@@ -149,7 +149,7 @@ class Oracle:
 
     def __call__(self, rgb: np.ndarray, set_name: str, name: str, objects: list[dict] | None = None) -> Prediction:
         from workers.engine import roi
-        from workers.engine.net import resize
+        from workers.engine.resample import resize
 
         if objects is None:
             raise ValueError("the oracle needs the true objects' boxes")

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench import catalog_format
 from workers.engine import tiling
-from workers.engine.net import resize
+from workers.engine.resample import resize
 
 LAST_TRAINING_FRAME = 239  # 240-299: the tuning check (bench.quality --set catalog-tune --skip 240)
 CROPS = ("frame", "tile", "object", "empty")

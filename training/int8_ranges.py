@@ -28,7 +28,8 @@ import numpy as np
 
 from bench.paths import ecssd_dir
 from workers.engine import models, quantize
-from workers.engine.net import normalise, resize
+from workers.engine.net import normalise
+from workers.engine.resample import resize
 
 def photos(n: int, seed: int = 0) -> list[str]:
     """A fixed draw of `n` development photos from ECSSD 0401–0800."""

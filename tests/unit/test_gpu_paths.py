@@ -16,7 +16,8 @@ import pytest
 
 from tests.conftest import ecssd_image
 from workers.engine import half, models
-from workers.engine.net import BATCH_BUCKETS, SaliencyNet, resize
+from workers.engine.net import BATCH_BUCKETS, SaliencyNet
+from workers.engine.resample import resize
 from workers.engine.session import create_session, share_gpu_arena
 
 CPU = ["CPUExecutionProvider"]

@@ -57,7 +57,8 @@ def test_build_quantizes_convs_but_keeps_the_fragile_ones_float(float_model, int
 
 
 def test_int8_network_scores_like_the_float_one_on_real_photos(float_model, int8_build):
-    from workers.engine.net import SaliencyNet, resize
+    from workers.engine.net import SaliencyNet
+    from workers.engine.resample import resize
     from workers.engine.session import create_session
 
     spec, path = float_model

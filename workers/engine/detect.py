@@ -14,7 +14,8 @@ import numpy as np
 
 from . import roi, texture, tiling
 from .config import EngineConfig
-from .net import SaliencyNet, resize
+from .net import SaliencyNet
+from .resample import resize
 
 # Rare-colour blobs enter the detection map at this level: above the proposal thresholds, so they
 # are proposed, but under `beside_large_min_peak`, so a colour alone never makes a "sure" object.

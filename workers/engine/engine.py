@@ -29,7 +29,8 @@ from .alloc import release_freed_memory
 from .compose import compose, object_sizes, to_alpha
 from .config import EngineConfig
 from .detect import detect
-from .net import SaliencyNet, resize
+from .net import SaliencyNet
+from .resample import resize
 from .options import ENGINE_VERSION, CutoutOptions
 from .timing import Timer
 from .zooms import zoom_candidates

@@ -6,7 +6,6 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from .models import ModelSpec
@@ -117,12 +116,3 @@ def arena_shrink_options():
     opts = ort.RunOptions()
     opts.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     return opts
-
-
-def resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize to (w, h): area averaging when shrinking (no aliasing), linear when growing."""
-    h, w = img.shape[:2]
-    if (w, h) == tuple(size):
-        return img
-    interp = cv2.INTER_AREA if size[0] < w and size[1] < h else cv2.INTER_LINEAR
-    return cv2.resize(img, size, interpolation=interp)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from . import texture
+from .resample import shrink
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -29,8 +30,7 @@ def fast_guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: flo
         return guided_filter(guide, src, radius, eps)
     h, w = src.shape
     size = (max(1, w // subsample), max(1, h // subsample))
-    g_small = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)
-    p_small = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+    g_small, p_small = shrink(guide, size), shrink(src, size)
     box_a, box_b = guided_coefficients(g_small, p_small, max(1, radius // subsample), eps)
     out = cv2.resize(box_a, (w, h), interpolation=cv2.INTER_LINEAR)
     out *= guide
@@ -490,8 +490,7 @@ def bleed_crop(rgb: np.ndarray, alpha: np.ndarray, band_px: int = 24) -> tuple[t
         factor *= 2
     if factor > 1:
         small = ((ww + factor - 1) // factor, (hh + factor - 1) // factor)
-        fill = push_pull_fill(cv2.resize(img, small, interpolation=cv2.INTER_AREA),
-                              cv2.resize(solid, small, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0))
+        fill = push_pull_fill(shrink(img, small), shrink(solid, small).astype(np.float32) * (1.0 / 255.0))
         filled = cv2.resize(cv2.convertScaleAbs(fill), (ww, hh), interpolation=cv2.INTER_LINEAR)
     else:
         filled = cv2.convertScaleAbs(push_pull_fill(img, solid.astype(np.float32) * (1.0 / 255.0)))

@@ -30,7 +30,8 @@ from typing import Iterable
 import numpy as np
 
 from .models import ModelSpec
-from .net import normalise, resize
+from .net import normalise
+from .resample import resize
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from .mlp import Classifier
 from .postprocess import push_pull_fill
+from .resample import resize, shrink
 
 WEIGHTS = Path(__file__).with_name("data") / "matte_classifier.json"
 SURE_BG = 0.05  # network probability under which a pixel is taken as backdrop for the estimate
@@ -54,6 +55,11 @@ def _channel_range(c: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
 
 
+def _sum3(c: np.ndarray) -> np.ndarray:
+    """The sum over the 3 channels of N x 3, in numpy's order ((r + g) + b), without its slow short-axis reduction."""
+    return c[:, 0] + c[:, 1] + c[:, 2]
+
+
 def _spread(c: np.ndarray) -> np.ndarray:
     """Standard deviation over the 3 channels of N x 3, as numpy's std(axis=1) computes it."""
     mean = (c[:, 0] + c[:, 1] + c[:, 2]) / np.float32(3)
@@ -69,11 +75,12 @@ def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple
     One region per group of nearby objects, so that a ring beside a large product is looked at in
     its own pixels, not as a 3-px smudge of a frame-wide view.
     """
-    lit = (prob > CANDIDATE).astype(np.uint8)
+    lit = (prob > CANDIDATE).view(np.uint8) * np.uint8(255)
     h, w = prob.shape
     s = min(1.0, 256 / max(h, w))
-    small = cv2.resize(lit, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA) if s < 1 else lit
-    small = cv2.dilate((small > 0).astype(np.uint8), np.ones((5, 5), np.uint8))  # nearby pieces: one region
+    small = shrink(lit, (max(1, round(w * s)), max(1, round(h * s)))) if s < 1 else lit
+    # a pixel of the small view is lit when most of what it covers is
+    small = cv2.dilate((small >= 128).view(np.uint8), np.ones((5, 5), np.uint8))  # nearby pieces: one region
     n, _, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
     views = []
     for x, y, bw, bh, _ in stats[1:]:
@@ -85,9 +92,7 @@ def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple
         ch, cw = p.shape
         scale = min(1.0, side / max(ch, cw))
         size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        views.append((sub, cv2.resize(img, size, interpolation=interp).astype(np.float32),
-                      cv2.resize(p.astype(np.float32), size, interpolation=interp)))
+        views.append((sub, resize(img, size).astype(np.float32), resize(p, size).astype(np.float32, copy=False)))
     return views
 
 
@@ -121,7 +126,7 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     bx, by, bw, bh = cv2.boundingRect(cand.view(np.uint8))
     c = (slice(max(0, by - CROP_MARGIN), min(h, by + bh + CROP_MARGIN)),
          slice(max(0, bx - CROP_MARGIN), min(w, bx + bw + CROP_MARGIN)))
-    p, ratio, tex, tex_b, lum_back = prob[c], ratio_full[c], tex[c], tex_b[c], lum_back[c]
+    p, ratio = prob[c], ratio_full[c]
     log_lum = np.log(lum[c] + 4.0)
     gx = cv2.Sobel(log_lum, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(log_lum, cv2.CV_32F, 0, 1, ksize=3)
@@ -134,27 +139,32 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     size[0] = max(4.0, float(np.sqrt(max(1, int(fg.sum())))))  # pixels outside any sure blob: the objects' scale
     ctx = cv2.GaussianBlur(p, (0, 0), CONTEXT_SIGMA)
     ratio_ctx = cv2.GaussianBlur(ratio, (0, 0), CONTEXT_SIGMA)
-    # ... and what is per pixel on the candidates alone
+    # ... and what is per pixel on the candidates alone: gathered by flat index, from the box's own
+    # maps and straight from the view's (a crop of a view's map would be copied whole to be gathered)
     idx = np.flatnonzero(cand[c])
+    ys, xs = np.divmod(idx, c[1].stop - c[1].start)
+    idx_view = (ys + c[0].start) * w + (xs + c[1].start)
 
     def at(m: np.ndarray) -> np.ndarray:
-        """A map of the box at the candidates: N or N x channels."""
-        return np.ascontiguousarray(m).reshape(-1, *m.shape[2:])[idx]
+        """A map of the box, or of the whole view, at the candidates: N or N x channels."""
+        flat = m.reshape(-1, *m.shape[2:])
+        return flat[idx_view] if m.shape[:2] == (h, w) else flat[idx]
 
-    img_k, back_k, ratio_k = at(img[c]), at(back[c]), at(ratio)
-    chroma = img_k / (img_k.sum(axis=1, keepdims=True) + 12.0)
-    chroma_b = back_k / (back_k.sum(axis=1, keepdims=True) + 12.0)
+    img_k, back_k, ratio_k = at(img), at(back), at(ratio_full)
+    chroma = img_k / (_sum3(img_k) + 12.0)[:, None]
+    chroma_b = back_k / (_sum3(back_k) + 12.0)[:, None]
     lab = cv2.cvtColor(np.clip(img_k / 255.0, 0, 1)[None], cv2.COLOR_RGB2Lab)[0]
     lab_b = cv2.cvtColor(np.clip(back_k / 255.0, 0, 1)[None], cv2.COLOR_RGB2Lab)[0]
+    tex_k, dist_k = at(tex), at(dist)
     cols = [
         at(p), at(ctx), ratio_k, at(ratio_ctx), at(_local_std(ratio)),
         _spread(np.log((img_k + 4.0) / (back_k + 4.0))),
-        np.abs(chroma - chroma_b).sum(axis=1),
-        np.sqrt(((lab - lab_b) ** 2).sum(axis=1)) / 100.0,
-        np.log(at(tex) + 1.0) - np.log(at(tex_b) + 1.0) - ratio_k,
+        _sum3(np.abs(chroma - chroma_b)),
+        np.sqrt(_sum3((lab - lab_b) ** 2)) / 100.0,
+        np.log(tex_k + 1.0) - np.log(at(tex_b) + 1.0) - ratio_k,
         np.hypot(at(gx), at(gy)),
-        np.log1p(at(dist)),
-        at(dist) / size[at(lab_cc)],
+        np.log1p(dist_k),
+        dist_k / size[at(lab_cc)],
         at(lum_back) / 255.0,
         _channel_range(img_k) / 255.0,
         _channel_range(back_k) / 255.0,

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import holes, postprocess, roi, shadow
 from .config import EngineConfig
-from .net import resize
+from .resample import resize
 
 # The region post-processing works on: everything above this probability, plus a margin of this
 # share of the frame's long side (at least MIN_PAD px) for the backdrop the steps compare with.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .net import resize
+from .resample import resize
 from .roi import Box, feather
 
 

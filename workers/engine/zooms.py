@@ -16,7 +16,8 @@ import numpy as np
 
 from . import roi, texture, zoom_judge
 from .config import ZoomKnobs
-from .net import SaliencyNet, resize
+from .net import SaliencyNet
+from .resample import resize
 
 # A member's own crop is zoomed alone only when it is well inside the union's crop (at most this
 # share of its side): otherwise it was about as large in the union's zoom already.
