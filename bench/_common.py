@@ -133,6 +133,7 @@ def load() -> dict:
         "cpu": platform.processor() or platform.machine(),
         "onnxruntime": onnxruntime.__version__,
         "opencv": cv2.__version__,
+        "opencv_threads": cv2.getNumThreads(),
         "when_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

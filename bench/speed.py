@@ -6,7 +6,7 @@ per-stage timings (CutoutResult.timings) say where its time goes: wall and threa
 and the CPU ms per image outside network passes (bench/_common.py, cpu_accounting). Also measured on
 the same images: PNG encoders on smallcut's RGBA outputs, and JPEG decoders.
 
-    python -m bench.speed [--n 20] [--sets catalog,small-objects] [--threads 0]
+    python -m bench.speed [--n 20] [--sets catalog,small-objects] [--threads 0] [--opencv-threads 0]
 
 Writes bench/out/speed/{results.json,summary.md,speed.png,cpu.png}.
 """
@@ -187,7 +187,8 @@ def run_speed(sets: dict[str, list[Path]], engine, session, methods=METHODS, cod
 
 def report(result: dict) -> str:
     lines = [f"load before {result['machine_before']['load_avg_1_5_15']}, after {result['machine_after']['load_avg_1_5_15']} "
-             f"({result['machine_before']['cpus']} CPUs), onnxruntime {result['machine_before']['onnxruntime']}"]
+             f"({result['machine_before']['cpus']} CPUs), onnxruntime {result['machine_before']['onnxruntime']}, "
+             f"OpenCV threads {result['machine_before'].get('opencv_threads', '?')}"]
     for set_name, r in result["sets"].items():
         summ = r["summary"]
         lines += ["", f"### {set_name} ({len(r['images'])} images, 2000x1500 JPEG -> RGBA PNG)", ""]
@@ -265,10 +266,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", default=",".join(METHODS),
                     help=f"of {', '.join((*METHODS, *PRECISION_METHODS))}")
     ap.add_argument("--threads", type=int, default=0, help="ONNX intra-op threads for smallcut (0: all cores)")
+    ap.add_argument("--opencv-threads", type=int, default=0,
+                    help="OpenCV's threads (0: its default, all cores); 1 puts every resize and filter on the "
+                         "stage's own thread, so that the CPU accounting counts all of it")
     ap.add_argument("--out", type=Path, default=OUT / "speed")
     ap.add_argument("--formats", action="store_true",
                     help="also the output formats on the same sets (python -m bench.formats: ms and bytes per format)")
     args = ap.parse_args(argv)
+    if args.opencv_threads > 0:
+        cv2.setNumThreads(args.opencv_threads)
     sets = {s: C.jpeg_set(s, args.n) for s in args.sets.split(",")}
     methods = tuple(args.methods.split(","))
     engine = C.load_engine(args.threads)

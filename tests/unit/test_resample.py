@@ -1,4 +1,5 @@
-"""Resizing: the halving shrink is the direct area average up to rounding and a sub-pixel shift."""
+"""Resizing: `resize` is the exact area average; `shrink` (halvings, then a bilinear step) is the same
+picture up to rounding, a light blur difference at edges and a sub-pixel shift."""
 
 from __future__ import annotations
 
@@ -52,3 +53,10 @@ def test_resize_grows_linearly_and_leaves_the_same_size_alone():
     assert np.array_equal(resize(img, (240, 200)), cv2.resize(img, (240, 200), interpolation=cv2.INTER_LINEAR))
     # growing in one direction and shrinking in the other is not a shrink: linear
     assert np.array_equal(resize(img, (240, 50)), cv2.resize(img, (240, 50), interpolation=cv2.INTER_LINEAR))
+
+
+def test_resize_shrinks_with_the_exact_area_average():
+    # what the network sees: its small-object scores move when these pixels are averaged otherwise
+    img = smooth_photo(1500, 2000)
+    assert np.array_equal(resize(img, (320, 320)), cv2.resize(img, (320, 320), interpolation=cv2.INTER_AREA))
+    assert not np.array_equal(shrink(img, (320, 320)), resize(img, (320, 320)))

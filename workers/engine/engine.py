@@ -188,6 +188,7 @@ class Engine:
                            keep_shadow=options.shadow == "keep")
         with timer.stage("compose"):
             out = compose(rgb, matte.alpha, options, bleed=options.postprocess and bool(steps.enabled(self.config.post_steps, "compose")), shadow=matte.shadow)
+            sizes = object_sizes(matte.alpha)  # a full-resolution labelling: CPU work of its own, counted here
         result = CutoutResult(
             png=b"",
             width=rgb.shape[1],
@@ -195,7 +196,7 @@ class Engine:
             timings=timer.ms,
             rois=len(matte.rois),
             passes=self._passes() - passes_before + (1 if coarse is not None else 0),
-            **object_sizes(matte.alpha),
+            **sizes,
         )
         return result, out
 
@@ -218,9 +219,10 @@ class Engine:
             blocks = large.compose_bands(rgb, matte.alpha, matte.shadow, options, bleed=bool(steps.enabled(post, "compose")),
                                          edges="edges" in post)
             png = codec.encode_png_rows(w, h, large.channels(options), blocks)
+            sizes = object_sizes(matte.alpha)
         del rgb
         return CutoutResult(png=png, width=w, height=h, timings=timer.ms, rois=len(matte.rois),
-                            passes=self._passes() - passes_before, **object_sizes(matte.alpha))
+                            passes=self._passes() - passes_before, **sizes)
 
     # ------------------------------------------------------------------ pixels -> alpha
     def matte(

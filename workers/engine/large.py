@@ -20,7 +20,6 @@ from . import codec, postprocess
 from .compose import bleed_band, compose, to_alpha
 from .config import LargeFrameKnobs
 from .options import CutoutOptions
-from .resample import shrink
 
 # Full-resolution rows are processed this many pixels at a time (plus their halo): small next to
 # the frame, large enough that the per-band overhead stays small.
@@ -48,7 +47,7 @@ def work_frame(data: bytes, cfg: LargeFrameKnobs, max_pixels: int) -> np.ndarray
     h, w = rgb.shape[:2]
     scale = cfg.large_work_side / max(h, w)
     if scale < 1.0:
-        rgb = shrink(rgb, (max(1, round(w * scale)), max(1, round(h * scale))))
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     return rgb
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from .mlp import Classifier
 from .postprocess import push_pull_fill
-from .resample import resize, shrink
+from .resample import shrink
 
 WEIGHTS = Path(__file__).with_name("data") / "matte_classifier.json"
 SURE_BG = 0.05  # network probability under which a pixel is taken as backdrop for the estimate
@@ -92,7 +92,9 @@ def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple
         ch, cw = p.shape
         scale = min(1.0, side / max(ch, cw))
         size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
-        views.append((sub, resize(img, size).astype(np.float32), resize(p, size).astype(np.float32, copy=False)))
+        # the classifier reads local contrast: an area step, no aliased texture
+        views.append((sub, shrink(img, size, area_last=True).astype(np.float32),
+                      shrink(p, size, area_last=True).astype(np.float32, copy=False)))
     return views
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import holes, postprocess, roi, shadow
 from .config import EngineConfig
-from .resample import resize
+from .resample import resize, shrink
 
 # The region post-processing works on: everything above this probability, plus a margin of this
 # share of the frame's long side (at least MIN_PAD px) for the backdrop the steps compare with.
@@ -205,7 +205,7 @@ def _region(state: PostState) -> Region:
     ch, cw = p.shape
     scale = min(1.0, cfg.work_side / max(ch, cw))
     size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
-    p_work, img_work = resize(p, size), resize(img, size)
+    p_work, img_work = shrink(p, size), shrink(img, size)
     keep = np.zeros(p_work.shape, bool)
     for box in state.rois:
         keep[
