@@ -30,8 +30,8 @@ from .compose import compose, object_sizes, to_alpha
 from .config import EngineConfig
 from .detect import detect
 from .net import SaliencyNet
-from .resample import resize
 from .options import ENGINE_VERSION, CutoutOptions
+from .resample import resize
 from .timing import Timer
 from .zooms import zoom_candidates
 
