@@ -62,10 +62,9 @@ def _sum3(c: np.ndarray) -> np.ndarray:
 
 def _spread(c: np.ndarray) -> np.ndarray:
     """Standard deviation over the 3 channels of N x 3, as numpy's std(axis=1) computes it."""
-    mean = (c[:, 0] + c[:, 1] + c[:, 2]) / np.float32(3)
-    d = c - mean[:, None]
+    d = c - (_sum3(c) / np.float32(3))[:, None]
     d *= d
-    return np.sqrt((d[:, 0] + d[:, 1] + d[:, 2]) / np.float32(3))
+    return np.sqrt(_sum3(d) / np.float32(3))
 
 
 def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]]:
