@@ -126,10 +126,32 @@ def test_open_background_holes_spares_large_subjects():
     img, mask = _ring_scene()
     disc = np.zeros(mask.shape, np.float32)
     cv2.circle(disc, (100, 100), 60, 1.0, -1)
-    # the same ring filling a quarter of the frame is a large subject: its light interior stays
+    # the same ring whose own body covers a fifth of the frame is a large subject: its light interior stays
     assert pp.open_background_holes(disc, img, frame_area=img.shape[0] * img.shape[1]) is disc
     opened = pp.open_background_holes(disc, img, frame_area=40 * img.shape[0] * img.shape[1])
     assert opened[100, 100] == 0.0
+
+
+def test_open_background_holes_opens_a_thin_ring_shot_close():
+    # a hero shot: the ring's outline encloses a fifth of the frame, its metal is 4 % of it
+    img, mask = _ring_scene(size=200, r_out=90, r_in=82)
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 90, 1.0, -1)
+    frame_area = 3 * img.shape[0] * img.shape[1]
+    assert np.count_nonzero(mask) < 0.05 * frame_area < np.count_nonzero(disc)
+    opened = pp.open_background_holes(disc, img, frame_area=frame_area)
+    assert opened[100, 100] == 0.0 and opened[100, 100 + 86] == 1.0
+
+
+def test_open_background_holes_spares_a_large_subject_that_is_mostly_body():
+    # outline over 5 % of the frame, body under it once the backdrop-coloured patch is gone, but the
+    # patch is less than half of the subject: a subject's patch (a bird's wing the colour of the rock), not a hole
+    img, mask = _ring_scene()
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 60, 1.0, -1)
+    frame_area = 4 * img.shape[0] * img.shape[1]
+    assert np.count_nonzero(mask) < 0.05 * frame_area < np.count_nonzero(disc)
+    assert pp.open_background_holes(disc, img, frame_area=frame_area) is disc
 
 
 def test_open_background_holes_sees_past_a_contact_shadow():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -213,3 +214,16 @@ def test_holes_opened_in_a_large_object_are_given_back_small_ones_kept():
     assert (out[60:70, 60:70] == 1.0).all()
     assert (out[158:162, 158:162] == 0.0).all()
     assert np.array_equal(out[100:120], after[100:120])
+
+
+def test_a_thin_ring_whose_outline_encloses_much_keeps_its_hole_open():
+    # the ring's outline encloses more than max_area, its metal does not: its size is the metal
+    before = np.zeros((200, 200), np.float32)
+    cv2.circle(before, (100, 100), 40, 1.0, -1)  # the network's disc
+    after = np.zeros_like(before)
+    cv2.circle(after, (100, 100), 40, 1.0, -1)
+    cv2.circle(after, (100, 100), 34, 0.0, -1)  # the step opened the hole
+    assert np.count_nonzero(after) < 2000 < np.count_nonzero(before)
+    out = shadow.keep_large_interiors(before, after, max_area=2000)
+    assert out[100, 100] == 0.0
+    assert np.array_equal(out, after)

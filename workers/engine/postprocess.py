@@ -311,6 +311,16 @@ def object_bands(comp: np.ndarray, stats: np.ndarray, i: int, rgb: np.ndarray) -
     return ObjectBands(sub, int(area), diam, lab, outer, bg_ref, bg_spread, depth, inner, rim)
 
 
+def is_small_or_ring(outline_px: float, hole_px: float, max_px: float) -> bool:
+    """Whether holes may be opened in an object whose filled outline covers `outline_px` and whose
+    holes would cover `hole_px` of it: small objects, and large outlines that are mostly hole around
+    a small body (a ring shot close: its outline encloses a third of the frame, its metal a few
+    percent). A large subject keeps its light interior even when that would leave little of it: a
+    pelican's brown wing is the colour of the rock behind it, and less than half of the bird."""
+    body = outline_px - hole_px
+    return outline_px <= max_px or (body <= max_px and hole_px >= body)
+
+
 def open_background_holes(
     prob: np.ndarray,
     rgb: np.ndarray,
@@ -336,7 +346,7 @@ def open_background_holes(
     earrings open and nothing else does (docs/engine.md). On calm
     backgrounds the rim is asked too: a hoop or a lizard's skin may wear the backdrop's colour.
     Only for objects under `max_object_frac` of `frame_area` (jewellery on a catalog shot; large
-    subjects keep their light interiors). With `whole_only` (for a crop) objects cut by its border
+    subjects keep their light interiors), or mostly hole around a body that small (`is_small_or_ring`). With `whole_only` (for a crop) objects cut by its border
     are left alone.
 
     Each object is judged on its own: its size sets the bands and the smallest hole, its own
@@ -353,8 +363,6 @@ def open_background_holes(
     if whole_only:  # `prob` is a crop: an object its border cuts is judged in its own crop
         x, y, bw, bh = stats[1:, 0], stats[1:, 1], stats[1:, 2], stats[1:, 3]
         todo &= (x > 0) & (y > 0) & (x + bw < mask.shape[1]) & (y + bh < mask.shape[0])
-    if frame_area is not None:
-        todo &= areas <= max_object_frac * frame_area
     if not todo.any():
         return prob
     out = prob
@@ -378,9 +386,12 @@ def open_background_holes(
         big[1:] = hole_stats[1:, cv2.CC_STAT_AREA] >= min_area
         if not big.any():
             continue
+        opened = big[labels]
+        if frame_area is not None and not is_small_or_ring(area, np.count_nonzero(opened), max_object_frac * frame_area):
+            continue  # a large subject with a light interior
         if out is prob:
             out = prob.copy()
-        out[sub][big[labels]] = 0.0
+        out[sub][opened] = 0.0
     return out
 
 

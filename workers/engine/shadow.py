@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .mlp import Classifier
-from .postprocess import push_pull_fill
+from .postprocess import is_small_or_ring, push_pull_fill
 from .resample import shrink
 
 WEIGHTS = Path(__file__).with_name("data") / "matte_classifier.json"
@@ -193,7 +193,7 @@ def gate(p_obj: np.ndarray, lo: float = 0.3, hi: float = 0.7) -> np.ndarray:
 def keep_large_interiors(before: np.ndarray, after: np.ndarray, max_area: float) -> np.ndarray:
     """`after` with the holes it opened inside objects larger than `max_area` px given back their
     `before` values (shadows and reflections lie outside an object; only a small object's holes,
-    a ring's or a button's, are the step's to open)."""
+    a ring's or a button's, are the step's to open; `postprocess.is_small_or_ring`)."""
     fg = (after > 0.5).astype(np.uint8)
     opened = (before > 0.5) & (fg == 0)
     if not opened.any():
@@ -204,7 +204,10 @@ def keep_large_interiors(before: np.ndarray, after: np.ndarray, max_area: float)
     enclosed = free[1:-1, 1:-1] == 1
     solid = (fg > 0) | enclosed
     n, lab, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
-    large = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] > max_area)
+    # a ring shot close encloses much of the frame with a few percent of metal: its hole is the step's to open
+    body = np.bincount(lab[fg > 0], minlength=n)
+    outline = stats[:, cv2.CC_STAT_AREA]
+    large = np.flatnonzero([not is_small_or_ring(o, o - b, max_area) for o, b in zip(outline, body)])
     large = large[large > 0]
     if not len(large):
         return after
