@@ -108,7 +108,7 @@ def needs_detection(coarse: np.ndarray, frame: tuple[int, int], cfg: EngineConfi
         return True  # nothing found, or texture lit up everywhere
     n, _, stats, _ = cv2.connectedComponentsWithStats(confident.astype(np.uint8), connectivity=8)
     box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
-    return float(box_fracs.max()) < cfg.large_box_frac
+    return float(box_fracs.max()) < cfg.gate_box_frac
 
 
 def texture_flood(rgb: np.ndarray, coarse: np.ndarray, view: np.ndarray | None, cfg: EngineConfig) -> np.ndarray | None:
