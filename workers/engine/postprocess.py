@@ -346,8 +346,9 @@ def open_background_holes(
     earrings open and nothing else does (docs/engine.md). On calm
     backgrounds the rim is asked too: a hoop or a lizard's skin may wear the backdrop's colour.
     Only for objects under `max_object_frac` of `frame_area` (jewellery on a catalog shot; large
-    subjects keep their light interiors), or mostly hole around a body that small (`is_small_or_ring`). With `whole_only` (for a crop) objects cut by its border
-    are left alone.
+    subjects keep their light interiors), or mostly hole around a body that small
+    (`is_small_or_ring`); so every object's bands are read, a large subject's too, before its size
+    decides. With `whole_only` (for a crop) objects cut by its border are left alone.
 
     Each object is judged on its own: its size sets the bands and the smallest hole, its own
     surroundings the background (judged on the union of a frame's objects, a button's holes are a
