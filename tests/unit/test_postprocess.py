@@ -154,6 +154,22 @@ def test_open_background_holes_spares_a_large_subject_that_is_mostly_body():
     assert pp.open_background_holes(disc, img, frame_area=frame_area) is disc
 
 
+def test_quick_look_keeps_a_close_ring_for_the_full_reading_and_lets_a_solid_subject_go():
+    # a ring shot close and a solid disc of the same outline, both over 5 % of the frame
+    img, mask = _ring_scene(size=200, r_out=90, r_in=82)
+    disc = np.zeros(mask.shape, np.float32)
+    cv2.circle(disc, (100, 100), 90, 1.0, -1)
+    frame_area = 3 * img.shape[0] * img.shape[1]
+    n, comp, stats, _ = cv2.connectedComponentsWithStats((disc > 0.5).astype(np.uint8))
+    large = np.ones(n - 1, bool)
+    reading = dict(bg_distance=10.0, min_frac=0.01, max_spread=8.0, textured=True, textured_min_frac=0.03)
+    assert pp._maybe_rings(comp, stats, large, img, frame_area, 0.05, **reading).all()
+    solid = img.copy()
+    solid[disc > 0.5] = (200, 160, 40)  # the same outline, all metal: a subject, not a ring
+    assert not pp._maybe_rings(comp, stats, large, solid, frame_area, 0.05, **reading).any()
+    assert pp.open_background_holes(disc, solid, frame_area=frame_area) is disc
+
+
 def test_open_background_holes_sees_past_a_contact_shadow():
     img, mask = _ring_scene()
     shadow = cv2.dilate(mask, np.ones((13, 13), np.uint8)) > 0

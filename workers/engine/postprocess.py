@@ -347,13 +347,16 @@ def open_background_holes(
     backgrounds the rim is asked too: a hoop or a lizard's skin may wear the backdrop's colour.
     Only for objects under `max_object_frac` of `frame_area` (jewellery on a catalog shot; large
     subjects keep their light interiors), or mostly hole around a body that small
-    (`is_small_or_ring`); so every object's bands are read, a large subject's too, before its size
-    decides. With `whole_only` (for a crop) objects cut by its border are left alone.
+    (`is_small_or_ring`): a large outline is first read on a ninth of its pixels (`_maybe_rings`),
+    and at full size only when it may be mostly hole, so a photo's one subject costs a ninth of its
+    bands. With `whole_only` (for a crop) objects cut by its border are left alone.
 
     Each object is judged on its own: its size sets the bands and the smallest hole, its own
     surroundings the background (judged on the union of a frame's objects, a button's holes are a
     tiny share of all objects together, and a gradient across the frame looks like texture).
     """
+    reading = dict(bg_distance=bg_distance, min_frac=min_frac, max_spread=max_spread, textured=textured,
+                   textured_min_frac=textured_min_frac)
     mask = (prob > 0.5).astype(np.uint8)
     if not mask.any():
         return prob
@@ -364,36 +367,78 @@ def open_background_holes(
     if whole_only:  # `prob` is a crop: an object its border cuts is judged in its own crop
         x, y, bw, bh = stats[1:, 0], stats[1:, 1], stats[1:, 2], stats[1:, 3]
         todo &= (x > 0) & (y > 0) & (x + bw < mask.shape[1]) & (y + bh < mask.shape[0])
+    if frame_area is not None:
+        large = todo & (areas > max_object_frac * frame_area)
+        if large.any():
+            todo &= ~large | _maybe_rings(comp, stats, large, rgb, frame_area, max_object_frac, **reading)
     if not todo.any():
         return prob
     out = prob
     for i in 1 + np.nonzero(todo)[0]:
-        o = object_bands(comp, stats, i, rgb)
-        if o is None:
+        found = _background_in(comp, stats, i, rgb, **reading)
+        if found is None:
             continue
-        sub, lab, outer, rim, inner, bg_ref, bg_spread, area = o.sub, o.lab, o.outer, o.rim, o.inner, o.bg_ref, o.bg_spread, o.area
-        if bg_spread <= max_spread:
-            near_bg = inner & (_lab_distance(lab.astype(np.float32), bg_ref) < max(bg_distance, 3.0 * bg_spread))
-            # and not the object's colour too: a hoop or a lizard's head may match the backdrop
-            looks_bg = _looks_like_texture(lab, outer, rim, near_bg)
-            min_area = max(4.0, min_frac * area)
-        elif textured:
-            looks_bg = _looks_like_texture(lab, outer, rim, inner)
-            min_area = max(16.0, textured_min_frac * area)
-        else:
-            continue
-        k, labels, hole_stats, _ = cv2.connectedComponentsWithStats(looks_bg.view(np.uint8), connectivity=8)
-        big = np.zeros(k, bool)
-        big[1:] = hole_stats[1:, cv2.CC_STAT_AREA] >= min_area
-        if not big.any():
-            continue
-        opened = big[labels]
+        sub, opened, area = found
         if frame_area is not None and not is_small_or_ring(area, np.count_nonzero(opened), max_object_frac * frame_area):
             continue  # a large subject with a light interior
         if out is prob:
             out = prob.copy()
         out[sub][opened] = 0.0
     return out
+
+
+def _background_in(comp: np.ndarray, stats: np.ndarray, i: int, rgb: np.ndarray, bg_distance: float, min_frac: float,
+                   max_spread: float, textured: bool, textured_min_frac: float) -> tuple[tuple[slice, slice], np.ndarray, int] | None:
+    """What open_background_holes would open inside object `i` of `comp`: its crop, the regions in
+    it, its filled outline's pixels; None when nothing."""
+    o = object_bands(comp, stats, i, rgb)
+    if o is None:
+        return None
+    lab, outer, rim, inner, bg_ref, bg_spread, area = o.lab, o.outer, o.rim, o.inner, o.bg_ref, o.bg_spread, o.area
+    if bg_spread <= max_spread:
+        near_bg = inner & (_lab_distance(lab.astype(np.float32), bg_ref) < max(bg_distance, 3.0 * bg_spread))
+        # and not the object's colour too: a hoop or a lizard's head may match the backdrop
+        looks_bg = _looks_like_texture(lab, outer, rim, near_bg)
+        min_area = max(4.0, min_frac * area)
+    elif textured:
+        looks_bg = _looks_like_texture(lab, outer, rim, inner)
+        min_area = max(16.0, textured_min_frac * area)
+    else:
+        return None
+    k, labels, hole_stats, _ = cv2.connectedComponentsWithStats(looks_bg.view(np.uint8), connectivity=8)
+    big = np.zeros(k, bool)
+    big[1:] = hole_stats[1:, cv2.CC_STAT_AREA] >= min_area
+    if not big.any():
+        return None
+    return o.sub, big[labels], area
+
+
+RING_CHECK_STEP = 3  # the quick look at a large outline reads every third pixel of every third row: a ninth of them
+RING_CHECK_MARGIN = 0.7  # at that size a ring's hole may read this much smaller and still get the full look
+
+
+def _maybe_rings(comp: np.ndarray, stats: np.ndarray, large: np.ndarray, rgb: np.ndarray, frame_area: float,
+                 max_object_frac: float, **reading) -> np.ndarray:
+    """Which of the `large` outlines (a flag per object of `comp`) may be rings shot close: the same
+    reading on every RING_CHECK_STEP-th pixel, what it opens against what `is_small_or_ring` asks,
+    with RING_CHECK_MARGIN for the coarser grid. A solid subject is let go after the quick look; a
+    candidate is read again at full size, so the outcome is the full-size one wherever the quick look
+    does not rule it out."""
+    k = RING_CHECK_STEP
+    small_comp, small_rgb = comp[::k, ::k], np.ascontiguousarray(rgb[::k, ::k])
+    max_px = max_object_frac * frame_area
+    maybe = np.zeros_like(large)
+    for i in 1 + np.nonzero(large)[0]:
+        x, y, bw, bh, area = stats[i]
+        x0, y0 = x // k, y // k
+        row = np.array([x0, y0, (x + bw - 1) // k - x0 + 1, (y + bh - 1) // k - y0 + 1, max(1, area // (k * k))])
+        found = _background_in(small_comp, {i: row}, i, small_rgb, **reading)
+        if found is None:
+            continue
+        hole_px = np.count_nonzero(found[1]) * k * k
+        need = max(area / 2.0, area - max_px)  # is_small_or_ring, for an outline over max_px
+        maybe[i - 1] = hole_px >= RING_CHECK_MARGIN * need
+    return maybe
 
 
 MAX_FINE_OBJECTS = 40  # more separate objects than this after cleaning is texture, not a tray of products
