@@ -176,8 +176,9 @@ class Settings(BaseSettings):
     png_encoder: str = Field("fpng", description="`fpng` (fast, larger files), `opencv` or `pil` (small, slow).")
     detection: Literal["auto", "always", "never"] = Field(
         "auto",
-        description="`auto`: the tiled detection pass only where the coarse pass shows no large confident object. "
-                    "`always`: on every frame; also finds small objects beside a large subject, slower "
+        description="`auto`: the tiled detection pass where the coarse pass shows no large confident object, and "
+                    "beside one where a small learned gate expects small pieces (a catalog shot, not a photo). "
+                    "`always`: on every frame; also finds small objects beside a large subject the gate lets go, slower "
                     "(`cutout --detect-always`). `never`: on no frame, for runs of one product per frame.")
     max_pixels: int = Field(120_000_000, description="Decompression-bomb guard, checked from the image header.")
     keep_freed_memory: bool = Field(

@@ -23,6 +23,7 @@ class DetectionKnobs:
     tile_above_px: int = 3000  # frames with a longer side get a tiled detection pass
     large_box_frac: float = 0.12  # a confident blob with a box this big is a subject (or, when it matches the surface, a texture flood)
     gate_box_frac: float = 0.12  # the detection pass is skipped when a confident blob's box covers this share of the frame
+    learned_gate: float = 0.5  # beside a large blob the gate's model (gate.py) runs the pass anyway above this probability; 0: off
     detection: str = "auto"  # "always": the tiled detection pass on every frame, large subject or not; "never": on none
     detect_side: int = 640  # long side of the detection map
     min_detect_side: int = 64  # frames thinner than this never get the tiled pass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import roi, texture, tiling
+from . import gate, roi, texture, tiling
 from .config import EngineConfig
 from .net import SaliencyNet
 from .resample import resize
@@ -48,10 +48,12 @@ def detect(net: SaliencyNet, rgb: np.ndarray, coarse: np.ndarray, view: np.ndarr
     """Candidates for zooms. `view`: the frame as the coarse pass saw it (None when a batch made the
     coarse map)."""
     h, w = rgb.shape[:2]
+    if view is None and (cfg.texture_floods or cfg.learned_gate > 0):
+        view = resize(rgb, coarse.shape[::-1])  # once, for the flood test and the gate
     flood = texture_flood(rgb, coarse, view, cfg)
     if flood is not None:
         coarse = np.where(flood, 0.0, coarse).astype(np.float32)
-    tiled = flood is not None or needs_detection(coarse, (w, h), cfg)
+    tiled = flood is not None or needs_detection(coarse, (w, h), cfg, view)
     side = cfg.detect_side / max(h, w)
     at_detect = None
     if flood is not None or (tiled and (cfg.rare_colours or cfg.skip_calm_tiles)):
@@ -91,11 +93,13 @@ def _tiled_maps(net: SaliencyNet, rgb: np.ndarray, coarse: np.ndarray, at_detect
     return _Maps(np.maximum(found, rare), rare, support, table)
 
 
-def needs_detection(coarse: np.ndarray, frame: tuple[int, int], cfg: EngineConfig) -> bool:
+def needs_detection(coarse: np.ndarray, frame: tuple[int, int], cfg: EngineConfig, view: np.ndarray | None = None) -> bool:
     """The cascade's gate: look harder only where the coarse map shows no large, confident object.
 
     A frame dominated by one big object keeps the one-pass plan (speed, no regression); a frame
-    with only small blobs, nothing confident, or a huge frame gets the tiled detection pass.
+    with only small blobs, nothing confident, or a huge frame gets the tiled detection pass. With
+    `learned_gate` a frame with a big object gets the pass too when the gate's model (gate.py),
+    reading the coarse map and `view` (the frame at the map's size), expects small objects beside it.
     """
     if cfg.detection == "never":
         return False
@@ -108,7 +112,9 @@ def needs_detection(coarse: np.ndarray, frame: tuple[int, int], cfg: EngineConfi
         return True  # nothing found, or texture lit up everywhere
     n, _, stats, _ = cv2.connectedComponentsWithStats(confident.astype(np.uint8), connectivity=8)
     box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
-    return float(box_fracs.max()) < cfg.gate_box_frac
+    if float(box_fracs.max()) < cfg.gate_box_frac:
+        return True
+    return cfg.learned_gate > 0 and view is not None and gate.wants_detection(coarse, view, cfg.learned_gate)
 
 
 def texture_flood(rgb: np.ndarray, coarse: np.ndarray, view: np.ndarray | None, cfg: EngineConfig) -> np.ndarray | None:
