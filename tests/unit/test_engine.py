@@ -400,6 +400,56 @@ def test_a_rejected_merged_crop_is_zoomed_again_one_sure_object_each(split):
         assert prob[500, 300] == 0.0 and prob[500, 470] == 0.0  # both erased with the merged zoom
 
 
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_rejected_merged_crop_leaves_a_sure_member_too_large_to_zoom_alone(keep):
+    """A ring whose own crop is nearly the union's, merged with a faint blob beside it: the union's
+    zoom centres on the ring's hole, sees nothing and is rejected. The faint blob goes; the ring,
+    which no zoom judged on its own, keeps its confident coarse map (`keep_sure_members`)."""
+    from dataclasses import replace
+
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
+
+    rgb = np.zeros((1000, 1000, 3), np.uint8)
+    cv2.circle(rgb, (450, 450), 150, (255, 255, 255), 40)  # a ring, dark in the middle
+    boxes = [roi.Box(300, 300, 600, 600), roi.Box(380, 320, 640, 620)]
+    labels = np.zeros((100, 100), np.int32)
+    cv2.circle(labels, (45, 45), 15, 1, 4)
+    labels[32:62, 61:64] = 2
+    cands = [roi.Candidate(boxes[0], 0.05, 0.95, 0.9, 1), roi.Candidate(boxes[1], 0.01, 0.5, 0.4, 2)]
+    crops = roi.merge_boxes([roi.expand_box(b, (1000, 1000), 0.45) for b in boxes], max_ratio=2.0)
+    assert len(crops) == 1  # the premise: one zoom for both
+    prob = np.full((1000, 1000), 0.3, np.float32)
+    ring = cv2.resize((labels == 1).astype(np.uint8), (1000, 1000), interpolation=cv2.INTER_NEAREST) > 0
+    prob[ring] = 0.95
+    result = zoom_candidates(_CentreNet(), rgb, prob, cands, labels, True, None, replace(EngineConfig(), keep_sure_members=keep))
+    assert result.accepted == [] and len(result.rejected) == 1
+    assert prob[500, 625] == 0.0  # the faint blob is erased either way
+    assert prob[450, 300] == (0.95 if keep else 0.0)
+
+
+def test_a_sure_member_cut_by_the_frame_edge_is_erased_with_its_rejected_union():
+    """A stripe lit up along the frame's left edge, merged with a faint blob: the union's zoom is
+    rejected and the stripe, running off the frame (a surface, not a product), goes with it."""
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
+
+    rgb = np.zeros((1000, 1000, 3), np.uint8)
+    boxes = [roi.Box(0, 250, 300, 750), roi.Box(120, 300, 420, 700)]
+    labels = np.zeros((100, 100), np.int32)
+    labels[25:75, 0:8], labels[30:70, 30:42] = 1, 2
+    cands = [roi.Candidate(boxes[0], 0.04, 0.95, 0.9, 1), roi.Candidate(boxes[1], 0.01, 0.5, 0.4, 2)]
+    crops = roi.merge_boxes([roi.expand_box(b, (1000, 1000), 0.45) for b in boxes], max_ratio=2.0)
+    assert len(crops) == 1
+    prob = np.full((1000, 1000), 0.3, np.float32)
+    prob[250:750, 0:80] = 0.95
+    result = zoom_candidates(_CentreNet(), rgb, prob, cands, labels, True, None, EngineConfig())
+    assert result.accepted == [] and len(result.rejected) == 1
+    assert prob[500, 40] == 0.0
+
+
 class _FaintUnionNet(_CentreNet):
     """As _CentreNet, but off-centre objects come back faint (0.8 where they are): a union's zoom
     that is accepted, barely."""

@@ -64,6 +64,7 @@ class ZoomKnobs:
     zoom_accept_p: float = 0.5  # its probability a zoom needs
     split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
     split_below: float = 0.5  # ... and so is one accepted with a score under this (its members came out faint); 0: off
+    keep_sure_members: bool = True  # a rejected merged crop leaves the coarse map of its sure members too large to zoom alone (not cut by the frame's edge)
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,12 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
             if rnd.split and len(inside) > 1:
                 apart = alone(inside, box, (w, h), rnd.crops, cfg)
                 out.again += list(apart.values())
-                own = np.isin(blab, [c.label for c in inside if c.label not in apart])
+                # a sure member nearly as large as the union gets no zoom of its own: the union's
+                # zoom judged the texture around it, not it, so its coarse map stands; unless the
+                # frame's edge cuts it (a stripe or a flood running off the frame, not a product)
+                kept = {c.label for c in inside if cfg.keep_sure_members and c.peak >= cfg.beside_large_min_peak
+                        and not _cut_by_frame(c.box, (w, h))}
+                own = np.isin(blab, [c.label for c in inside if c.label not in apart and c.label not in kept])
             if rnd.second:  # what earlier zooms accepted stays
                 for b in rois:
                     others[max(0, b.y0 - box.y0) : max(0, b.y1 - box.y0), max(0, b.x0 - box.x0) : max(0, b.x1 - box.x0)] = True
@@ -137,6 +142,10 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
             out.rejected.append(box)
     out.again.sort(key=lambda b: b.area, reverse=True)
     return out
+
+
+def _cut_by_frame(box: roi.Box, frame: tuple[int, int]) -> bool:
+    return box.x0 <= 0 or box.y0 <= 0 or box.x1 >= frame[0] or box.y1 >= frame[1]
 
 
 def fuse_accepted(prob: np.ndarray, patch: np.ndarray, box: roi.Box, others: np.ndarray, adds_only: bool) -> None:
