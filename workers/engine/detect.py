@@ -48,7 +48,7 @@ def detect(net: SaliencyNet, rgb: np.ndarray, coarse: np.ndarray, view: np.ndarr
     """Candidates for zooms. `view`: the frame as the coarse pass saw it (None when a batch made the
     coarse map)."""
     h, w = rgb.shape[:2]
-    if view is None and (cfg.texture_floods or cfg.learned_gate > 0):
+    if view is None:
         view = resize(rgb, coarse.shape[::-1])  # once, for the flood test and the gate
     flood = texture_flood(rgb, coarse, view, cfg)
     if flood is not None:
@@ -117,13 +117,13 @@ def needs_detection(coarse: np.ndarray, frame: tuple[int, int], cfg: EngineConfi
     return cfg.learned_gate > 0 and view is not None and gate.wants_detection(coarse, view, cfg.learned_gate)
 
 
-def texture_flood(rgb: np.ndarray, coarse: np.ndarray, view: np.ndarray | None, cfg: EngineConfig) -> np.ndarray | None:
+def texture_flood(rgb: np.ndarray, coarse: np.ndarray, view: np.ndarray, cfg: EngineConfig) -> np.ndarray | None:
     """The coarse map's blobs that are a textured surface, not a subject (map-sized mask), or None
-    (texture.flood_mask)."""
+    (texture.flood_mask). `view`: the frame at the map's size."""
     h, w = rgb.shape[:2]
     if not cfg.texture_floods or min(h, w) < cfg.min_detect_side:
         return None
-    colours = texture.colour_index(view if view is not None else resize(rgb, coarse.shape[::-1]))
+    colours = texture.colour_index(view)
     mask = texture.flood_mask(coarse, colours, cfg.large_box_frac, cfg.min_homogeneity, cfg.min_similarity, cfg.max_outline,
                               cfg.min_stripes)
     return mask if mask.any() else None
