@@ -498,3 +498,63 @@ def test_every_post_step_setting_names_a_registered_step_and_the_registry_runs_i
     assert phases == sorted(phases, key=["frame", "work", "detail", "compose"].index)  # phases in order
     assert all((s.run is None) == (s.phase == "compose") for s in steps.REGISTRY)
     assert [s.name for s in steps.enabled(("edges", "smooth", "open-holes"), "work")] == ["open-holes", "smooth"]
+
+
+class _WholeNet:
+    """Sees an object only when all of it is in view (as u2netp on a crop cut through a ring): a
+    disc over the bright pixels when none touches the input's border, else nothing."""
+
+    passes = 0
+
+    def predict(self, images):
+        out = []
+        for im in images:
+            bright = im.mean(axis=2) > 128
+            edge = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+            out.append((bright & ~edge.any()).astype(np.float32) * 0.99)
+        return out
+
+
+@pytest.mark.parametrize("widen", [2.0, 0.0])
+def test_a_rejected_crop_cut_through_its_object_is_zoomed_again_wider(widen):
+    """The detection lit only the bottom arc of a ring: the crop around that arc cuts the ring and
+    the zoom sees nothing. With `widen_rejected` the crop is zoomed again twice as wide, where the
+    whole object is in view, and that zoom is kept."""
+    from dataclasses import replace
+
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
+
+    rgb = np.zeros((2000, 2000, 3), np.uint8)
+    cv2.circle(rgb, (1000, 1000), 85, (255, 255, 255), -1)
+    arc = roi.Box(950, 1065, 1050, 1085)
+    labels = np.zeros((100, 100), np.int32)
+    labels[53:54, 48:52] = 1
+    cand = roi.Candidate(arc, 0.0005, 0.6, 0.4, 1)
+    prob = np.zeros((2000, 2000), np.float32)
+    prob[1065:1085, 950:1050] = 0.6
+    result = zoom_candidates(_WholeNet(), rgb, prob, [cand], labels, True, None, replace(EngineConfig(), widen_rejected=widen))
+    assert len(result.rejected) == 1  # the first crop, cut through the disc
+    if widen:
+        assert len(result.accepted) == 1 and result.accepted[0].area > 3 * result.rejected[0].area
+        assert prob[1000, 1000] > 0.9 and prob[930, 1000] > 0.9  # the whole disc, not only the arc
+    else:
+        assert result.accepted == [] and prob[1075, 1000] == 0.0
+
+
+def test_a_crop_is_not_widened_towards_the_whole_frame():
+    """The same scene on a frame four times smaller: the wider crop would be over a quarter of the
+    frame's side, where the zoom shows what the coarse pass saw; the rejected crop stays rejected."""
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
+
+    rgb = np.zeros((1000, 1000, 3), np.uint8)
+    cv2.circle(rgb, (500, 500), 85, (255, 255, 255), -1)
+    labels = np.zeros((100, 100), np.int32)
+    labels[57:58, 45:55] = 1
+    prob = np.zeros((1000, 1000), np.float32)
+    result = zoom_candidates(_WholeNet(), rgb, prob, [roi.Candidate(roi.Box(450, 565, 550, 585), 0.002, 0.6, 0.4, 1)],
+                             labels, True, None, EngineConfig())
+    assert result.accepted == [] and len(result.rejected) == 1

@@ -65,6 +65,8 @@ class ZoomKnobs:
     split_merged: bool = True  # a merged crop whose zoom is rejected: its sure members (peak >= beside_large_min_peak) zoomed one by one
     split_below: float = 0.5  # ... and so is one accepted with a score under this (its members came out faint); 0: off
     keep_sure_members: bool = True  # a rejected merged crop leaves the coarse map of its sure members too large to zoom alone (not cut by the frame's edge)
+    widen_rejected: float = 2.0  # a rejected crop around a blob of coarse peak >= widen_min_peak is zoomed again this many times wider (the blob was part of a larger object: a ring's lit arc); 0: off
+    widen_min_peak: float = 0.5  # (0.3 changed nothing on catalog-tune 240-299; higher peaks cost fewer passes)
 
 
 @dataclass(frozen=True)

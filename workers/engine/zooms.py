@@ -4,7 +4,8 @@ the accepted ones fused into the full-resolution probability map.
 Crops are merged where they overlap (one pass for a pair of earrings), batched by input size, and
 scored (confident, compact, consistent with the coarse blob) so texture noise is rejected. A merged
 crop whose zoom saw little (objects far apart are small in the union's zoom) is split: each sure
-member is zoomed again on its own, in a second round that only adds.
+member is zoomed again on its own, in a second round that only adds; so is a rejected crop that
+may have cut through its object, twice as wide.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ NESTED_SHARE = 0.9
 FRAGMENT_BORDER = 0.05
 # A rejected blob is erased with its soft rim: its mask dilated by this kernel side.
 RIM_KERNEL = 5
+# A rejected crop is zoomed again wider only while the wider crop is at most this share of the
+# frame's shorter side: beyond it the network sees about what the coarse pass saw.
+WIDEN_MAX_SIDE = 0.25
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class ZoomRound:
     tiled: bool  # the frame had the tiled detection pass (no large confident object)
     split: bool = False  # merged crops that came out faint or rejected return their sure members
     second: bool = False  # a second round: an accepted zoom only adds, a rejected one erases nothing accepted
+    widened: tuple = ()  # crops of this round that widen a rejected one: rejected again, they erase nothing
     rare_table: np.ndarray | None = None  # the frame's rare colour bins: accepted zooms gain those parts
 
 
@@ -49,6 +54,7 @@ class ZoomOutcome:
     accepted: list[roi.Box] = field(default_factory=list)
     rejected: list[roi.Box] = field(default_factory=list)
     again: list[roi.Box] = field(default_factory=list)  # crops to zoom again, one sure member each
+    wider: list[roi.Box] = field(default_factory=list)  # rejected crops to zoom again wider
 
 
 def zoom_candidates(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, candidates: list[roi.Candidate], labels: np.ndarray,
@@ -69,10 +75,11 @@ def zoom_candidates(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, candida
     crops.sort(key=lambda b: b.area, reverse=True)  # a small crop inside a large one is pasted last, over it
     first = ZoomRound(crops, small, labels, tiled, split=cfg.split_merged, rare_table=rare_table)
     outcome = zoom_round(net, rgb, prob, first, [], cfg, trace)
-    if outcome.again:
+    if outcome.again or outcome.wider:
         # merged crops whose zoom saw nothing or little (two objects far apart, each small in the
-        # union's zoom): each sure member again on its own
-        second = ZoomRound(outcome.again, small, labels, tiled, second=True, rare_table=rare_table)
+        # union's zoom): each sure member again on its own; and crops cut through their object, wider
+        crops = sorted(outcome.again + outcome.wider, key=lambda b: b.area, reverse=True)
+        second = ZoomRound(crops, small, labels, tiled, second=True, rare_table=rare_table, widened=tuple(outcome.wider))
         more = zoom_round(net, rgb, prob, second, outcome.accepted, cfg, trace)
         outcome = ZoomOutcome(outcome.accepted + more.accepted, outcome.rejected + more.rejected)
     return outcome
@@ -126,6 +133,15 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
         elif nested:
             out.rejected.append(box)  # the accepted larger zoom already judged these pixels
         else:
+            if box in rnd.widened:
+                out.rejected.append(box)  # its blob went with the narrower crop; nothing more to erase
+                continue
+            if not rnd.second and cfg.widen_rejected > 0 and max((c.peak for c in inside), default=0.0) >= cfg.widen_min_peak:
+                # a blob that is only part of an object (a ring's lit arc) gives a crop cut through
+                # it, in which the network sees no object: seen again with more around it
+                wide = roi.expand_box(box, (w, h), (cfg.widen_rejected - 1.0) / 2.0)
+                if wide.w <= WIDEN_MAX_SIDE * min(w, h) and wide not in rnd.crops:
+                    out.wider.append(wide)
             if rnd.split and len(inside) > 1:
                 apart = alone(inside, box, (w, h), rnd.crops, cfg)
                 out.again += list(apart.values())
