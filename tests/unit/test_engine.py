@@ -558,3 +558,26 @@ def test_a_crop_is_not_widened_towards_the_whole_frame():
     result = zoom_candidates(_WholeNet(), rgb, prob, [roi.Candidate(roi.Box(450, 565, 550, 585), 0.002, 0.6, 0.4, 1)],
                              labels, True, None, EngineConfig())
     assert result.accepted == [] and len(result.rejected) == 1
+
+
+def test_only_the_likeliest_rejected_crops_are_widened():
+    """Three rings each lit only on their lower arc: with `widen_max=2` the two likeliest candidates
+    (coarse peak × √area) get a wider zoom and the third's crop stays rejected."""
+    from dataclasses import replace
+
+    from workers.engine import roi
+    from workers.engine.engine import EngineConfig
+    from workers.engine.zooms import zoom_candidates
+
+    rgb = np.zeros((3000, 3000, 3), np.uint8)
+    labels = np.zeros((100, 100), np.int32)
+    cands = []
+    for i, (cx, area) in enumerate([(600, 0.0004), (1500, 0.0006), (2400, 0.0005)]):
+        cv2.circle(rgb, (cx, 1500), 85, (255, 255, 255), -1)
+        labels[52, cx // 30 - 1 : cx // 30 + 2] = i + 1
+        cands.append(roi.Candidate(roi.Box(cx - 50, 1565, cx + 50, 1585), area, 0.6, 0.4, i + 1))
+    prob = np.zeros((3000, 3000), np.float32)
+    result = zoom_candidates(_WholeNet(), rgb, prob, cands, labels, True, None, replace(EngineConfig(), widen_max=2))
+    assert len(result.accepted) == 2 and len(result.rejected) == 3
+    assert prob[1500, 1500] > 0.9 and prob[1500, 2400] > 0.9  # the two larger candidates' rings
+    assert prob[1500, 600] == 0.0

@@ -67,6 +67,7 @@ class ZoomKnobs:
     keep_sure_members: bool = True  # a rejected merged crop leaves the coarse map of its sure members too large to zoom alone (not cut by the frame's edge)
     widen_rejected: float = 2.0  # a rejected crop around a blob of coarse peak >= widen_min_peak is zoomed again this many times wider (the blob was part of a larger object: a ring's lit arc); 0: off
     widen_min_peak: float = 0.5  # (0.3 changed nothing on catalog-tune 240-299; higher peaks cost fewer passes)
+    widen_max: int = 2  # at most this many crops widened per frame, the likeliest candidates' (1 lost a catalog-tune object, 8 gained nothing more)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
     zooms = net.predict(inputs)
     out = ZoomOutcome()
     rois = list(accepted)  # every crop accepted so far, this round's included
+    wider: list[tuple[float, roi.Box]] = []  # rejected crops to widen, with their best candidate's rank
     judge = zoom_judge.load(str(zoom_judge.weights_for(net.spec.name))) if cfg.learned_zoom_accept else None
     for box, zoom, view in zip(rnd.crops, zooms, inputs):
         inside = [c for c in rnd.candidates if box.intersection(c.box) == c.box.area]
@@ -141,7 +142,7 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
                 # it, in which the network sees no object: seen again with more around it
                 wide = roi.expand_box(box, (w, h), (cfg.widen_rejected - 1.0) / 2.0)
                 if wide.w <= WIDEN_MAX_SIDE * min(w, h) and wide not in rnd.crops:
-                    out.wider.append(wide)
+                    wider.append((max(c.peak * np.sqrt(c.area_frac) for c in inside), wide))
             if rnd.split and len(inside) > 1:
                 apart = alone(inside, box, (w, h), rnd.crops, cfg)
                 out.again += list(apart.values())
@@ -157,6 +158,8 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
             erase_rejected(prob, box, own, others)
             out.rejected.append(box)
     out.again.sort(key=lambda b: b.area, reverse=True)
+    # most are rare-colour specks of a busy surface, each a zoom: only the likeliest objects' crops
+    out.wider = [b for _, b in sorted(wider, key=lambda t: t[0], reverse=True)[: cfg.widen_max]]
     return out
 
 
