@@ -45,7 +45,7 @@ class ZoomRound:
     tiled: bool  # the frame had the tiled detection pass (no large confident object)
     split: bool = False  # merged crops that came out faint or rejected return their sure members
     second: bool = False  # a second round: an accepted zoom only adds, a rejected one erases nothing accepted
-    widened: tuple = ()  # crops of this round that widen a rejected one: rejected again, they erase nothing
+    widened: tuple[roi.Box, ...] = ()  # crops of this round that widen a rejected one: rejected again, they erase nothing
     rare_table: np.ndarray | None = None  # the frame's rare colour bins: accepted zooms gain those parts
 
 
@@ -67,7 +67,7 @@ def zoom_candidates(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, candida
         # a large confident object fills the frame's attention: faint blobs beside it were nearly
         # always rejected, at the cost of a zoom pass each
         small = [c for c in small if c.peak >= cfg.beside_large_min_peak]
-    small.sort(key=lambda c: c.peak * np.sqrt(c.area_frac), reverse=True)
+    small.sort(key=likelihood, reverse=True)
     small = small[: cfg.max_rois]
     if not small:
         return ZoomOutcome()
@@ -142,7 +142,7 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
                 # it, in which the network sees no object: seen again with more around it
                 wide = roi.expand_box(box, (w, h), (cfg.widen_rejected - 1.0) / 2.0)
                 if wide.w <= WIDEN_MAX_SIDE * min(w, h) and wide not in rnd.crops:
-                    wider.append((max(c.peak * np.sqrt(c.area_frac) for c in inside), wide))
+                    wider.append((max(likelihood(c) for c in inside), wide))
             if rnd.split and len(inside) > 1:
                 apart = alone(inside, box, (w, h), rnd.crops, cfg)
                 out.again += list(apart.values())
@@ -161,6 +161,12 @@ def zoom_round(net: SaliencyNet, rgb: np.ndarray, prob: np.ndarray, rnd: ZoomRou
     # most are rare-colour specks of a busy surface, each a zoom: only the likeliest objects' crops
     out.wider = [b for _, b in sorted(wider, key=lambda t: t[0], reverse=True)[: cfg.widen_max]]
     return out
+
+
+def likelihood(c: roi.Candidate) -> float:
+    """How likely a candidate is a real object, to choose which get a zoom (or a wider one):
+    its detection peak, weighted by its size."""
+    return float(c.peak * np.sqrt(c.area_frac))
 
 
 def _cut_by_frame(box: roi.Box, frame: tuple[int, int]) -> bool:
