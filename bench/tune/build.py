@@ -20,11 +20,19 @@ DEV_IDS = list(range(1, 801))  # ECSSD's development half only
 FRAMES = ((1600, 1200), (2000, 1500), (1200, 1600), (1500, 1500))
 # backdrop -> weight; "photo" is a whole ECSSD development photo (its own subject counts as background)
 BACKDROPS = {"gradient": 5, "paper": 3, "fabric": 2, "wood": 2, "stone": 2, "tiles": 2, "knit": 1, "print": 1, "gloss": 2, "photo": 1}
+# Draw 2 (set catalog-tune2) adds what draw 1 lacks of a studio: neutral light sweeps, and deeper
+# shadows under a key light with little fill. Draw 1 stays the tuning check (frames 240-299).
+DRAWS = {1: {"backdrops": BACKDROPS, "deep_shadows": False},
+         2: {"backdrops": {"studio": 4, **BACKDROPS}, "deep_shadows": True}}
 
 
-def _backdrop(rng: np.random.Generator, W: int, H: int) -> tuple[np.ndarray, dict]:
-    kinds = list(BACKDROPS)
-    p = np.array([BACKDROPS[k] for k in kinds], float)
+def set_name(draw: int = 1) -> str:
+    return "catalog-tune" if draw == 1 else f"catalog-tune{draw}"
+
+
+def _backdrop(rng: np.random.Generator, W: int, H: int, backdrops: dict[str, int]) -> tuple[np.ndarray, dict]:
+    kinds = list(backdrops)
+    p = np.array([backdrops[k] for k in kinds], float)
     kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
     if kind == "photo":
         n = DEV_IDS[int(rng.integers(len(DEV_IDS)))]
@@ -42,12 +50,13 @@ def _targets(rng: np.random.Generator, frame_px: float) -> list[float]:
     return sorted(t, reverse=True)
 
 
-def render(index: int, seed: int = SEED, with_ecssd: bool = True):
-    """Frame `index`: (RGB uint8 after the camera, alpha uint8, shadow uint8, meta). JPEG not applied."""
+def render(index: int, seed: int = SEED, with_ecssd: bool = True, draw: int = 1):
+    """Frame `index` of draw `draw`: (RGB uint8 after the camera, alpha uint8, shadow uint8, meta). JPEG not applied."""
+    look = DRAWS[draw]
     rng = np.random.default_rng([seed, index])
     W, H = FRAMES[int(rng.integers(len(FRAMES)))]
     frame_px = float(W * H)
-    bg, bg_meta = _backdrop(rng, W, H) if with_ecssd else (surfaces.paper(rng, W, H), {"kind": "paper"})
+    bg, bg_meta = _backdrop(rng, W, H, look["backdrops"]) if with_ecssd else (surfaces.paper(rng, W, H), {"kind": "paper"})
     fg = np.zeros((H, W, 3), np.float32)
     alpha = np.zeros((H, W), np.float32)
     atten = np.zeros((H, W), np.float32)
@@ -79,7 +88,7 @@ def render(index: int, seed: int = SEED, with_ecssd: bool = True):
         f[y : y + lh, x : x + lw] = layer.rgb
         box = (x, y, lw, lh)
         if shadowed:
-            s, kind = effects.object_shadow(rng, a, box)
+            s, kind = effects.object_shadow(rng, a, box, deep=look["deep_shadows"])
             atten = 1 - (1 - atten) * (1 - s)
             fx.add(f"{kind}-shadow")
         if glossy:
@@ -114,21 +123,21 @@ def set_dir(name: str = "catalog-tune") -> Path:
 
 
 def _one(args) -> str:
-    d, i, seed = args
-    rgb, a, s, meta = render(i, seed)
+    d, i, seed, draw = args
+    rgb, a, s, meta = render(i, seed, draw=draw)
     catalog_format.write_sample(Path(d), meta["name"], rgb, a, s, meta)
     return meta["name"]
 
 
-def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: int | None = None) -> Path:
-    """Render the missing frames of the set (all of them when VERSION or the seed changed)."""
-    d = d or set_dir()
+def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: int | None = None, draw: int = 1) -> Path:
+    """Render the missing frames of the set (all of them when VERSION, the seed or the draw changed)."""
+    d = d or set_dir(set_name(draw))
     manifest = d / "manifest.json"
-    want = {"version": VERSION, "seed": seed, "family": "catalog-tune"}
+    want = {"version": VERSION, "seed": seed, "family": "catalog-tune", **({"draw": draw} if draw != 1 else {})}
     if manifest.exists() and any(json.loads(manifest.read_text()).get(k) != v for k, v in want.items()):
         shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
-    todo = [(str(d), i, seed) for i in range(n) if not (d / f"tune-{i:04d}.json").exists()]
+    todo = [(str(d), i, seed, draw) for i in range(n) if not (d / f"tune-{i:04d}.json").exists()]
     if todo:
         synth.run_jobs(_one, todo, workers)
     catalog_format.write_atomic(manifest, json.dumps({**want, "count": n}).encode())
@@ -138,8 +147,9 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--draw", type=int, default=1, choices=sorted(DRAWS), help="2: set catalog-tune2, studio sweeps and deeper shadows (training only)")
     args = ap.parse_args(argv)
-    d = build_set(n=args.n)
+    d = build_set(n=args.n, draw=args.draw)
     print(f"{args.n} frames in {d}")
     return 0
 

@@ -20,9 +20,10 @@ def _shift(a: np.ndarray, dx: float, dy: float, sy: float = 1.0, shear: float = 
     return cv2.warpAffine(a, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
-def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, str]:
+def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, int, int, int], deep: bool = False) -> tuple[np.ndarray, str]:
     """Attenuation (0..1) that one object casts: a contact, soft or hard shadow. `alpha` is the
-    object's own float alpha over the frame, `box` its (x, y, w, h)."""
+    object's own float alpha over the frame, `box` its (x, y, w, h); `deep`: a key light with little
+    fill, whose hard shadow can leave a fifth of the lit backdrop."""
     x, y, w, h = box
     size = math.sqrt(w * h)
     kind = rng.choice(["contact", "soft", "soft", "hard"])
@@ -30,7 +31,7 @@ def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, i
         d = rng.uniform(0.01, 0.04) * h
         s = _shift(alpha, rng.uniform(-0.02, 0.02) * w, d)
         s = cv2.GaussianBlur(s, (0, 0), max(0.8, rng.uniform(0.01, 0.04) * size))
-        strength = rng.uniform(0.35, 0.8)
+        strength = rng.uniform(0.35, 0.9 if deep else 0.8)
     else:
         ang = rng.uniform(0, 2 * math.pi)
         dist = rng.uniform(0.03, 0.18) * size
@@ -38,7 +39,10 @@ def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, i
         s = _shift(alpha, dist * math.cos(ang), dist * math.sin(ang), squash, rng.uniform(-0.6, 0.6) if squash < 1 else 0.0, y + h)
         sigma = rng.uniform(0.03, 0.14) * size if kind == "soft" else rng.uniform(0.003, 0.012) * size
         s = cv2.GaussianBlur(s, (0, 0), max(0.6, sigma))
-        strength = rng.uniform(0.15, 0.55)
+        if not deep:
+            strength = rng.uniform(0.15, 0.55)
+        else:
+            strength = rng.uniform(0.15, 0.6) if kind == "soft" else rng.uniform(0.25, 0.8)
     return np.clip(s * strength, 0, 1), str(kind)
 
 

@@ -98,5 +98,18 @@ def gloss(rng, w, h):
     return np.clip(img + rng.normal(0, 1.5, (h, w, 1)), 0, 255).astype(np.uint8)
 
 
-SURFACES = {"paper": paper, "stone": stone, "tiles": tiles, "knit": knit, "print": print_dots, "gloss": gloss}
+def studio(rng, w, h):
+    """A neutral seamless sweep, as most product shots have: near-white or light grey, a faint cast,
+    the light falling off towards one edge and the floor-to-wall bend a soft band."""
+    c = rng.uniform(165, 250) * rng.uniform(0.96, 1.04, 3).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a = rng.uniform(0, 2 * math.pi)
+    t = (xx / w - 0.5) * math.cos(a) + (yy / h - 0.5) * math.sin(a)
+    fall = 1.0 - rng.uniform(0.0, 0.25) * (t + 0.5)
+    bend = 1.0 - rng.uniform(0.0, 0.06) * np.exp(-((yy / h - rng.uniform(0.1, 0.5)) / 0.12) ** 2)
+    img = c * (fall * bend)[..., None]
+    return np.clip(img + rng.normal(0, 1.0, (h, w, 1)), 0, 255).astype(np.uint8)
+
+
+SURFACES = {"studio": studio, "paper": paper, "stone": stone, "tiles": tiles, "knit": knit, "print": print_dots, "gloss": gloss}
 GLOSSY = {"gloss"}  # surfaces that mirror what stands on them

@@ -48,3 +48,29 @@ def test_shares_no_generator_code_with_the_judge_family():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert "judge" not in (node.module or ""), path
+
+
+def test_studio_sweep_is_light_and_neutral_with_a_falloff():
+    from bench.tune import surfaces
+
+    img = surfaces.studio(np.random.default_rng(3), 320, 240).astype(np.float32)
+    mean = img.reshape(-1, 3).mean(axis=0)
+    assert mean.min() > 120  # a light backdrop
+    assert (mean.max() - mean.min()) / mean.mean() < 0.1  # a faint cast at most, no colour
+    assert img.std() < 30  # flat but for the falloff and the grain
+
+
+def test_the_second_draw_has_studio_sweeps_and_deeper_shadows_and_leaves_the_first_as_it_was():
+    assert build.set_name(1) == "catalog-tune" and build.set_name(2) == "catalog-tune2"
+    assert "studio" not in build.DRAWS[1]["backdrops"] and "studio" in build.DRAWS[2]["backdrops"]
+    alpha = np.zeros((200, 200), np.float32)
+    alpha[60:120, 80:120] = 1.0
+    box = (80, 60, 40, 60)
+    plain = [effects.object_shadow(np.random.default_rng(s), alpha, box)[0].max() for s in range(60)]
+    deep = [effects.object_shadow(np.random.default_rng(s), alpha, box, deep=True)[0].max() for s in range(60)]
+    assert max(plain) <= 0.8 and max(deep) > 0.8  # a contact shadow can now leave a tenth of the backdrop
+    assert np.mean(deep) > np.mean(plain)
+    # the same seed, the first draw: the frame the tuning check has always used
+    a = build.render(7, with_ecssd=False)
+    b = build.render(7, with_ecssd=False, draw=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a[:3], b[:3]))

@@ -227,3 +227,17 @@ def test_a_thin_ring_whose_outline_encloses_much_keeps_its_hole_open():
     out = shadow.keep_large_interiors(before, after, max_area=2000)
     assert out[100, 100] == 0.0
     assert np.array_equal(out, after)
+
+
+def test_small_objects_weigh_more_per_pixel_in_the_classifiers_training():
+    from training.matte_classifier import object_weights
+
+    obj = np.zeros((100, 100), bool)
+    obj[10:14, 10:14] = True  # 16 px
+    obj[40:90, 40:90] = True  # 2,500 px
+    frame_px = 100 * 100 * 16  # the view is a quarter of the frame's side
+    w = object_weights(obj, view_px_per_frame_px=1 / 16, frame_px=frame_px, max_weight=8.0)
+    # in frame pixels: 256 px = 0.16 % of the frame -> sqrt(1 % / 0.16 %) = 2.5; 40,000 px = 25 %: 1
+    assert np.isclose(w[11, 11], 2.5) and w[50, 50] == 1.0 and w[0, 0] == 1.0
+    assert object_weights(obj, 1 / 16, frame_px * 100, max_weight=8.0)[11, 11] == 8.0  # capped
+    assert (object_weights(obj, 1 / 16, frame_px, max_weight=1.0) == 1.0).all()  # off
