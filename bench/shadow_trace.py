@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (sh > 127).any():
             continue
         raw = eng.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
-        state = steps.PostState(eng.config, rgb, raw.copy(), [])
+        state = steps.PostState(eng.config, rgb, raw, [])  # the step writes its answer to state.prob, raw stays
         steps.shadows(state)
         final = eng.matte(rgb).alpha
         if args.features:

@@ -70,7 +70,10 @@ def test_the_second_draw_has_studio_sweeps_and_deeper_shadows_and_leaves_the_fir
     deep = [effects.object_shadow(np.random.default_rng(s), alpha, box, deep=True)[0].max() for s in range(60)]
     assert max(plain) <= 0.8 and max(deep) > 0.8  # a contact shadow can now leave a tenth of the backdrop
     assert np.mean(deep) > np.mean(plain)
-    # the same seed, the first draw: the frame the tuning check has always used
-    a = build.render(7, with_ecssd=False)
-    b = build.render(7, with_ecssd=False, draw=1)
-    assert all(np.array_equal(x, y) for x, y in zip(a[:3], b[:3]))
+    # the same index in both draws: the same products in the same places, only the shadows differ
+    one, two = build.render(4, with_ecssd=False), build.render(4, with_ecssd=False, draw=2)
+    assert "contact-shadow" in one[3]["effects"] and one[3]["objects"] == two[3]["objects"]
+    assert np.array_equal(one[1], two[1]) and not np.array_equal(one[2], two[2])
+    unshadowed = build.render(7, with_ecssd=False), build.render(7, with_ecssd=False, draw=2)
+    assert not set(unshadowed[0][3]["effects"]) & catalog_format.SHADOW_EFFECTS
+    assert all(np.array_equal(x, y) for x, y in zip(unshadowed[0][:3], unshadowed[1][:3]))
