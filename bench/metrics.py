@@ -148,3 +148,16 @@ def shadow_kept(pred_alpha: np.ndarray, gt_alpha: np.ndarray, shadow: np.ndarray
     if n == 0:
         return None, 0
     return float(np.count_nonzero(area & (pred_alpha > 127))) / n, n
+
+
+def shadow_opacity(pred_alpha: np.ndarray, gt_alpha: np.ndarray, shadow: np.ndarray | None) -> float | None:
+    """Mean predicted opacity (0..1) over the same shadow and reflection area as `shadow_kept`.
+
+    `shadow_kept` counts pixels over half opaque; a shadow turned into a faint grey film (alpha
+    30/255 all over) scores 0 there and shows here. None when the frame has no such area."""
+    if shadow is None:
+        return None
+    area = (shadow > 127) & (gt_alpha == 0)
+    if not area.any():
+        return None
+    return float(pred_alpha[area].mean(dtype=np.float64)) / 255.0

@@ -65,7 +65,8 @@ def evaluate(set_name: str, method_names: list[str], limit: int | None, worst: r
             img = metrics.score_image(pred.alpha, item.alpha, windows)
             kept, shadow_px = metrics.shadow_kept(pred.alpha, item.alpha, item.shadow)
             rec_img = {"name": name, "method": run.name, "background": item.background, "seconds": pred.seconds, "cached": pred.cached, **img,
-                       "shadow_kept": kept, "shadow_px": shadow_px, **frame}
+                       "shadow_kept": kept, "shadow_px": shadow_px,
+                       "shadow_opacity": metrics.shadow_opacity(pred.alpha, item.alpha, item.shadow), **frame}
             images.append(rec_img)
             obj_ious = []
             for obj, win in zip(item.objects, windows):

@@ -152,6 +152,7 @@ def summarize(objects: list[dict], images: list[dict], methods: list[str]) -> di
                 "with_fp": _mean([float(i["fp_blobs"] > 0) for i in imgs]),
                 "shadow_kept": _shadow_kept(imgs),
                 "n_shadow": len([i for i in imgs if i.get("shadow_kept") is not None]),
+                "shadow_opacity": _mean([i["shadow_opacity"] for i in imgs if i.get("shadow_opacity") is not None]),
                 "sec_per_image": _mean(computed),
                 "computed": len(computed),
                 "cached": len(imgs) - len(computed),
@@ -176,12 +177,12 @@ def tables(summary: dict, title: str) -> list[tuple[str, list[str], list[list[st
             )
     out.append((f"{title}: per object, by size (object area / frame)", head, rows))
     shadows = any(s["images"].get("n_shadow") for s in summary.values())
-    head = ["method", "images", "IoU", "MAE", "FP area %", "FP blobs/img", "imgs with FP", "s/img", "computed/cached"] + (["shadow kept (imgs)"] if shadows else [])
+    head = ["method", "images", "IoU", "MAE", "FP area %", "FP blobs/img", "imgs with FP", "s/img", "computed/cached"] + (["shadow kept (imgs)", "shadow opacity"] if shadows else [])
     rows = []
     for m, s in summary.items():
         v = s["images"]
         rows.append([m, str(v["n"]), _f(v["iou"]), _f(v["mae"], 4), _f(None if v["fp_frac"] is None else 100 * v["fp_frac"], 3), _f(v["fp_blobs"], 2), _f(v["with_fp"], 2), _f(v["sec_per_image"], 3), f"{v['computed']}/{v['cached']}"]
-                    + ([f"{_f(v.get('shadow_kept'), 3)} ({v.get('n_shadow', 0)})"] if shadows else []))
+                    + ([f"{_f(v.get('shadow_kept'), 3)} ({v.get('n_shadow', 0)})", _f(v.get("shadow_opacity"), 3)] if shadows else []))
     out.append((f"{title}: per image", head, rows))
     if any(len(s["backgrounds"]) > 1 for s in summary.values()):
         head = ["method", "background", "objects", "IoU", "hit", "FP blobs/img", "FP area %"] + (["shadow kept"] if shadows else [])

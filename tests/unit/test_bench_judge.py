@@ -168,12 +168,18 @@ def test_shadow_kept_on_a_hand_made_frame():
     assert area == 20 and kept == pytest.approx(0.5)
     assert metrics.shadow_kept(pred, gt, np.zeros_like(shadow)) == (None, 0)
     assert metrics.shadow_kept(pred, gt, None) == (None, 0)
+    # the soft measure sees what the count over half misses: 10 px at 200/255 over 20 px
+    assert metrics.shadow_opacity(pred, gt, shadow) == pytest.approx(10 * 200 / 255 / 20)
+    film = np.where(shadow > 127, 30, pred).astype(np.uint8)  # a faint grey film over the whole shadow
+    assert metrics.shadow_kept(film, gt, shadow)[0] == 0.0 and metrics.shadow_opacity(film, gt, shadow) == pytest.approx(30 / 255)
+    assert metrics.shadow_opacity(pred, gt, np.zeros_like(shadow)) is None and metrics.shadow_opacity(pred, gt, None) is None
 
 
 def test_report_by_effect_and_clean_twins():
     def img(name, iou, kept, bg="sweep", effects=("contact-shadow",), twin_of=None):
         return {"name": name, "method": "m", "background": bg, "iou": iou, "obj_iou": iou, "mae": 0.0, "fp_frac": 0.0, "fp_blobs": 0,
-                "seconds": 0.1, "cached": False, "shadow_kept": kept, "effects": list(effects), "twin_of": twin_of}
+                "seconds": 0.1, "cached": False, "shadow_kept": kept, "effects": list(effects), "twin_of": twin_of,
+                "shadow_opacity": None if kept is None else kept / 2}
 
     def obj(name, iou, effects=("contact-shadow",), twin_of=None):
         return {"name": name, "method": "m", "bucket": "1-5%", "iou": iou, "mae": 0.0, "bf": iou, "recall": 1.0, "precision": 1.0,
@@ -186,6 +192,7 @@ def test_report_by_effect_and_clean_twins():
     s = report.summarize(objects, images, ["m"])["m"]
     assert s["images"]["n"] == 3 and s["buckets"]["all"]["n"] == 3  # twins are left out of the main tables
     assert s["images"]["shadow_kept"] == pytest.approx(0.3) and s["images"]["n_shadow"] == 2
+    assert s["images"]["shadow_opacity"] == pytest.approx(0.15)
     assert s["effects"]["contact-shadow"]["n"] == 1 and s["effects"]["contact-shadow"]["shadow_kept"] == pytest.approx(0.4)
     assert s["effects"]["noise"]["images"] == 2 and s["effects"]["noise"]["iou"] == pytest.approx(0.7)
     assert s["effects"][report.NO_SHADOW]["images"] == 1 and s["effects"][report.NO_SHADOW]["iou"] == pytest.approx(0.6)
@@ -238,6 +245,7 @@ def test_quality_on_the_judge_family_with_twins_and_the_oracle(tmp_path, monkeyp
     assert len(res["images"]) == len(names) and shadowed
     assert all(i["shadow_kept"] is not None and 0 <= i["shadow_kept"] <= 1 for i in shadowed)
     assert all(i["shadow_kept"] is None for i in res["images"] if i["twin_of"])
+    assert all(0 <= i["shadow_opacity"] <= 1 for i in shadowed)
     summary = res["summary"]["oracle"]
     assert summary["twins"]["all"]["pairs"] == len(shadowed) and summary["effects"]
     # the network on crops around the true objects finds them
