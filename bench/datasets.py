@@ -1,7 +1,8 @@
 """The benchmark sets as one stream of items: synthetic composites (small objects), plain ECSSD
 photos with their masks (large objects: the no-regression check), and the catalog families in the
 shared catalog format (bench.catalog_format): `catalog-judge` (bench.judge, the family the engine
-is judged on) and `catalog-tune` (bench.tune, the family it is tuned on)."""
+is judged on), `catalog-tune` (bench.tune, the family it is tuned on) and `catalog-tune2` (its second
+draw, `bench.tune --draw 2`: studio sweeps and deeper shadows)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 from . import catalog_format, synth
 from .paths import ecssd_dir
 
-CATALOG_SETS = ("catalog-judge", "catalog-tune")
+CATALOG_SETS = ("catalog-judge", "catalog-tune", "catalog-tune2")
 SETS = ("synth-dev", "synth-dev2", "synth-eval", "ecssd-dev", "ecssd-eval") + CATALOG_SETS
 
 
@@ -46,7 +47,7 @@ def _build_catalog(set_name: str) -> Path:
         if e.name in ("bench.tune",):
             raise SystemExit("set catalog-tune needs the tuning family's generator (package bench.tune), which is not in this checkout") from e
         raise
-    tune.build_set(d)
+    tune.build_set(d, draw=2 if set_name == "catalog-tune2" else 1)
     return d
 
 
