@@ -1,6 +1,6 @@
 """Train the engine's object-vs-backdrop pixel classifier (workers/engine/shadow.py) on the tuning family.
 
-    python -m training.matte_classifier [--frames 240 | --frames 300-461] [--draws 1,2] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
+    python -m training.matte_classifier [--frames 240 | --frames 300-461] [--draws 1,2] [--shadow-weight 4] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
 
 Data: catalog-tune frames (shadows, reflections, holes, many surfaces; bench.tune; `--draws 1,2`
 adds the second draw's studio sweeps and deeper shadows) and ECSSD 0001-0800 photos (real subjects
@@ -11,10 +11,11 @@ is brought to the step's working view, and the candidate pixels are labelled by 
 (scikit-learn, only needed here) is fitted with balanced weights on a frame-level split and written
 as JSON the engine reads with numpy alone. The judge family is never read here.
 
-Shadow and reflection pixels weigh double (the error the step exists for). `--small-weight W`
-also weighs an object's pixels by how small it is (`object_weights`, at most W): counted per pixel,
-a ring of 0.05 % of the frame is nothing beside a bottle. The shipped weights use neither option
-(docs/benchmarks.md, "A second tuning draw").
+Shadow and reflection pixels weigh double other backdrop (`--shadow-weight`; the error the step
+exists for). `--small-weight W` also weighs an object's pixels by how small it is
+(`object_weights`, at most W): counted per pixel, a ring of 0.05 % of the frame is nothing beside a
+bottle. The shipped weights use the defaults (docs/benchmarks.md, "A second tuning draw" and
+"Heavier shadows").
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def object_weights(obj: np.ndarray, view_px_per_frame_px: float, frame_px: float
 
 
 def collect(engine, tune: list[int], n_ecssd: int, side: int, seed: int = 0, ecssd_weight: float = 1.0, log=print,
-            draws: tuple[int, ...] = (1,), small_weight: float = 1.0):
+            draws: tuple[int, ...] = (1,), small_weight: float = 1.0, shadow_weight: float = 2.0):
     from workers.engine import shadow
 
     rng = np.random.default_rng(seed)
@@ -97,8 +98,8 @@ def collect(engine, tune: list[int], n_ecssd: int, side: int, seed: int = 0, ecs
                 continue
             y = gt[cand] > 0.5
             scale = (p.shape[0] / (sub[0].stop - sub[0].start)) * (p.shape[1] / (sub[1].stop - sub[1].start))
-            # shadows and reflections weigh double: the error the step exists for; small objects more
-            w = (np.where(shw[cand] & ~y, 2.0, 1.0) * (ecssd_weight if key.startswith("ecssd/") else 1.0)
+            # shadows and reflections weigh more: the error the step exists for; small objects more
+            w = (np.where(shw[cand] & ~y, shadow_weight, 1.0) * (ecssd_weight if key.startswith("ecssd/") else 1.0)
                  * object_weights(gt > 0.5, scale, alpha.size, small_weight)[cand])
             take = rng.choice(len(x), min(len(x), PIXELS_PER_FRAME), replace=False)
             xs.append(x[take]), ys.append(y[take]), ws.append(w[take]), groups.append(np.full(len(take), k))
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", default="240", help="catalog-tune frames: N (0..N-1) or ranges a-b,c-d (end excluded; 300-461 for a network trained on 0-219)")
     ap.add_argument("--draws", default="1", help="catalog-tune draws to take the frames from (bench.tune --draw; 1,2: both)")
     ap.add_argument("--small-weight", type=float, default=1.0, help="most a small object's pixel weighs (object_weights); 1: per pixel")
+    ap.add_argument("--shadow-weight", type=float, default=2.0, help="weight of a shadow or reflection pixel against other backdrop")
     ap.add_argument("--ecssd", type=int, default=200, help="ECSSD 0001-0800 photos")
     ap.add_argument("--side", type=int, default=0, help="working side (default: the engine's shadow_side)")
     ap.add_argument("--ecssd-weight", type=float, default=1.0, help="weight of the real photos' pixels (what must not be eaten)")
@@ -151,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine.from_settings()
     side = args.side or engine.config.shadow_side
     draws = tuple(int(v) for v in args.draws.split(","))
-    x, y, w, g = collect(engine, frames, args.ecssd, side, ecssd_weight=args.ecssd_weight, draws=draws, small_weight=args.small_weight)
+    x, y, w, g = collect(engine, frames, args.ecssd, side, ecssd_weight=args.ecssd_weight, draws=draws, small_weight=args.small_weight,
+                         shadow_weight=args.shadow_weight)
     print(f"{len(x)} pixels from {len(np.unique(g))} frames; {y.mean():.2f} object")
     clf, scores = fit(x, y, w, g)
     args.out.write_text(clf.to_json())
     (args.out.with_suffix(".scores.json")).write_text(json.dumps({**scores, "frames": args.frames, "draws": args.draws,
-                                                                  "small_weight": args.small_weight, "ecssd": args.ecssd, "side": side,
+                                                                  "small_weight": args.small_weight,
+                                                                  "shadow_weight": args.shadow_weight, "ecssd": args.ecssd, "side": side,
                                                                   "ecssd_weight": args.ecssd_weight,
                                                                   "model": engine.model_id}, indent=1))
     print(f"wrote {args.out}")

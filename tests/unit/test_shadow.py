@@ -118,6 +118,13 @@ def test_gate_keeps_objects_and_drops_backdrop_smoothly():
     assert (np.diff(g) >= 0).all()
 
 
+def test_clear_doubted_drops_the_faint_film_the_gate_leaves_and_nothing_else():
+    before = np.float32([[0.9, 0.9, 0.6, 0.3, 0.04]])
+    after = np.float32([[0.9, 0.55, 0.12, 0.3, 0.04]])  # kept, lowered but opaque, a film, untouched, untouched
+    out = shadow.clear_doubted(before, after, 0.5)
+    assert out.dtype == np.float32 and out[0].tolist() == pytest.approx([0.9, 0.55, 0.0, 0.3, 0.04])
+
+
 def test_shadow_layer_is_dark_where_foreground_was_taken_away_near_the_object():
     h, w = 60, 80
     before = np.zeros((h, w), np.float32)

@@ -190,6 +190,15 @@ def gate(p_obj: np.ndarray, lo: float = 0.3, hi: float = 0.7) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def clear_doubted(before: np.ndarray, after: np.ndarray, below: float) -> np.ndarray:
+    """`after` with the pixels the gate lowered that end under `below` set to 0.
+
+    A classifier unsure on a shadow answers inside the gate's soft band: the network's value is
+    only scaled down and the shadow comes back as a faint grey film. Under half-opaque the pixel is
+    backdrop in the mask anyway; its soft edge is the guided filter's to make from the photo."""
+    return np.where((after < before) & (after < below), np.float32(0.0), after).astype(after.dtype, copy=False)
+
+
 def keep_large_interiors(before: np.ndarray, after: np.ndarray, max_area: float) -> np.ndarray:
     """`after` with the holes it opened inside objects larger than `max_area` px given back their
     `before` values (shadows and reflections lie outside an object; only a small object's holes,

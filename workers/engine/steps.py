@@ -92,6 +92,8 @@ def shadows(state: PostState) -> None:
             # so the far part of a long shadow is compared with the shadow beside it
             p_obj, maps = shadow.object_probability(img, after, clf)
             after = after * shadow.gate(p_obj, *cfg.shadow_gate)
+        if cfg.shadow_clear_below > 0:
+            after = shadow.clear_doubted(p, after, cfg.shadow_clear_below)
         ch, cw = prob[sub].shape
         if cfg.shadow_holes_below < 1.0:
             # a large subject's interior is compared with a backdrop filled in from far away: holes
