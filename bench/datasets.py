@@ -1,8 +1,9 @@
 """The benchmark sets as one stream of items: synthetic composites (small objects), plain ECSSD
 photos with their masks (large objects: the no-regression check), and the catalog families in the
 shared catalog format (bench.catalog_format): `catalog-judge` (bench.judge, the family the engine
-is judged on), `catalog-tune` (bench.tune, the family it is tuned on) and `catalog-tune2` (its second
-draw, `bench.tune --draw 2`: studio sweeps and deeper shadows)."""
+is judged on), `catalog-tune` (bench.tune, the family it is tuned on) and `catalog-tune2`,
+`catalog-tune3` (its other draws, `bench.tune --draw 2|3`: studio sweeps and deeper shadows; also
+veined stone)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 from . import catalog_format, synth
 from .paths import ecssd_dir
 
-CATALOG_SETS = ("catalog-judge", "catalog-tune", "catalog-tune2")
+CATALOG_SETS = ("catalog-judge", "catalog-tune", "catalog-tune2", "catalog-tune3")
 SETS = ("synth-dev", "synth-dev2", "synth-eval", "ecssd-dev", "ecssd-eval") + CATALOG_SETS
 
 
@@ -47,7 +48,7 @@ def _build_catalog(set_name: str) -> Path:
         if e.name in ("bench.tune",):
             raise SystemExit("set catalog-tune needs the tuning family's generator (package bench.tune), which is not in this checkout") from e
         raise
-    tune.build_set(d, draw=2 if set_name == "catalog-tune2" else 1)
+    tune.build_set(d, draw=int(set_name.removeprefix("catalog-tune") or 1))
     return d
 
 

@@ -22,8 +22,10 @@ FRAMES = ((1600, 1200), (2000, 1500), (1200, 1600), (1500, 1500))
 BACKDROPS = {"gradient": 5, "paper": 3, "fabric": 2, "wood": 2, "stone": 2, "tiles": 2, "knit": 1, "print": 1, "gloss": 2, "photo": 1}
 # Draw 2 (set catalog-tune2) adds what draw 1 lacks of a studio: neutral light sweeps, and deeper
 # shadows under a key light with little fill. Draw 1 stays the tuning check (frames 240-299).
+# Draw 3 (catalog-tune3) is draw 2 with veined stone, where dark small objects sit among dark veins.
 DRAWS = {1: {"backdrops": BACKDROPS, "deep_shadows": False},
-         2: {"backdrops": {"studio": 4, **BACKDROPS}, "deep_shadows": True}}
+         2: {"backdrops": {"studio": 4, **BACKDROPS}, "deep_shadows": True},
+         3: {"backdrops": {"veined": 8, "studio": 4, **BACKDROPS}, "deep_shadows": True}}
 
 
 def set_name(draw: int = 1) -> str:
@@ -147,7 +149,7 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--draw", type=int, default=1, choices=sorted(DRAWS), help="2: set catalog-tune2, studio sweeps and deeper shadows (training only)")
+    ap.add_argument("--draw", type=int, default=1, choices=sorted(DRAWS), help="2: set catalog-tune2, studio sweeps and deeper shadows; 3: catalog-tune3, also veined stone (training only)")
     args = ap.parse_args(argv)
     d = build_set(n=args.n, draw=args.draw)
     print(f"{args.n} frames in {d}")

@@ -111,5 +111,26 @@ def studio(rng, w, h):
     return np.clip(img + rng.normal(0, 1.0, (h, w, 1)), 0, 255).astype(np.uint8)
 
 
-SURFACES = {"studio": studio, "paper": paper, "stone": stone, "tiles": tiles, "knit": knit, "print": print_dots, "gloss": gloss}
+def veined(rng, w, h):
+    """Veined stone (marble, quartzite): a light ground, or now and then a near-black one, with a
+    soft cloudiness and a few families of thin, wandering veins of the other tone."""
+    s = 2
+    hh, ww = h // s + 1, w // s + 1
+    dark = rng.random() < 0.25
+    ground = (_tint(rng, 15, 55) if dark else rng.uniform(185, 245) * rng.uniform(0.95, 1.05, 3)).astype(np.float32)
+    vein_tone = (rng.uniform(170, 235) * rng.uniform(0.95, 1.05, 3) if dark else rng.uniform(40, 170) * rng.uniform(0.85, 1.1, 3)).astype(np.float32)
+    yy, xx = np.mgrid[0:hh, 0:ww].astype(np.float32) / max(hh, ww)
+    veins = np.zeros((hh, ww), np.float32)
+    for _ in range(int(rng.integers(2, 5))):
+        a = rng.uniform(0, math.pi)
+        phase = (xx * math.cos(a) + yy * math.sin(a)) * rng.uniform(2.0, 7.0) + rng.uniform(0.2, 0.6) * _octaves(rng, hh, ww, 3, 4)
+        width = rng.uniform(0.02, 0.08)
+        veins = np.maximum(veins, np.exp(-((np.sin(math.pi * phase) / width) ** 2)) * rng.uniform(0.3, 1.0))
+    cloud = 1 + 0.05 * _octaves(rng, hh, ww, 4, 3)
+    img = (ground * cloud[..., None]) * (1 - veins[..., None]) + vein_tone * veins[..., None]
+    img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(img + rng.normal(0, 1.5, (h, w, 1)).astype(np.float32), 0, 255).astype(np.uint8)
+
+
+SURFACES = {"studio": studio, "veined": veined, "paper": paper, "stone": stone, "tiles": tiles, "knit": knit, "print": print_dots, "gloss": gloss}
 GLOSSY = {"gloss"}  # surfaces that mirror what stands on them

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import catalog_format
-from bench.tune import build, effects
+from bench.tune import build, effects, surfaces
 
 
 def _frames(n=6):
@@ -51,8 +51,6 @@ def test_shares_no_generator_code_with_the_judge_family():
 
 
 def test_studio_sweep_is_light_and_neutral_with_a_falloff():
-    from bench.tune import surfaces
-
     img = surfaces.studio(np.random.default_rng(3), 320, 240).astype(np.float32)
     mean = img.reshape(-1, 3).mean(axis=0)
     assert mean.min() > 120  # a light backdrop
@@ -77,3 +75,17 @@ def test_the_second_draw_has_studio_sweeps_and_deeper_shadows_and_leaves_the_fir
     unshadowed = build.render(7, with_ecssd=False), build.render(7, with_ecssd=False, draw=2)
     assert not set(unshadowed[0][3]["effects"]) & catalog_format.SHADOW_EFFECTS
     assert all(np.array_equal(x, y) for x, y in zip(unshadowed[0][:3], unshadowed[1][:3]))
+
+
+def test_veined_stone_has_thin_veins_of_the_other_tone_and_only_the_third_draw_uses_it():
+    assert "veined" in build.DRAWS[3]["backdrops"] and all("veined" not in build.DRAWS[d]["backdrops"] for d in (1, 2))
+    assert build.set_name(3) == "catalog-tune3"
+    for seed in range(8):
+        img = surfaces.veined(np.random.default_rng(seed), 400, 300)
+        lum = img.astype(np.float32).mean(axis=2)
+        ground = np.median(lum)
+        far = np.abs(lum - ground) > 30  # the veins
+        assert img.shape == (300, 400, 3) and img.dtype == np.uint8
+        assert 0.0002 < far.mean() < 0.35  # thin lines, not a second ground
+        # veins run the other way from the ground: darker on light stone, lighter on dark stone
+        assert (lum[far] < ground).mean() > 0.65 if ground > 128 else (lum[far] > ground).mean() > 0.65
