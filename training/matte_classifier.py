@@ -1,21 +1,22 @@
 """Train the engine's object-vs-backdrop pixel classifier (workers/engine/shadow.py) on the tuning family.
 
-    python -m training.matte_classifier [--frames 240 | --frames 300-461] [--draws 1,2] [--shadow-weight 4] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
+    python -m training.matte_classifier [--frames 240 | --frames 300-461] [--draws 1,2,3] [--shadow-weight 4] [--ecssd 200] [--out workers/engine/data/matte_classifier.json]
 
-Data: catalog-tune frames (shadows, reflections, holes, many surfaces; bench.tune; `--draws 1,2`
-adds the second draw's studio sweeps and deeper shadows) and ECSSD 0001-0800 photos (real subjects
-on real backgrounds: what must not be eaten). For each frame the
+Data: catalog-tune frames 0-239 of the three tuning draws (shadows, reflections, holes, many
+surfaces; bench.tune; the second draw adds neutral studio sweeps and deeper shadows, the third
+veined stone) and ECSSD 0001-0800 photos (real subjects on real backgrounds: what must not be
+eaten). For each frame the
 engine's own map before post-processing is computed once (cached under bench/out/cache/), the frame
 is brought to the step's working view, and the candidate pixels are labelled by the ground truth
 (alpha > 0.5: object; anything else, shadows and reflections included, is backdrop). A small MLP
 (scikit-learn, only needed here) is fitted with balanced weights on a frame-level split and written
 as JSON the engine reads with numpy alone. The judge family is never read here.
 
-Shadow and reflection pixels weigh double other backdrop (`--shadow-weight`; the error the step
-exists for). `--small-weight W` also weighs an object's pixels by how small it is
-(`object_weights`, at most W): counted per pixel, a ring of 0.05 % of the frame is nothing beside a
-bottle. The shipped weights use the defaults (docs/benchmarks.md, "A second tuning draw" and
-"Heavier shadows").
+Shadow and reflection pixels weigh four times other backdrop (`--shadow-weight`; the error the
+step exists for: at 2 the classifier answered inside the gate's soft band on deep studio shadows).
+`--small-weight W` also weighs an object's pixels by how small it is (`object_weights`, at most W):
+counted per pixel, a ring of 0.05 % of the frame is nothing beside a bottle. The shipped weights
+are this command's defaults (docs/benchmarks.md, "Heavier shadows").
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def object_weights(obj: np.ndarray, view_px_per_frame_px: float, frame_px: float
 
 
 def collect(engine, tune: list[int], n_ecssd: int, side: int, seed: int = 0, ecssd_weight: float = 1.0, log=print,
-            draws: tuple[int, ...] = (1,), small_weight: float = 1.0, shadow_weight: float = 2.0):
+            draws: tuple[int, ...] = (1, 2, 3), small_weight: float = 1.0, shadow_weight: float = 4.0):
     from workers.engine import shadow
 
     rng = np.random.default_rng(seed)
@@ -138,9 +139,9 @@ def fit(x, y, w, groups, hidden=(32, 16), seed=0, log=print):
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.matte_classifier", description=__doc__.splitlines()[0])
     ap.add_argument("--frames", default="240", help="catalog-tune frames: N (0..N-1) or ranges a-b,c-d (end excluded; 300-461 for a network trained on 0-219)")
-    ap.add_argument("--draws", default="1", help="catalog-tune draws to take the frames from (bench.tune --draw; 1,2: both)")
+    ap.add_argument("--draws", default="1,2,3", help="catalog-tune draws to take the frames from (bench.tune --draw)")
     ap.add_argument("--small-weight", type=float, default=1.0, help="most a small object's pixel weighs (object_weights); 1: per pixel")
-    ap.add_argument("--shadow-weight", type=float, default=2.0, help="weight of a shadow or reflection pixel against other backdrop")
+    ap.add_argument("--shadow-weight", type=float, default=4.0, help="weight of a shadow or reflection pixel against other backdrop")
     ap.add_argument("--ecssd", type=int, default=200, help="ECSSD 0001-0800 photos")
     ap.add_argument("--side", type=int, default=0, help="working side (default: the engine's shadow_side)")
     ap.add_argument("--ecssd-weight", type=float, default=1.0, help="weight of the real photos' pixels (what must not be eaten)")

@@ -88,7 +88,7 @@ class ShadowKnobs:
     shadow_side: int = 512  # the object-vs-backdrop classifier runs on the lit-up region at most this long
     shadow_gate: tuple[float, float] = (0.05, 0.3)  # classifier P(object): under the first the network's value goes, over the second it stays; low, since eating an object costs more than keeping some shadow
     shadow_holes_below: float = 0.05  # the step opens holes only in objects whose foreground stays under this share of the frame; 1: in any
-    shadow_clear_below: float = 0.0  # a pixel the classifier lowered that ends under this goes to 0 (no faint grey film where a shadow was); 0: off (with the shipped classifier it costs IoU on catalog-tune: docs/benchmarks.md)
+    shadow_clear_below: float = 0.5  # a pixel the classifier lowered that ends under this goes to 0: no faint grey film where a shadow was (its soft edge is the guided filter's to make); 0: off
     shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map (it was trained on one)
     shadow_reach: float = 0.25  # a kept shadow layer reaches this share of the objects' size beyond them
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 # Part of every output's fingerprint: bump it when a change to the plan or post-processing changes
 # outputs, so that re-runs redo what an older engine made instead of skipping it as current.
-ENGINE_VERSION = "21"
+ENGINE_VERSION = "22"
 
 
 @dataclass(frozen=True)
