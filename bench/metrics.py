@@ -136,14 +136,19 @@ def score_image(pred_alpha: np.ndarray, gt_alpha: np.ndarray, windows: list[Wind
     return {"iou": iou(p, g), "mae": mae(pred_alpha, gt_alpha), "fp_frac": float(outside.sum()) / frame, "fp_blobs": blobs}
 
 
+def _shadow_area(gt_alpha: np.ndarray, shadow: np.ndarray | None) -> np.ndarray | None:
+    """Where a shadow or reflection shows: the shadow mask over half and no object over it."""
+    return None if shadow is None else (shadow > 127) & (gt_alpha == 0)
+
+
 def shadow_kept(pred_alpha: np.ndarray, gt_alpha: np.ndarray, shadow: np.ndarray | None) -> tuple[float | None, int]:
     """Share of the shadow and reflection area returned as foreground, and that area in pixels.
 
     The area is where the shadow mask is over half (shadow > 127) and no object covers the pixel
     (gt alpha 0); kept means pred alpha > 127 there. None when the frame has no such area."""
-    if shadow is None:
+    area = _shadow_area(gt_alpha, shadow)
+    if area is None:
         return None, 0
-    area = (shadow > 127) & (gt_alpha == 0)
     n = int(np.count_nonzero(area))
     if n == 0:
         return None, 0
@@ -155,9 +160,7 @@ def shadow_opacity(pred_alpha: np.ndarray, gt_alpha: np.ndarray, shadow: np.ndar
 
     `shadow_kept` counts pixels over half opaque; a shadow turned into a faint grey film (alpha
     30/255 all over) scores 0 there and shows here. None when the frame has no such area."""
-    if shadow is None:
-        return None
-    area = (shadow > 127) & (gt_alpha == 0)
-    if not area.any():
+    area = _shadow_area(gt_alpha, shadow)
+    if area is None or not area.any():
         return None
     return float(pred_alpha[area].mean(dtype=np.float64)) / 255.0
