@@ -35,7 +35,7 @@ CACHE = ROOT / "bench" / "out" / "cache" / "matte-prob"
 PIXELS_PER_FRAME = 6000
 
 
-def _frames(tune: list[int], n_ecssd: int, draws: tuple[int, ...] = (1,)):
+def _frames(tune: list[int], n_ecssd: int, draws: tuple[int, ...]):
     from bench.paths import ecssd_dir
     from bench.tune.build import VERSION, build_set, set_name
 
