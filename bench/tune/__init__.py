@@ -4,7 +4,8 @@ Catalog-style frames built from the development half of everything: ECSSD 0001-0
 photos, bench.shapes' procedural jewellery and hardware, bench.backgrounds' sweeps, fabric and wood
 plus this package's own surfaces (`surfaces`), and this package's own shadow, reflection and camera
 models (`effects`). Shadows and reflections are background in the ground truth and recorded in a
-shadow mask. The judge family (bench.judge) shares none of this code: a rule or a model chosen here
+shadow mask; a frame with a shadow or reflection has a clean twin (NAME-clean, `render_with_twin`)
+for `bench.quality --twins`. The judge family (bench.judge) shares none of this code: a rule or a model chosen here
 is reported there.
 
     python -m bench.tune --n 200

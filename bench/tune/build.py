@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -54,6 +55,14 @@ def _targets(rng: np.random.Generator, frame_px: float) -> list[float]:
 
 def render(index: int, seed: int = SEED, with_ecssd: bool = True, draw: int = 1):
     """Frame `index` of draw `draw`: (RGB uint8 after the camera, alpha uint8, shadow uint8, meta). JPEG not applied."""
+    return render_with_twin(index, seed, with_ecssd, draw, twin=False)[0]
+
+
+def render_with_twin(index: int, seed: int = SEED, with_ecssd: bool = True, draw: int = 1, twin: bool = True) -> list[tuple]:
+    """[frame] or, when it has a shadow or a reflection and `twin`, [frame, its clean twin]: the same
+    products, backdrop and camera (the same draws of cast, vignette, defocus and noise) without the
+    shadows and reflections, named NAME-clean. The frame itself is `render`'s, pixel for pixel: the
+    twin takes no draw from the frame's generator, so adding twins leaves every frame as it was."""
     look = DRAWS[draw]
     rng = np.random.default_rng([seed, index])
     W, H = FRAMES[int(rng.integers(len(FRAMES)))]
@@ -109,15 +118,26 @@ def render(index: int, seed: int = SEED, with_ecssd: bool = True, draw: int = 1)
     if refl_op.any():
         back = back * (1 - refl_op[..., None]) + refl_col * refl_op[..., None]
     img = fg * alpha[..., None] + back * (1 - alpha[..., None])
+    affected = np.maximum(atten, refl_op)
+    twin = twin and bool(affected.any())
+    if twin:
+        clean = fg * alpha[..., None] + bg.astype(np.float32) * (1 - alpha[..., None])
+        camera_rng = copy.deepcopy(rng)  # the twin's camera: the frame's draws, none taken from it
     img, cam = effects.camera(rng, img)
     a8 = np.round(alpha * 255).astype(np.uint8)
-    affected = np.maximum(atten, refl_op)
     shadow = np.clip(affected * (255 / 0.08), 0, 255).astype(np.uint8)
     shadow[a8 > 0] = 0
     quality = int(rng.integers(60, 96))
-    meta = {"version": catalog_format.FORMAT_VERSION, "family": "catalog-tune", "name": f"tune-{index:04d}", "size": [W, H], "background": bg_meta,
-            "effects": sorted(fx | set(cam) | {"jpeg"}), "jpeg_quality": quality, "twin": None, "twin_of": None, "objects": objects}
-    return np.round(img).astype(np.uint8), a8, shadow, meta
+    name = f"tune-{index:04d}"
+    meta = {"version": catalog_format.FORMAT_VERSION, "family": "catalog-tune", "name": name, "size": [W, H], "background": bg_meta,
+            "effects": sorted(fx | set(cam) | {"jpeg"}), "jpeg_quality": quality, "twin": f"{name}-clean" if twin else None, "twin_of": None,
+            "objects": objects}
+    frames = [(np.round(img).astype(np.uint8), a8, shadow, meta)]
+    if twin:
+        clean, clean_cam = effects.camera(camera_rng, clean)
+        clean_meta = {**meta, "name": f"{name}-clean", "effects": sorted(set(clean_cam) | {"jpeg"}), "twin": None, "twin_of": name}
+        frames.append((np.round(clean).astype(np.uint8), a8, np.zeros_like(shadow), clean_meta))
+    return frames
 
 
 def set_dir(name: str = "catalog-tune") -> Path:
@@ -126,8 +146,9 @@ def set_dir(name: str = "catalog-tune") -> Path:
 
 def _one(args) -> str:
     d, i, seed, draw = args
-    rgb, a, s, meta = render(i, seed, draw=draw)
-    catalog_format.write_sample(Path(d), meta["name"], rgb, a, s, meta)
+    # the twin first: a frame whose JSON exists is complete
+    for rgb, a, s, meta in reversed(render_with_twin(i, seed, draw=draw)):
+        catalog_format.write_sample(Path(d), meta["name"], rgb, a, s, meta)
     return meta["name"]
 
 
@@ -135,7 +156,8 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
     """Render the missing frames of the set (all of them when VERSION, the seed or the draw changed)."""
     d = d or set_dir(set_name(draw))
     manifest = d / "manifest.json"
-    want = {"version": VERSION, "seed": seed, "family": "catalog-tune", **({"draw": draw} if draw != 1 else {})}
+    # "twins": sets drawn before the frames had clean twins are drawn again (the frames come out the same)
+    want = {"version": VERSION, "seed": seed, "family": "catalog-tune", "twins": True, **({"draw": draw} if draw != 1 else {})}
     if manifest.exists() and any(json.loads(manifest.read_text()).get(k) != v for k, v in want.items()):
         shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)

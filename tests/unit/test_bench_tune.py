@@ -89,3 +89,29 @@ def test_veined_stone_has_thin_veins_of_the_other_tone_and_only_the_third_draw_u
         assert 0.0002 < far.mean() < 0.35  # thin lines, not a second ground
         # veins run the other way from the ground: darker on light stone, lighter on dark stone
         assert (lum[far] < ground).mean() > 0.65 if ground > 128 else (lum[far] > ground).mean() > 0.65
+
+
+def test_a_shadowed_frame_has_a_clean_twin_and_stays_as_it_was():
+    """The twin is the same shot without shadows and reflections (same camera, same grain); drawing
+    it takes nothing from the frame's generator, so the frame is render's, pixel for pixel."""
+    import cv2
+
+    pair = build.render_with_twin(4, with_ecssd=False)
+    alone = build.render(4, with_ecssd=False)
+    assert len(pair) == 2
+    (rgb, alpha, shadow, meta), (c_rgb, c_alpha, c_shadow, c_meta) = pair
+    assert np.array_equal(rgb, alone[0]) and np.array_equal(shadow, alone[2]) and meta["objects"] == alone[3]["objects"]
+    catalog_format.validate_meta(meta), catalog_format.validate_meta(c_meta)
+    assert meta["twin"] == c_meta["name"] == f"{meta['name']}-clean" and c_meta["twin_of"] == meta["name"]
+    assert np.array_equal(alpha, c_alpha) and not c_shadow.any()
+    assert not set(c_meta["effects"]) & catalog_format.SHADOW_EFFECTS
+    assert set(meta["effects"]) - set(c_meta["effects"]) <= catalog_format.SHADOW_EFFECTS
+    dark = shadow > 127
+    assert c_rgb[dark].astype(float).mean() > rgb[dark].astype(float).mean() + 5  # the shadow is gone
+    far = cv2.dilate((shadow > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+    # elsewhere the very same pixels, grain included (but for a soft shadow's faintest tail, under
+    # the shadow map's first level: one level off)
+    diff = np.abs(c_rgb[far].astype(int) - rgb[far].astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    unshadowed = build.render_with_twin(7, with_ecssd=False)
+    assert len(unshadowed) == 1 and unshadowed[0][3]["twin"] is None
