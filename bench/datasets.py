@@ -36,7 +36,8 @@ class Item:
     twin_of: str | None = None  # this is the clean twin of that frame
 
 
-def _build_catalog(set_name: str) -> Path:
+def _build_catalog(set_name: str, frames: int = 0) -> Path:
+    """The catalog set, drawn where it is missing, with at least `frames` frames (the tuning family's)."""
     d = catalog_format.set_dir(set_name)
     if set_name == "catalog-judge":
         from . import judge
@@ -48,7 +49,7 @@ def _build_catalog(set_name: str) -> Path:
         if e.name in ("bench.tune",):
             raise SystemExit("set catalog-tune needs the tuning family's generator (package bench.tune), which is not in this checkout") from e
         raise
-    tune.build_set(d, draw=int(set_name.removeprefix("catalog-tune") or 1))
+    tune.build_set(d, n=max(200, frames), draw=int(set_name.removeprefix("catalog-tune") or 1))
     return d
 
 
@@ -66,7 +67,7 @@ def names(set_name: str, limit: int | None = None, backgrounds: tuple[str, ...] 
     elif set_name.startswith("ecssd-"):
         out = [f"{i:04d}" for i in synth.split_ids(set_name[6:])] if not backgrounds or "photo" in backgrounds else []
     elif set_name in CATALOG_SETS:
-        d = _build_catalog(set_name)
+        d = _build_catalog(set_name, skip + (limit or 0))
         metas = {n: catalog_format.load_meta(d, n) for n in catalog_format.list_samples(d)}
         frames = [n for n, m in metas.items() if not m.get("twin_of") and (not backgrounds or m["background"]["kind"] in backgrounds)]
         frames = frames[skip:]

@@ -153,9 +153,13 @@ def _one(args) -> str:
 
 
 def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: int | None = None, draw: int = 1) -> Path:
-    """Render the missing frames of the set (all of them when VERSION, the seed or the draw changed)."""
+    """Render the missing frames of the set, at least `n` and at least as many as it had (all of them
+    when VERSION, the seed, the draw or the twins changed)."""
     d = d or set_dir(set_name(draw))
     manifest = d / "manifest.json"
+    # a smaller request, or a redraw, keeps the set's size: a check of frames 240-299 must not find
+    # a set cut back to the default 200
+    n = max(n, json.loads(manifest.read_text()).get("count", 0) if manifest.exists() else 0)
     # "twins": sets drawn before the frames had clean twins are drawn again (the frames come out the same)
     want = {"version": VERSION, "seed": seed, "family": "catalog-tune", "twins": True, **({"draw": draw} if draw != 1 else {})}
     if manifest.exists() and any(json.loads(manifest.read_text()).get(k) != v for k, v in want.items()):

@@ -115,3 +115,26 @@ def test_a_shadowed_frame_has_a_clean_twin_and_stays_as_it_was():
     assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
     unshadowed = build.render_with_twin(7, with_ecssd=False)
     assert len(unshadowed) == 1 and unshadowed[0][3]["twin"] is None
+
+
+def test_a_set_keeps_its_size_and_is_redrawn_with_twins(tmp_path, monkeypatch):
+    """A set drawn before the twins is drawn again, as large as it was; a smaller request later
+    neither shrinks it nor draws anything (a check of frames 240-299 needs them all)."""
+    import json
+
+    render = build.render_with_twin
+    monkeypatch.setattr(build, "render_with_twin", lambda i, seed, draw=1: render(i, seed, with_ecssd=False, draw=draw))
+    d = tmp_path / "catalog-tune"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"version": build.VERSION, "seed": build.SEED, "family": "catalog-tune", "count": 3}))
+    (d / "tune-0000.json").write_text("{}")  # a frame of the old draw, without its twin
+    build.build_set(d, n=2, workers=1)
+    names = catalog_format.list_samples(d)
+    assert [n for n in names if not n.endswith("-clean")] == ["tune-0000", "tune-0001", "tune-0002"]
+    assert catalog_format.load_meta(d, "tune-0000")["name"] == "tune-0000"  # redrawn, not the stale file
+    assert any(n.endswith("-clean") for n in names)
+    manifest = json.loads((d / "manifest.json").read_text())
+    assert manifest["count"] == 3 and manifest["twins"] is True
+    before = {p.name: p.stat().st_mtime_ns for p in d.iterdir() if p.name != "manifest.json"}
+    build.build_set(d, n=2, workers=1)
+    assert {p.name: p.stat().st_mtime_ns for p in d.iterdir() if p.name != "manifest.json"} == before
