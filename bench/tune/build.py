@@ -157,12 +157,13 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
     when VERSION, the seed, the draw or the twins changed)."""
     d = d or set_dir(set_name(draw))
     manifest = d / "manifest.json"
+    old = json.loads(manifest.read_text()) if manifest.exists() else {}
     # a smaller request, or a redraw, keeps the set's size: a check of frames 240-299 must not find
     # a set cut back to the default 200
-    n = max(n, json.loads(manifest.read_text()).get("count", 0) if manifest.exists() else 0)
+    n = max(n, old.get("count", 0))
     # "twins": sets drawn before the frames had clean twins are drawn again (the frames come out the same)
     want = {"version": VERSION, "seed": seed, "family": "catalog-tune", "twins": True, **({"draw": draw} if draw != 1 else {})}
-    if manifest.exists() and any(json.loads(manifest.read_text()).get(k) != v for k, v in want.items()):
+    if manifest.exists() and any(old.get(k) != v for k, v in want.items()):
         shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
     todo = [(str(d), i, seed, draw) for i in range(n) if not (d / f"tune-{i:04d}.json").exists()]
