@@ -24,9 +24,13 @@ BACKDROPS = {"gradient": 5, "paper": 3, "fabric": 2, "wood": 2, "stone": 2, "til
 # Draw 2 (set catalog-tune2) adds what draw 1 lacks of a studio: neutral light sweeps, and deeper
 # shadows under a key light with little fill. Draw 1 stays the tuning check (frames 240-299).
 # Draw 3 (catalog-tune3) is draw 2 with veined stone, where dark small objects sit among dark veins.
+# Draw 4 (catalog-tune4) is draw 3 under hard light: nearly every frame shadowed, each product with
+# an occlusion line along its base, a long cast shadow, often a second light's shadow or a halo
+# (effects.hard_light_shadows): draws 1-3's shadows were too easy to choose a shadow trade on.
 DRAWS = {1: {"backdrops": BACKDROPS, "deep_shadows": False},
          2: {"backdrops": {"studio": 4, **BACKDROPS}, "deep_shadows": True},
-         3: {"backdrops": {"veined": 8, "studio": 4, **BACKDROPS}, "deep_shadows": True}}
+         3: {"backdrops": {"veined": 8, "studio": 4, **BACKDROPS}, "deep_shadows": True},
+         4: {"backdrops": {"veined": 8, "studio": 4, **BACKDROPS}, "deep_shadows": True, "hard_light": True}}
 
 
 def set_name(draw: int = 1) -> str:
@@ -75,7 +79,7 @@ def render_with_twin(index: int, seed: int = SEED, with_ecssd: bool = True, draw
     refl_op = np.zeros((H, W), np.float32)
     boxes, objects, fx = [], [], set()
     glossy = bg_meta["kind"] in surfaces.GLOSSY or rng.random() < 0.08
-    shadowed = rng.random() < 0.75
+    shadowed = rng.random() < (0.95 if look.get("hard_light") else 0.75)
     for target in _targets(rng, frame_px):
         layer = pos = None
         max_side = int(0.8 * min(W, H)) if target > 0.05 * frame_px else int(synth.MAX_SIDE_FRAC * min(W, H))
@@ -98,7 +102,11 @@ def render_with_twin(index: int, seed: int = SEED, with_ecssd: bool = True, draw
         f = np.zeros((H, W, 3), np.float32)
         f[y : y + lh, x : x + lw] = layer.rgb
         box = (x, y, lw, lh)
-        if shadowed:
+        if shadowed and look.get("hard_light"):
+            s, kinds = effects.hard_light_shadows(rng, a, box)
+            atten = 1 - (1 - atten) * (1 - s)
+            fx.update(f"{k}-shadow" for k in kinds)
+        elif shadowed:
             s, kind = effects.object_shadow(rng, a, box, deep=look["deep_shadows"])
             atten = 1 - (1 - atten) * (1 - s)
             fx.add(f"{kind}-shadow")
@@ -176,7 +184,7 @@ def build_set(d: Path | None = None, n: int = 200, seed: int = SEED, workers: in
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.tune", description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200)
-    ap.add_argument("--draw", type=int, default=1, choices=sorted(DRAWS), help="2: set catalog-tune2, studio sweeps and deeper shadows; 3: catalog-tune3, also veined stone (training only)")
+    ap.add_argument("--draw", type=int, default=1, choices=sorted(DRAWS), help="2: set catalog-tune2, studio sweeps and deeper shadows; 3: catalog-tune3, also veined stone; 4: catalog-tune4, also hard light (training only)")
     args = ap.parse_args(argv)
     d = build_set(n=args.n, draw=args.draw)
     print(f"{args.n} frames in {d}")

@@ -138,3 +138,22 @@ def test_a_set_keeps_its_size_and_is_redrawn_with_twins(tmp_path, monkeypatch):
     before = {p.name: p.stat().st_mtime_ns for p in d.iterdir() if p.name != "manifest.json"}
     build.build_set(d, n=2, workers=1)
     assert {p.name: p.stat().st_mtime_ns for p in d.iterdir() if p.name != "manifest.json"} == before
+
+
+def test_the_fourth_draw_lights_hard_and_shadows_nearly_every_frame_in_the_format_s_kinds():
+    assert build.set_name(4) == "catalog-tune4" and build.DRAWS[4].get("hard_light")
+    assert not any(build.DRAWS[d].get("hard_light") for d in (1, 2, 3))
+    alpha = np.zeros((300, 300), np.float32)
+    alpha[100:180, 120:170] = 1.0
+    box = (120, 100, 50, 80)
+    for seed in range(20):
+        s, kinds = effects.hard_light_shadows(np.random.default_rng(seed), alpha, box)
+        assert kinds[0] == "contact" and set(kinds) <= {"contact", "soft", "hard"}
+        assert s.min() >= 0 and s.max() <= 1
+        # the occlusion line: darkness right under the base, none above the object's middle but for the cast shadow
+        assert s[181:184, 125:165].mean() > 0.2
+    frames = [build.render(i, with_ecssd=False, draw=4) for i in range(8)]
+    shadowed = [f for f in frames if set(f[3]["effects"]) & catalog_format.SHADOW_EFFECTS]
+    assert len(shadowed) >= 6 and all("contact-shadow" in f[3]["effects"] for f in shadowed)
+    for _, a, sh, _ in shadowed:
+        assert sh.any() and not sh[a > 0].any()  # recorded as backdrop, never on the product
