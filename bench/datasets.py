@@ -2,8 +2,8 @@
 photos with their masks (large objects: the no-regression check), and the catalog families in the
 shared catalog format (bench.catalog_format): `catalog-judge` (bench.judge, the family the engine
 is judged on), `catalog-tune` (bench.tune, the family it is tuned on) and `catalog-tune2`,
-`catalog-tune3`, `catalog-tune4` (its other draws, `bench.tune --draw 2|3|4`: studio sweeps and
-deeper shadows; also veined stone; also hard light)."""
+`catalog-tune3`, `catalog-tune4`, `catalog-tune5` (its other draws, `bench.tune --draw 2|3|4|5`: studio sweeps and
+deeper shadows; also veined stone; also hard light; also dark products)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import numpy as np
 from . import catalog_format, synth
 from .paths import ecssd_dir
 
-CATALOG_SETS = ("catalog-judge", "catalog-tune", "catalog-tune2", "catalog-tune3", "catalog-tune4")
+CATALOG_SETS = ("catalog-judge", "catalog-tune", "catalog-tune2", "catalog-tune3", "catalog-tune4", "catalog-tune5")
 SETS = ("synth-dev", "synth-dev2", "synth-eval", "ecssd-dev", "ecssd-eval") + CATALOG_SETS
 
 

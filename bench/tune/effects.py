@@ -91,6 +91,19 @@ def hard_light_shadows(rng: np.random.Generator, alpha: np.ndarray, box: tuple[i
     return 1 - total, kinds
 
 
+def dark_material(rng: np.random.Generator, rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The product made of a dark material (black leather, dark plastic, blackened steel): its own
+    shading kept at a fraction of its contrast around a dark level with a slight tint. A flat dark
+    product on a light ground is what a shadow classifier must not take for a shadow."""
+    rgb = rgb.astype(np.float32)
+    lum = rgb.mean(axis=2)
+    w = alpha.astype(np.float32) / 255.0
+    mean = float((lum * w).sum() / max(w.sum(), 1e-6)) + 1.0
+    shading = 1.0 + rng.uniform(0.1, 0.6) * (lum / mean - 1.0)
+    colour = rng.uniform(12, 55) * rng.uniform(0.85, 1.15, 3).astype(np.float32)
+    return np.clip(shading[..., None] * colour, 0, 255).astype(np.uint8)
+
+
 def apply_shadows(bg: np.ndarray, attenuation: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Darken the backdrop multiplicatively, a little bluer than it is (skylight fills shadows)."""
     tint = np.float32([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.8, 1.0)])[::-1] if rng.random() < 0.5 else np.ones(3, np.float32)

@@ -157,3 +157,28 @@ def test_the_fourth_draw_lights_hard_and_shadows_nearly_every_frame_in_the_forma
     assert len(shadowed) >= 6 and all("contact-shadow" in f[3]["effects"] for f in shadowed)
     for _, a, sh, _ in shadowed:
         assert sh.any() and not sh[a > 0].any()  # recorded as backdrop, never on the product
+
+
+def test_dark_products_keep_their_shading_at_a_dark_level_and_only_the_fifth_draw_has_them():
+    assert build.set_name(5) == "catalog-tune5" and "dark_goods" in build.DRAWS[5]
+    assert not any("dark_goods" in build.DRAWS[d] for d in (1, 2, 3, 4))
+    rgb = np.zeros((40, 40, 3), np.uint8)
+    rgb[:, :20] = 200
+    rgb[:, 20:] = 100  # a lit and a shaded half
+    alpha = np.full((40, 40), 255, np.uint8)
+    for seed in range(10):
+        dark = effects.dark_material(np.random.default_rng(seed), rgb, alpha).astype(np.float32).mean(axis=2)
+        assert dark.max() < 110  # dark
+        assert dark[:, :20].mean() > dark[:, 20:].mean()  # its own shading, weaker
+
+    def dark_objects(draw):
+        n = 0
+        for i in range(12):
+            img, a, _, meta = build.render(i, with_ecssd=False, draw=draw)
+            for o in meta["objects"]:
+                x, y, w, h = o["bbox"]
+                inside = a[y : y + h, x : x + w] > 250
+                n += bool(inside.any()) and img[y : y + h, x : x + w][inside].mean() < 60
+        return n
+
+    assert dark_objects(5) >= dark_objects(4) + 3
