@@ -6,8 +6,8 @@ import argparse
 import copy
 import json
 import shutil
-from dataclasses import replace
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +100,7 @@ def render_with_twin(index: int, seed: int = SEED, with_ecssd: bool = True, draw
         if layer is None:
             continue
         if "dark_goods" in look and rng.random() < look["dark_goods"]:  # no draw taken in draws 1-4
-            layer = replace(layer, rgb=effects.dark_material(rng, layer.rgb, layer.alpha), meta={**layer.meta, "dark": True})
+            layer = replace(layer, rgb=effects.dark_material(rng, layer.rgb, layer.alpha))
         x, y = pos
         lh, lw = layer.alpha.shape
         a = np.zeros((H, W), np.float32)
