@@ -1,8 +1,9 @@
 """Training crops from catalog-tune frames, at the sizes the engine runs the network.
 
 The frames are bench.tune's (frames 0-239 only: 240-299 are the tuning family's check), read from
-the cached set on disk (`bench/out/sets/catalog-tune`, built by `python -m bench.tune --n 300`); a
-frame that is not there yet is rendered once and written there. The target is the product alpha
+the cached set on disk (`bench/out/sets/catalog-tune`, built by `python -m bench.tune --n 300`, and
+for the other draws `catalog-tuneN` beside it, `--draw N`); a frame that is not there yet is
+rendered once and written there. The target is the product alpha
 only: shadows and reflections are background, as in the set's ground truth.
 
 What the engine feeds the network, and what a crop here reproduces:
@@ -49,17 +50,24 @@ def parse_frames(text: str) -> list[int]:
     return out
 
 
-def set_dir(override: str | None = None) -> Path:
-    return Path(override) if override else catalog_format.set_dir("catalog-tune")
+def set_dir(override: str | None = None, draw: int = 1) -> Path:
+    """The folder of draw `draw`'s frames: bench.tune's set, or with `override` (the first draw's
+    folder) its sibling of the same name (catalog-tune2 beside catalog-tune)."""
+    from bench.tune.build import DRAWS, set_name
+
+    if draw not in DRAWS:
+        raise ValueError(f"catalog draw {draw}: bench.tune draws are {sorted(DRAWS)}")
+    first = Path(override) if override else catalog_format.set_dir("catalog-tune")
+    return first if draw == 1 else first.parent / set_name(draw)
 
 
-def load_frame(index: int, d: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """(RGB, alpha, shadow, meta) of frame `index`, rendered and cached when it is not on disk."""
+def load_frame(index: int, d: Path, draw: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """(RGB, alpha, shadow, meta) of frame `index` of draw `draw`, rendered and cached when it is not on disk."""
     name = f"tune-{index:04d}"
     if not catalog_format.paths(d, name)["meta"].exists():
         from bench.tune import build
 
-        rgb, a, s, meta = build.render(index)
+        rgb, a, s, meta = build.render(index, draw=draw)
         catalog_format.write_sample(d, name, rgb, a, s, meta)
     return catalog_format.load_sample(d, name)
 
@@ -104,12 +112,13 @@ def empty_box(rng: np.random.Generator, alpha: np.ndarray, shadow: np.ndarray, s
 
 
 def crop(rng: np.random.Generator, frames: list[int], kind: str, size: int, d: Path,
-         zoom_sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(RGB size x size x 3, target size x size in [0, 1]) of one crop of `kind` from a random frame."""
+         zoom_sizes: tuple[int, ...], draw: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB size x size x 3, target size x size in [0, 1]) of one crop of `kind` from a random frame
+    of draw `draw` (its frames in `d`)."""
     if kind not in CROPS:
         raise ValueError(f"crop kind must be one of {CROPS}, not {kind!r}")
     for _ in range(8):
-        rgb, alpha, shadow, meta = load_frame(frames[int(rng.integers(len(frames)))], d)
+        rgb, alpha, shadow, meta = load_frame(frames[int(rng.integers(len(frames)))], d, draw)
         h, w = alpha.shape
         if kind == "frame":
             box = (0, 0, w, h)

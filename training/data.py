@@ -47,7 +47,8 @@ class DataConfig:
     catalog_share: float = 0.0  # catalog-tune crops; of the rest `composite_share` are composites
     catalog_frames: tuple[int, int] = (0, 219)  # catalog-tune frames for training (never 240-299)
     catalog_val_frames: tuple[int, int] = (220, 239)  # and for the reported validation
-    catalog_dir: str | None = None  # default: bench/out/sets/catalog-tune
+    catalog_dir: str | None = None  # default: bench/out/sets/catalog-tune (the other draws: catalog-tuneN beside it)
+    catalog_draws: tuple[int, ...] = (1,)  # bench.tune draws a catalog crop is taken from, one drawn per crop
     multiscale: bool = False  # per-batch scale (below) instead of `size`
     frame_size: int = 320  # coarse pass: the whole frame squashed
     tile_size: int = 256  # detection tiles
@@ -144,7 +145,7 @@ def jitter(rng: np.random.Generator, rgb: np.ndarray, amount: float) -> np.ndarr
 
 
 KINDS = ("photo", "composite", "catalog")
-TUPLE_FIELDS = ("train_ids", "val_ids", "catalog_frames", "catalog_val_frames", "zoom_sizes")
+TUPLE_FIELDS = ("train_ids", "val_ids", "catalog_frames", "catalog_val_frames", "catalog_draws", "zoom_sizes")
 
 
 def batch_scale(cfg: DataConfig, seed: int, number: int) -> tuple[str, int]:
@@ -174,7 +175,10 @@ def sample(cfg: DataConfig, seed: int, index: int, split: str = "train", scale: 
     if kind == "catalog":
         frames = catalog.frame_ids(cfg.catalog_frames if split == "train" else cfg.catalog_val_frames)
         crop = scale_kind if scale_kind != "zoom" else "empty" if rng.random() < cfg.empty_share else "object"
-        rgb, target = catalog.crop(rng, frames, crop, size, catalog.set_dir(cfg.catalog_dir), cfg.zoom_sizes)
+        # one draw takes no number from the stream: a one-draw config samples what it always did
+        draws = cfg.catalog_draws
+        draw = draws[int(rng.integers(len(draws)))] if len(draws) > 1 else draws[0]
+        rgb, target = catalog.crop(rng, frames, crop, size, catalog.set_dir(cfg.catalog_dir, draw), cfg.zoom_sizes, draw)
     elif kind == "composite":
         rgb, target = composite_sample(rng, pool, size, cfg)
     elif kind == "photo":

@@ -60,3 +60,38 @@ def test_batches_share_one_engine_scale_and_are_pure(catalog_dir, small_ecssd):
     photos = data.distill_photos(cfg, 0, 3, 2)  # whole photos at the batch's side
     side = data.batch_scale(cfg, 0, 3)[1]
     assert photos.shape == (2, 3, side, side) and np.array_equal(photos, data.distill_photos(cfg, 0, 3, 2))
+
+
+def test_catalog_crops_come_from_every_configured_draw_and_one_draw_samples_as_before(catalog_dir, small_ecssd, monkeypatch):
+    # draw 2's frames beside draw 1's (as bench/out/sets/catalog-tune2 beside catalog-tune): the same
+    # frames but black, so a crop tells which draw it came from
+    second = catalog_dir.parent / "catalog-tune2"
+    for i in range(3):
+        rgb, a, s, meta = catalog_format.load_sample(catalog_dir, f"tune-{i:04d}")
+        catalog_format.write_sample(second, meta["name"], np.zeros_like(rgb), a, s, meta)
+    assert catalog.set_dir(str(catalog_dir), 2) == second and catalog.set_dir(str(catalog_dir)) == catalog_dir
+    with pytest.raises(ValueError, match="draws are"):
+        catalog.set_dir(str(catalog_dir), 99)
+    base = dict(frame_size=48, catalog_share=1.0, catalog_frames=(0, 1), catalog_val_frames=(2, 2),
+                catalog_dir=str(catalog_dir), **small_ecssd)
+
+    def black(cfg):
+        return [float(data.sample(cfg, 0, i, scale=("frame", 48))[0].std(axis=(1, 2)).max()) < 1e-3 for i in range(24)]
+
+    assert not any(black(data.DataConfig(**base)))
+    both = black(data.DataConfig(**base, catalog_draws=(1, 2)))
+    assert 4 <= sum(both) <= 20  # both draws, about half each
+    assert all(black(data.DataConfig(**base, catalog_draws=(2,))))
+    # one draw takes no number from the stream: draw 1 alone samples exactly what the default does
+    one = data.sample(data.DataConfig(**base, catalog_draws=(1,)), 0, 3, scale=("frame", 48))
+    assert np.array_equal(one[0], data.sample(data.DataConfig(**base), 0, 3, scale=("frame", 48))[0])
+    # a frame missing on disk is rendered from its own draw
+    seen = []
+    monkeypatch.setattr("bench.tune.build.render", lambda index, draw=1: seen.append(draw) or _frame_of(catalog_dir))
+    catalog.load_frame(7, second, draw=2)
+    assert seen == [2]
+
+
+def _frame_of(d):
+    rgb, a, s, meta = catalog_format.load_sample(d, "tune-0000")
+    return rgb, a, s, {**meta, "name": "tune-0007"}
