@@ -53,9 +53,8 @@ def hard_light_shadows(rng: np.random.Generator, alpha: np.ndarray, box: tuple[i
     or a halo all round (a flat-lay shot lit from above). Attenuations combine as light does: each
     multiplies what the others left. The kinds are the catalog format's (contact, soft, hard), so
     reports group them with the other draws' shadows."""
-    x, y, w, h = box
+    _, y, w, h = box
     size = math.sqrt(w * h)
-    H, W = alpha.shape
     kinds = []
     # occlusion where the object meets the ground: the outline's lower half, grown a little and blurred
     lower = alpha.copy()
