@@ -1,6 +1,6 @@
 """Where does a catalog set's shadow survive? The network, the object-vs-backdrop step, the rest.
 
-    python -m bench.shadow_trace --set catalog-judge [--limit 100] [--skip 0] [--features] [--out bench/out/shadow-trace]
+    python -m bench.shadow_trace --set catalog-judge|catalog-tune|catalog-tuneN [--limit 100] [--skip 0] [--features] [--out bench/out/shadow-trace]
 
 For every frame with a shadow or reflection (clean twins left out), the shadow and reflection area
 of the ground truth (`.shadow.png` > 127 outside the object) is followed through the engine: the
@@ -29,6 +29,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .datasets import CATALOG_SETS
 
 DIST_BINS = (0, 2, 4, 8, 16, 32, 64)  # px from the outline; the last bin is open
 
@@ -79,7 +81,7 @@ def _shares(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.shadow_trace", description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="catalog-judge", choices=("catalog-judge", "catalog-tune"))
+    ap.add_argument("--set", default="catalog-judge", choices=CATALOG_SETS)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--skip", type=int, default=0)
     ap.add_argument("--features", action="store_true", help="also the classifier's features at the lit shadow pixels")
