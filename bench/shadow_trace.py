@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .datasets import CATALOG_SETS
+from . import catalog_format, datasets
 
 DIST_BINS = (0, 2, 4, 8, 16, 32, 64)  # px from the outline; the last bin is open
 
@@ -81,7 +81,7 @@ def _shares(rows: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.shadow_trace", description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="catalog-judge", choices=CATALOG_SETS)
+    ap.add_argument("--set", default="catalog-judge", choices=datasets.CATALOG_SETS)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--skip", type=int, default=0)
     ap.add_argument("--features", action="store_true", help="also the classifier's features at the lit shadow pixels")
@@ -90,8 +90,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from workers.engine import shadow, steps
     from workers.engine.engine import Engine
-
-    from . import catalog_format, datasets
 
     eng = Engine.from_settings()
     d = catalog_format.set_dir(args.set)

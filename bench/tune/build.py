@@ -108,14 +108,14 @@ def render_with_twin(index: int, seed: int = SEED, with_ecssd: bool = True, draw
         f = np.zeros((H, W, 3), np.float32)
         f[y : y + lh, x : x + lw] = layer.rgb
         box = (x, y, lw, lh)
-        if shadowed and look.get("hard_light"):
-            s, kinds = effects.hard_light_shadows(rng, a, box)
+        if shadowed:
+            if look.get("hard_light"):
+                s, kinds = effects.hard_light_shadows(rng, a, box)
+            else:
+                s, kind = effects.object_shadow(rng, a, box, deep=look["deep_shadows"])
+                kinds = [kind]
             atten = 1 - (1 - atten) * (1 - s)
             fx.update(f"{k}-shadow" for k in kinds)
-        elif shadowed:
-            s, kind = effects.object_shadow(rng, a, box, deep=look["deep_shadows"])
-            atten = 1 - (1 - atten) * (1 - s)
-            fx.add(f"{kind}-shadow")
         if glossy:
             c, o = effects.reflection(rng, f, a, box)
             refl_col = refl_col * (1 - o[..., None]) + c * o[..., None]

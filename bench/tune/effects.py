@@ -46,6 +46,12 @@ def object_shadow(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, i
     return np.clip(s * strength, 0, 1), str(kind)
 
 
+def _grown(a: np.ndarray, radius: int, sigma: float) -> np.ndarray:
+    """`a` grown by a disc of `radius` px, then blurred by `sigma`: darkness hugging an outline."""
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.GaussianBlur(cv2.dilate(a, disc), (0, 0), sigma)
+
+
 def hard_light_shadows(rng: np.random.Generator, alpha: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, list[str]]:
     """The shadows a hard-lit set gives one object, strong and many (draw 4): a dark occlusion line
     hugging the lower half of its outline, a long cast shadow (up to 0.8 of its size away, sharp or a
@@ -60,8 +66,7 @@ def hard_light_shadows(rng: np.random.Generator, alpha: np.ndarray, box: tuple[i
     lower = alpha.copy()
     lower[: int(y + 0.5 * h)] = 0
     grow = max(1, int(round(rng.uniform(0.01, 0.05) * size)))
-    occ = cv2.dilate(lower, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
-    occ = cv2.GaussianBlur(occ, (0, 0), max(0.7, rng.uniform(0.3, 1.0) * grow))
+    occ = _grown(lower, grow, max(0.7, rng.uniform(0.3, 1.0) * grow))
     total = 1 - np.clip(occ * rng.uniform(0.5, 0.95), 0, 1)
     kinds.append("contact")
     # the key light's cast shadow: long, often squashed onto the floor
@@ -83,9 +88,7 @@ def hard_light_shadows(rng: np.random.Generator, alpha: np.ndarray, box: tuple[i
         kinds.append("soft")
     elif second < 0.6:  # lit from above: a soft halo all round
         r = max(1, int(round(rng.uniform(0.03, 0.12) * size)))
-        halo = cv2.dilate(alpha, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        halo = cv2.GaussianBlur(halo, (0, 0), max(0.8, 0.7 * r))
-        total *= 1 - np.clip(halo * rng.uniform(0.2, 0.55), 0, 1)
+        total *= 1 - np.clip(_grown(alpha, r, max(0.8, 0.7 * r)) * rng.uniform(0.2, 0.55), 0, 1)
         kinds.append("soft")
     return 1 - total, kinds
 
