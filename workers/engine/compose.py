@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from . import postprocess
+from .labelling import components_with_stats
 from .options import CutoutOptions
 
 # The colour bleed reaches this share of the frame's long side under soft edges, within these
@@ -24,11 +25,11 @@ def object_sizes(alpha: np.ndarray, min_px: int = OBJECT_MIN_PX) -> dict:
     What a reviewer sorts by to check the small objects first: the image's size says nothing about them.
     Regions under `min_px` pixels are dust, not objects.
     """
-    fg = (alpha >= 128).view(np.uint8)
+    fg = cv2.threshold(alpha, 127, 1, cv2.THRESH_BINARY)[1]
     x, y, w, h = cv2.boundingRect(fg)  # label only the box around the objects
     if w == 0 or h == 0:
         return {"objects": 0, "min_object_frac": 0.0}  # (OpenCV crashes on an empty image)
-    n, _, stats, _ = cv2.connectedComponentsWithStats(fg[y : y + h, x : x + w], connectivity=8)
+    n, _, stats, _ = components_with_stats(fg[y : y + h, x : x + w])
     areas = stats[1:, cv2.CC_STAT_AREA]
     areas = areas[areas >= min_px]
     if areas.size == 0:

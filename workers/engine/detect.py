@@ -14,6 +14,7 @@ import numpy as np
 
 from . import gate, roi, texture, tiling
 from .config import EngineConfig
+from .labelling import components_with_stats
 from .net import SaliencyNet
 from .resample import resize
 
@@ -110,7 +111,7 @@ def needs_detection(coarse: np.ndarray, frame: tuple[int, int], cfg: EngineConfi
     confident = coarse > 0.5
     if not confident.any() or float(confident.mean()) > cfg.coarse_flood:
         return True  # nothing found, or texture lit up everywhere
-    n, _, stats, _ = cv2.connectedComponentsWithStats(confident.astype(np.uint8), connectivity=8)
+    n, _, stats, _ = components_with_stats(confident.astype(np.uint8))
     box_fracs = stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT] / float(coarse.size)
     if float(box_fracs.max()) < cfg.gate_box_frac:
         return True

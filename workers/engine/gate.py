@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from . import texture
+from .labelling import components, components_with_stats
 from .mlp import Classifier
 
 FEATURES = (
@@ -43,7 +44,7 @@ def features(coarse: np.ndarray, view: np.ndarray) -> np.ndarray | None:
     """The gate's numbers for a coarse map and the frame at the map's size (RGB uint8), or None when
     the map has no confident blob (the hand-set gate already looks harder there)."""
     confident = (coarse > 0.5).view(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
+    n, labels, stats, _ = components_with_stats(confident)
     if n < 2:
         return None
     h, w = coarse.shape
@@ -54,7 +55,7 @@ def features(coarse: np.ndarray, view: np.ndarray) -> np.ndarray | None:
     inside[y : y + bh, x : x + bw] = True
     rest = ~inside
     faint = (coarse > 0.1) & rest
-    k = cv2.connectedComponents(faint.view(np.uint8), connectivity=8)[0] - 1
+    k = components(faint.view(np.uint8))[0] - 1
     lab = cv2.cvtColor(view, cv2.COLOR_RGB2LAB)
     share = np.sort(np.bincount(texture.lab_bins(lab).ravel()))[::-1]
     edge = np.zeros((h, w), np.uint8)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from . import postprocess, texture
+from .labelling import components_with_stats
 from .mlp import Classifier
 from .postprocess import TEXTURE_BINS, _lab_distance, fill_holes
 
@@ -48,7 +49,7 @@ def _object_regions(prob: np.ndarray, frame_area: float | None, max_object_frac:
     """(label map of the filled silhouettes, their stats, the labels to judge)."""
     mask = (prob > 0.5).astype(np.uint8)
     silhouette = fill_holes(mask)
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(silhouette, connectivity=8)
+    n, comp, stats, _ = components_with_stats(silhouette)
     areas = stats[1:, cv2.CC_STAT_AREA]
     todo = areas >= MIN_OBJECT_PX
     if frame_area is not None:
@@ -89,7 +90,7 @@ def region_features(prob: np.ndarray, rgb: np.ndarray, frame_area: float | None 
         fg = (p > 0.5).view(np.uint8)
         for level, cand in enumerate((inner & (share >= SHARE_LEVEL), inner & (d_bg < COLOUR_LEVEL * thresh),
                                       inner & (p < UNSURE_LEVEL))):
-            k, lab_r, rs, _ = cv2.connectedComponentsWithStats(cand.view(np.uint8), connectivity=8)
+            k, lab_r, rs, _ = components_with_stats(cand.view(np.uint8))
             for j in range(1, k):
                 rx, ry, rw, rh, ra = rs[j]
                 if ra < MIN_REGION_PX:

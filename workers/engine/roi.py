@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .labelling import components, components_with_stats
+
 # A blob whose box lies this much inside an already proposed one is that object again (seen at
 # another threshold, or found by its colour as well as by the network).
 DUPLICATE_SHARE = 0.8
@@ -95,7 +97,7 @@ def find_candidates(
     fw, fh = frame
     sx, sy = fw / mw, fh / mh
     binary = (prob > threshold).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    n, labels, stats, _ = components_with_stats(binary)
     out: list[Candidate] = []
     for i in range(1, n):
         x, y, w, h, area = stats[i]
@@ -172,7 +174,7 @@ def add_absorbed(
     fw, fh = frame
     mh, mw = blobs.shape
     sx, sy = fw / mw, fh / mh
-    n, lab, stats, _ = cv2.connectedComponentsWithStats((blobs > 0).view(np.uint8), connectivity=8)
+    n, lab, stats, _ = components_with_stats((blobs > 0).view(np.uint8))
     out = list(small)
     next_id = int(labels.max()) + 1
     for i in range(1, n):
@@ -285,7 +287,7 @@ def add_rare_parts(patch: np.ndarray, rare: np.ndarray, max_ratio: float = 2.0, 
     if n_fg == 0 or not rare.any():
         return patch
     parts = cv2.morphologyEx(rare.view(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-    n, lab = cv2.connectedComponents(parts, connectivity=8)
+    n, lab = components(parts)
     if n <= 1:
         return patch
     near = cv2.dilate(fg, np.ones((5, 5), np.uint8)) > 0
@@ -293,7 +295,7 @@ def add_rare_parts(patch: np.ndarray, rare: np.ndarray, max_ratio: float = 2.0, 
     touching[np.unique(lab[near])] = True
     touching[0] = False
     add = (touching[lab] & (fg == 0)).view(np.uint8)
-    n, lab = cv2.connectedComponents(add, connectivity=8)
+    n, lab = components(add)
     runs_on = np.zeros(n, bool)
     runs_on[np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))] = True
     add = (add > 0) & ~runs_on[lab]

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .labelling import components_with_stats
 from .mlp import Classifier
 from .postprocess import is_small_or_ring, push_pull_fill
 from .resample import shrink
@@ -80,7 +81,7 @@ def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple
     small = shrink(lit, (max(1, round(w * s)), max(1, round(h * s)))) if s < 1 else lit
     # a pixel of the small view is lit when most of what it covers is
     small = cv2.dilate((small >= 128).view(np.uint8), np.ones((5, 5), np.uint8))  # nearby pieces: one region
-    n, _, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
+    n, _, stats, _ = components_with_stats(small)
     views = []
     for x, y, bw, bh, _ in stats[1:]:
         x0, y0 = int(x / s), int(y / s)
@@ -135,7 +136,7 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     # size); the box's own border is sure backdrop, so the distances inside are the view's
     dist = np.minimum(cv2.distanceTransform((p >= SURE_BG).astype(np.uint8), cv2.DIST_L2, 3), float(max(h, w)))
     fg = (p > 0.5).astype(np.uint8)
-    n, lab_cc, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    n, lab_cc, stats, _ = components_with_stats(fg)
     size = np.sqrt(np.maximum(stats[:, cv2.CC_STAT_AREA], 1)).astype(np.float32)
     size[0] = max(4.0, float(np.sqrt(max(1, int(fg.sum())))))  # pixels outside any sure blob: the objects' scale
     ctx = cv2.GaussianBlur(p, (0, 0), CONTEXT_SIGMA)
@@ -212,7 +213,7 @@ def keep_large_interiors(before: np.ndarray, after: np.ndarray, max_area: float)
     cv2.floodFill(free, np.zeros((free.shape[0] + 2, free.shape[1] + 2), np.uint8), (0, 0), 2)
     enclosed = free[1:-1, 1:-1] == 1
     solid = (fg > 0) | enclosed
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), connectivity=8)
+    n, lab, stats, _ = components_with_stats(solid.astype(np.uint8))
     # a ring shot close encloses much of the frame with a few percent of metal: its hole is the step's to open
     body = np.bincount(lab[fg > 0], minlength=n)
     outline = stats[:, cv2.CC_STAT_AREA]

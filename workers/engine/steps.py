@@ -20,6 +20,7 @@ import numpy as np
 
 from . import holes, postprocess, roi, shadow
 from .config import EngineConfig
+from .labelling import components_with_stats
 from .resample import resize, shrink
 
 # The region post-processing works on: everything above this probability, plus a margin of this
@@ -226,7 +227,7 @@ def _merge_decisions(r: Region, before: np.ndarray) -> None:
         change += r.p
         r.p = np.clip(change, 0.0, 1.0, out=change)
     # the objects, labelled once at the working size and scaled to the region's pixels
-    stats = cv2.connectedComponentsWithStats((cleaned > 0.5).view(np.uint8), connectivity=8)[2][1:]
+    stats = components_with_stats((cleaned > 0.5).view(np.uint8))[2][1:]
     scale = r.scale
     r.objects = np.column_stack([np.floor(stats[:, :2] / scale), np.ceil(stats[:, 2:4] / scale),
                                  stats[:, 4] / (scale * scale)]).astype(np.int64)

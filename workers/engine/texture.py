@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .labelling import components_with_stats
+
 BINS = (8, 16, 16)  # L, a, b: coarse on lightness (shading), finer on chroma
 N_BINS = BINS[0] * BINS[1] * BINS[2]
 
@@ -102,7 +104,7 @@ def _large_blobs(prob: np.ndarray, large_box_frac: float, level: float) -> tuple
     """The map's confident pixels (uint8), their blob labels and stats, and the blobs whose box
     covers at least `large_box_frac` of the map."""
     confident = (prob > level).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(confident, connectivity=8)
+    n, labels, stats, _ = components_with_stats(confident)
     large = [i for i in range(1, n) if stats[i, cv2.CC_STAT_WIDTH] * stats[i, cv2.CC_STAT_HEIGHT] >= large_box_frac * prob.size]
     return confident, labels, stats, large
 
