@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from . import texture
+from .labelling import components, components_with_stats
 from .resample import shrink
 
 
@@ -84,7 +85,7 @@ def _refine_small_objects(grey: np.ndarray, prob: np.ndarray, band: np.ndarray, 
     than the whole frame's pass, for no product.
     """
     if objects is None:
-        objects = cv2.connectedComponentsWithStats((prob > 0.5).view(np.uint8), connectivity=8)[2][1:]
+        objects = components_with_stats((prob > 0.5).view(np.uint8))[2][1:]
     if len(objects) > MAX_SMALL_REFINES:
         return
     h, w = prob.shape
@@ -147,7 +148,7 @@ def smooth_objects(mask: np.ndarray, close: bool = False) -> np.ndarray:
     parts beside it. The close is off by default: on photos with holes it shuts real gaps (background
     kept inside the object) and gains nothing elsewhere (docs/engine.md).
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = components_with_stats((mask > 0).astype(np.uint8))
     if n <= 1:
         return mask
     kernels = np.array([size_aware_kernel(equivalent_diameter_of(a)) for a in stats[1:, cv2.CC_STAT_AREA]])
@@ -167,7 +168,7 @@ def remove_specks(mask: np.ndarray, min_frac_of_largest: float = 0.002, min_pixe
 
     `keep` marks verified small objects: a tiny earring is not a speck.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = components_with_stats(mask.astype(np.uint8))
     if n <= 2:
         return mask
     areas = stats[1:, cv2.CC_STAT_AREA]
@@ -210,7 +211,7 @@ def fill_small_holes(mask: np.ndarray, rgb: np.ndarray, max_frac: float = 0.002,
     labels, _ = enclosed_holes(mask)
     if not labels.any():
         return mask
-    _, objects = cv2.connectedComponents((mask > 0).astype(np.uint8), connectivity=8)
+    _, objects = components((mask > 0).astype(np.uint8))
     obj_areas = np.bincount(objects.ravel())
     # holes are 4-connected background regions, so relabelling them gives the same regions, with boxes
     _, holes, stats, _ = cv2.connectedComponentsWithStats((labels > 0).astype(np.uint8), connectivity=4)
@@ -361,7 +362,7 @@ def open_background_holes(
     if not mask.any():
         return prob
     silhouette = fill_holes(mask)
-    n, comp, stats, _ = cv2.connectedComponentsWithStats(silhouette, connectivity=8)
+    n, comp, stats, _ = components_with_stats(silhouette)
     areas = stats[1:, cv2.CC_STAT_AREA]
     todo = areas >= min_object_px
     if whole_only:  # `prob` is a crop: an object its border cuts is judged in its own crop
@@ -405,7 +406,7 @@ def _background_in(comp: np.ndarray, stats: np.ndarray, i: int, rgb: np.ndarray,
         min_area = max(16.0, textured_min_frac * area)
     else:
         return None
-    k, labels, hole_stats, _ = cv2.connectedComponentsWithStats(looks_bg.view(np.uint8), connectivity=8)
+    k, labels, hole_stats, _ = components_with_stats(looks_bg.view(np.uint8))
     big = np.zeros(k, bool)
     big[1:] = hole_stats[1:, cv2.CC_STAT_AREA] >= min_area
     if not big.any():
