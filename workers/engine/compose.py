@@ -39,7 +39,7 @@ def object_sizes(alpha: np.ndarray, min_px: int = OBJECT_MIN_PX) -> dict:
 
 def to_alpha(prob: np.ndarray) -> np.ndarray:
     """0..1 → 0..255, rounded and saturated (one OpenCV pass; negatives clamp to 0, not to |p|)."""
-    return cv2.convertScaleAbs(np.maximum(prob, 0.0, dtype=np.float32), alpha=255.0)
+    return cv2.convertScaleAbs(cv2.threshold(prob.astype(np.float32, copy=False), 0.0, 0.0, cv2.THRESH_TOZERO)[1], alpha=255.0)
 
 
 def bleed_band(shape: tuple[int, ...]) -> int:

@@ -75,7 +75,7 @@ def work_views(rgb: np.ndarray, prob: np.ndarray, side: int) -> list[tuple[tuple
     One region per group of nearby objects, so that a ring beside a large product is looked at in
     its own pixels, not as a 3-px smudge of a frame-wide view.
     """
-    lit = (prob > CANDIDATE).view(np.uint8) * np.uint8(255)
+    lit = cv2.compare(prob, CANDIDATE, cv2.CMP_GT)  # 255 where lit, in one pass
     h, w = prob.shape
     s = min(1.0, 256 / max(h, w))
     small = shrink(lit, (max(1, round(w * s)), max(1, round(h * s)))) if s < 1 else lit

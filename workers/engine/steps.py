@@ -102,7 +102,9 @@ def shadows(state: PostState) -> None:
             frame_px = prob.size * (p.shape[0] / ch) * (p.shape[1] / cw)
             after = shadow.keep_large_interiors(p, after, cfg.shadow_holes_below * frame_px)
         change = resize(after - p, (cw, ch))  # the view is never larger than its region: linear up
-        out[sub] = np.clip(np.minimum(out[sub], prob[sub] + change), 0.0, 1.0)
+        change += prob[sub]  # in place: a region can be most of a 3-Mpx frame
+        np.minimum(out[sub], change, out=change)
+        out[sub] = np.clip(change, 0.0, 1.0, out=change)
         if keep:
             reach = cfg.shadow_reach * max(4.0, float(np.sqrt(max(1, int((after > 0.5).sum())))))
             small = shadow.shadow_layer(p, after, maps["lum_ratio"], reach)
