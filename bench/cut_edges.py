@@ -1,0 +1,127 @@
+"""Does the photo say where the object-vs-backdrop step should have cut? The outline cue, measured.
+
+    python -m bench.cut_edges --set ecssd-dev --skip 600 --limit 200 [--names FILE] [--out bench/out/cut-edges]
+    python -m bench.cut_edges --set catalog-tune4 --skip 240 --limit 60
+
+The learned shadow step (`steps.shadows`) takes regions away from what the network lit. Where it
+takes a shadow, the line between what it took and what it kept should run along the object's own
+outline, a strong colour edge in the photo; where it takes a chunk of the subject (a dolphin's belly,
+a dark watch strap), the line runs through the subject, where the photo need not have an edge. This
+measures that: for every region the step took (> 0.5 before, <= 0.5 after; at least `--min-px`
+pixels), the colour edge strength (tiling.edge_strength) along the cut, relative to the strength along
+the kept object's outline against the backdrop, and whether the region was object in the ground
+truth. The table gives, per set and per kind of region, the median ratio and the area-weighted
+AUC of "object chunks cut where the photo has the weaker edge" (0.5: the cue says nothing).
+
+Writes `regions.json` (one row per region) under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import datasets
+
+MIN_PX = 50
+
+
+def step_maps(engine, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's map before the shadow step (the network's, no post-processing; as bench.shadow_trace
+    takes it) and after the step (float32, frame size)."""
+    from workers.engine import steps
+
+    before = engine.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
+    state = steps.PostState(engine.config, rgb, before, [])  # the step writes its answer to state.prob
+    steps.shadows(state)
+    return before, state.prob
+
+
+def regions(rgb: np.ndarray, alpha: np.ndarray, before: np.ndarray, after: np.ndarray, min_px: int = MIN_PX) -> list[dict]:
+    """One row per region the step took: its area, the share of it that is object in `alpha`, the
+    median edge strength along the cut (both sides of it) and along the kept object's outline."""
+    from workers.engine import tiling
+
+    removed = ((before > 0.5) & (after <= 0.5)).astype(np.uint8)
+    kept = (after > 0.5).astype(np.uint8)
+    if not removed.any() or not kept.any():
+        return []
+    edges = tiling.edge_strength(rgb)
+    k3 = np.ones((3, 3), np.uint8)
+    backdrop = (before <= 0.5).astype(np.uint8)
+    outline = (cv2.dilate(backdrop, k3) > 0) & (kept > 0)
+    ref = float(np.median(edges[outline])) if outline.any() else float("nan")
+    near_kept = cv2.dilate(kept, k3) > 0
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(removed, connectivity=8)
+    obj = alpha > 127
+    rows = []
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < min_px:
+            continue
+        reg = lab == i
+        cut = (reg & near_kept) | ((cv2.dilate(reg.astype(np.uint8), k3) > 0) & (kept > 0))
+        if cut.sum() < 5:
+            continue  # a region apart from what stayed: nothing was cut
+        rows.append({"area": int(stats[i, cv2.CC_STAT_AREA]), "object_share": float(obj[reg].mean()),
+                     "cut_edge": float(np.median(edges[cut])), "outline_edge": ref})
+    return rows
+
+
+def ratio(row: dict) -> float:
+    return row["cut_edge"] / max(row["outline_edge"], 1.0)
+
+
+def auc(rows: list[dict]) -> float:
+    """Area-weighted probability that an object chunk's cut is weaker (relative to its outline)
+    than a backdrop region's: 1 means the cue separates them perfectly, 0.5 not at all."""
+    rows = [r for r in rows if r["outline_edge"] == r["outline_edge"]]  # no outline: no reference
+    chunk = np.array([r["object_share"] > 0.5 for r in rows], bool)
+    x = np.array([ratio(r) for r in rows])
+    w = np.array([r["area"] for r in rows], float)
+    if chunk.all() or not chunk.any():
+        return float("nan")
+    pos, neg, wp, wn = x[chunk], x[~chunk], w[chunk], w[~chunk]
+    less = (pos[:, None] < neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+    return float((wp[:, None] * wn[None, :] * less).sum() / (wp.sum() * wn.sum()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.cut_edges", description=__doc__.splitlines()[0])
+    ap.add_argument("--set", required=True, choices=datasets.SETS)
+    ap.add_argument("--skip", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--names", type=Path, help="only these frames (one name per line)")
+    ap.add_argument("--min-px", type=int, default=MIN_PX)
+    ap.add_argument("--out", type=Path, default=Path("bench/out/cut-edges"))
+    args = ap.parse_args(argv)
+    from . import _common as C
+
+    engine = C.load_engine(0)
+    names = args.names.read_text().split() if args.names else datasets.names(args.set, args.limit, skip=args.skip)
+    rows = []
+    for name in names:
+        item = datasets.load(args.set, name)
+        before, after = step_maps(engine, item.rgb)
+        rows += [{"frame": name, **r} for r in regions(item.rgb, item.alpha, before, after, args.min_px)]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "regions.json").write_text(json.dumps(rows))
+    print(f"{args.set}: {len(names)} frames, {len(rows)} regions the shadow step took\n")
+    print("| regions | n | area px | cut / outline edge, median | area-weighted mean |")
+    print("|---|---|---|---|---|")
+    for kind, sel in (("object chunks (> half object)", lambda r: r["object_share"] > 0.5),
+                      ("backdrop, shadows, reflections", lambda r: r["object_share"] <= 0.5)):
+        rs = [r for r in rows if sel(r) and r["outline_edge"] == r["outline_edge"]]
+        if rs:
+            x, w = np.array([ratio(r) for r in rs]), np.array([r["area"] for r in rs])
+            print(f"| {kind} | {len(rs)} | {int(w.sum())} | {np.median(x):.2f} | {np.average(x, weights=w):.2f} |")
+    print(f"\narea-weighted AUC (object chunks cut on the weaker edge): {auc(rows):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""bench.cut_edges: the cut between what the shadow step took and what it kept, measured on a drawn frame."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from bench import cut_edges
+
+
+def _frame():
+    """A dark disc on light grey, with a shadow beside it (same grey, darker: no edge at the disc's
+    side that the shadow does not have) and a chunk of the disc itself taken away."""
+    rgb = np.full((200, 300, 3), 200, np.uint8)
+    cv2.circle(rgb, (150, 100), 50, (40, 40, 40), -1)
+    alpha = np.zeros((200, 300), np.uint8)
+    cv2.circle(alpha, (150, 100), 50, 255, -1)
+    shadow = np.zeros((200, 300), np.uint8)
+    cv2.rectangle(shadow, (170, 80), (260, 120), 1, -1)
+    shadow[alpha > 0] = 0  # beside the disc, touching it
+    rgb[shadow > 0] = 150
+    before = np.maximum(alpha / 255.0, shadow.astype(float)).astype(np.float32)
+    after = before.copy()
+    after[shadow > 0] = 0.0  # the shadow taken: cut along the disc's outline
+    after[60:80, 120:180] = 0.0  # a chunk of the disc taken: cut through its flat inside
+    after[alpha == 0] = np.minimum(after[alpha == 0], before[alpha == 0])
+    return rgb, alpha, before, after
+
+
+def test_regions_tell_chunks_from_shadows_by_the_edge_along_the_cut():
+    rgb, alpha, before, after = _frame()
+    rows = cut_edges.regions(rgb, alpha, before, after, min_px=20)
+    assert len(rows) == 2
+    chunk = next(r for r in rows if r["object_share"] > 0.5)
+    shade = next(r for r in rows if r["object_share"] <= 0.5)
+    assert chunk["object_share"] == 1.0 and shade["object_share"] == 0.0
+    # the disc's flat inside has no edge where the chunk was cut; the shadow was cut on the outline
+    assert cut_edges.ratio(chunk) < 0.5 < cut_edges.ratio(shade)
+    assert cut_edges.auc(rows) == 1.0
+
+
+def test_auc_is_undefined_with_one_kind_and_nothing_taken_gives_no_rows():
+    rgb, alpha, before, _ = _frame()
+    assert cut_edges.regions(rgb, alpha, before, before.copy()) == []
+    rows = [{"area": 10, "object_share": 1.0, "cut_edge": 5.0, "outline_edge": 10.0}]
+    assert math.isnan(cut_edges.auc(rows))
