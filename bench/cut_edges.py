@@ -12,6 +12,9 @@ pixels), the colour edge strength (tiling.edge_strength) along the cut, relative
 the kept object's outline against the backdrop, and whether the region was object in the ground
 truth. The table gives, per set and per kind of region, the median ratio and the area-weighted
 AUC of "object chunks cut where the photo has the weaker edge" (0.5: the cue says nothing).
+Three more cues are scored the same way: how dark the region is against the backdrop beside it
+(`darkness`), the share of its rim on the backdrop (`open_rim`; 0: a hole) and its size against
+the object it was cut from (`of_subject`).
 
 Writes `regions.json` (one row per region) under --out.
 """
@@ -57,6 +60,10 @@ def regions(rgb: np.ndarray, alpha: np.ndarray, before: np.ndarray, after: np.nd
     outline = (cv2.dilate(backdrop, k3) > 0) & (kept > 0)
     ref = float(np.median(edges[outline])) if outline.any() else float("nan")
     near_kept = cv2.dilate(kept, k3) > 0
+    lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    reach = max(5, int(0.01 * max(rgb.shape[:2])))
+    ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+    n_kept, kept_lab, kept_stats, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(removed, connectivity=8)
     obj = alpha > 127
     rows = []
@@ -64,11 +71,22 @@ def regions(rgb: np.ndarray, alpha: np.ndarray, before: np.ndarray, after: np.nd
         if stats[i, cv2.CC_STAT_AREA] < min_px:
             continue
         reg = lab == i
-        cut = (reg & near_kept) | ((cv2.dilate(reg.astype(np.uint8), k3) > 0) & (kept > 0))
+        grown = cv2.dilate(reg.astype(np.uint8), k3) > 0
+        cut = (reg & near_kept) | (grown & (kept > 0))
         if cut.sum() < 5:
             continue  # a region apart from what stayed: nothing was cut
+        rim = grown & ~reg
+        ring = (cv2.dilate(reg.astype(np.uint8), ring_kernel) > 0) & (backdrop > 0)
+        touching = np.unique(kept_lab[grown & (kept > 0)])
+        subject = float(kept_stats[touching[touching > 0], cv2.CC_STAT_AREA].sum())
         rows.append({"area": int(stats[i, cv2.CC_STAT_AREA]), "object_share": float(obj[reg].mean()),
-                     "cut_edge": float(np.median(edges[cut])), "outline_edge": ref})
+                     "cut_edge": float(np.median(edges[cut])), "outline_edge": ref,
+                     # how much darker than the backdrop beside it (a shadow always is; nan: no backdrop near)
+                     "darkness": float(np.median(lum[reg]) / max(1.0, np.median(lum[ring]))) if ring.any() else float("nan"),
+                     # share of its rim on the backdrop (0: enclosed by what stayed, a hole)
+                     "open_rim": float((backdrop[rim] > 0).mean()) if rim.any() else 0.0,
+                     # its size against the object it was cut from
+                     "of_subject": float(stats[i, cv2.CC_STAT_AREA]) / max(1.0, subject)})
     return rows
 
 
@@ -76,12 +94,13 @@ def ratio(row: dict) -> float:
     return row["cut_edge"] / max(row["outline_edge"], 1.0)
 
 
-def auc(rows: list[dict]) -> float:
-    """Area-weighted probability that an object chunk's cut is weaker (relative to its outline)
-    than a backdrop region's: 1 means the cue separates them perfectly, 0.5 not at all."""
-    rows = [r for r in rows if r["outline_edge"] == r["outline_edge"]]  # no outline: no reference
+def auc(rows: list[dict], value=ratio) -> float:
+    """Area-weighted probability that an object chunk's `value` (default: its cut's edge relative to
+    its outline) is lower than a backdrop region's: 1 means the cue separates them perfectly, 0.5
+    not at all, 0 perfectly the other way round. Regions where `value` is undefined are left out."""
+    rows = [r for r in rows if value(r) == value(r)]
     chunk = np.array([r["object_share"] > 0.5 for r in rows], bool)
-    x = np.array([ratio(r) for r in rows])
+    x = np.array([value(r) for r in rows])
     w = np.array([r["area"] for r in rows], float)
     if chunk.all() or not chunk.any():
         return float("nan")
@@ -120,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
             x, w = np.array([ratio(r) for r in rs]), np.array([r["area"] for r in rs])
             print(f"| {kind} | {len(rs)} | {int(w.sum())} | {np.median(x):.2f} | {np.average(x, weights=w):.2f} |")
     print(f"\narea-weighted AUC (object chunks cut on the weaker edge): {auc(rows):.3f}")
+    print("other cues, area-weighted AUC of an object chunk having the lower value (0.5: none; near 0: the higher):")
+    for key in ("darkness", "open_rim", "of_subject"):
+        print(f"  {key}: {auc(rows, lambda r, k=key: r[k]):.3f}")
     return 0
 
 

@@ -39,6 +39,10 @@ def test_regions_tell_chunks_from_shadows_by_the_edge_along_the_cut():
     # the disc's flat inside has no edge where the chunk was cut; the shadow was cut on the outline
     assert cut_edges.ratio(chunk) < 0.5 < cut_edges.ratio(shade)
     assert cut_edges.auc(rows) == 1.0
+    # the shadow is the backdrop at 150 of 200, open on its far side, and a fifth of the disc's size
+    assert abs(shade["darkness"] - 0.75) < 0.02
+    assert 0.3 < shade["open_rim"] < 1.0
+    assert 0.0 < chunk["of_subject"] < shade["of_subject"] < 1.0
 
 
 def test_auc_is_undefined_with_one_kind_and_nothing_taken_gives_no_rows():
