@@ -182,3 +182,11 @@ def test_dark_products_keep_their_shading_at_a_dark_level_and_only_the_fifth_dra
         return n
 
     assert dark_objects(5) >= dark_objects(4) + 3
+
+
+def test_every_draw_is_a_benchmark_set():
+    # bench.datasets lists the tuning draws by hand (it must work in a checkout without bench.tune):
+    # a new draw added here and not there could be built but not scored
+    from bench import datasets
+
+    assert {build.set_name(d) for d in build.DRAWS} == {s for s in datasets.CATALOG_SETS if s.startswith("catalog-tune")}
