@@ -63,7 +63,7 @@ def regions(rgb: np.ndarray, alpha: np.ndarray, before: np.ndarray, after: np.nd
     lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     reach = max(5, int(0.01 * max(rgb.shape[:2])))
     ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    n_kept, kept_lab, kept_stats, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
+    _, kept_lab, kept_stats, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
     n, lab, stats, _ = cv2.connectedComponentsWithStats(removed, connectivity=8)
     obj = alpha > 127
     rows = []
