@@ -2,6 +2,7 @@
 
     python -m bench.cut_edges --set ecssd-dev --skip 600 --limit 200 [--names FILE] [--out bench/out/cut-edges]
     python -m bench.cut_edges --set catalog-tune4 --skip 240 --limit 60
+    python -m bench.cut_edges --fit A/regions.json B/regions.json
 
 The learned shadow step (`steps.shadows`) takes regions away from what the network lit. Where it
 takes a shadow, the line between what it took and what it kept should run along the object's own
@@ -109,15 +110,61 @@ def auc(rows: list[dict], value=ratio) -> float:
     return float((wp[:, None] * wn[None, :] * less).sum() / (wp.sum() * wn.sum()))
 
 
+def cues(row: dict) -> list[float]:
+    """The region's cues as a learned decision would read them (logs where they are ratios)."""
+    return [float(np.log(max(row["darkness"], 1e-3))), row["open_rim"], float(np.log(row["of_subject"] + 1e-4)),
+            float(np.log(ratio(row) + 1e-3)), float(np.log(row["area"]))]
+
+
+def fit_cv(sources: dict[str, list[dict]], folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """Could one decision learn all the cues at once? A logistic regression on `cues`, object chunk
+    or not, weighted by the square root of the area, cross-validated with whole frames held out:
+    the area-weighted AUC of its held-out answers per source and over all ("chunk has the higher
+    P": 0.5 is no information). Regions with an undefined cue are left out."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [(src, r) for src, rs in sources.items() for r in rs if r["darkness"] == r["darkness"] and ratio(r) == ratio(r)]
+    frames = sorted({(src, r["frame"]) for src, r in rows})
+    np.random.default_rng(seed).shuffle(frames)
+    fold = {f: i % folds for i, f in enumerate(frames)}
+    held: dict[int, float] = {}
+    for k in range(folds):
+        train = [r for src, r in rows if fold[(src, r["frame"])] != k]
+        test = [(i, r) for i, (src, r) in enumerate(rows) if fold[(src, r["frame"])] == k]
+        labels = [r["object_share"] > 0.5 for r in train]
+        if not test or len(set(labels)) < 2:
+            continue
+        model = LogisticRegression(max_iter=1000).fit(np.array([cues(r) for r in train]), labels,
+                                                      sample_weight=[np.sqrt(r["area"]) for r in train])
+        for (i, _), p in zip(test, model.predict_proba(np.array([cues(r) for _, r in test]))[:, 1]):
+            held[i] = float(p)
+    scored = [({**r, "p": held[i]}, src) for i, (src, r) in enumerate(rows) if i in held]
+    out = {src: 1.0 - auc([r for r, s in scored if s == src], lambda r: r["p"]) for src in sources}
+    out["all"] = 1.0 - auc([r for r, _ in scored], lambda r: r["p"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.cut_edges", description=__doc__.splitlines()[0])
-    ap.add_argument("--set", required=True, choices=datasets.SETS)
+    ap.add_argument("--set", choices=datasets.SETS)
     ap.add_argument("--skip", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--names", type=Path, help="only these frames (one name per line)")
     ap.add_argument("--min-px", type=int, default=MIN_PX)
     ap.add_argument("--out", type=Path, default=Path("bench/out/cut-edges"))
+    ap.add_argument("--fit", type=Path, nargs="+", metavar="REGIONS_JSON",
+                    help="no engine run: fit one decision on the cues of these runs' regions.json together "
+                         "(cross-validated by frame) and print its AUC per run")
     args = ap.parse_args(argv)
+    if args.fit:
+        result = fit_cv({str(p): json.loads(p.read_text()) for p in args.fit})
+        print("one logistic decision on darkness, open_rim, of_subject, cut edge and area, frames held out "
+              "(AUC of an object chunk getting the higher P):")
+        for src, value in result.items():
+            print(f"  {src}: {value:.3f}")
+        return 0
+    if not args.set:
+        ap.error("--set (or --fit) is required")
     from . import _common as C
 
     engine = C.load_engine(0)

@@ -50,3 +50,22 @@ def test_auc_is_undefined_with_one_kind_and_nothing_taken_gives_no_rows():
     assert cut_edges.regions(rgb, alpha, before, before.copy()) == []
     rows = [{"area": 10, "object_share": 1.0, "cut_edge": 5.0, "outline_edge": 10.0}]
     assert math.isnan(cut_edges.auc(rows))
+
+
+def test_one_decision_fitted_on_the_cues_is_scored_per_source_with_frames_held_out():
+    rng = np.random.default_rng(0)
+
+    def rows(n_frames, chunk_open_rim):
+        out = []
+        for f in range(n_frames):
+            for chunk in (True, False):
+                out.append({"frame": f"f{f}", "area": int(rng.integers(50, 500)), "object_share": 1.0 if chunk else 0.0,
+                            "cut_edge": 10.0, "outline_edge": 20.0, "darkness": float(rng.uniform(0.5, 1.0)),
+                            "open_rim": chunk_open_rim if chunk else 0.8, "of_subject": float(rng.uniform(0.01, 0.5))})
+        return out
+
+    # source "a": chunks are enclosed, a cue the fit can learn; source "b": chunks look like backdrop
+    result = cut_edges.fit_cv({"a": rows(20, 0.1), "b": rows(20, 0.8)})
+    assert set(result) == {"a", "b", "all"}
+    assert result["a"] > 0.9
+    assert 0.3 < result["b"] < 0.7  # nothing tells its chunks apart
