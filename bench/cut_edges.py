@@ -31,19 +31,9 @@ import cv2
 import numpy as np
 
 from . import datasets
+from .shadow_trace import step_maps
 
 MIN_PX = 50
-
-
-def step_maps(engine, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The frame's map before the shadow step (the network's, no post-processing; as bench.shadow_trace
-    takes it) and after the step (float32, frame size)."""
-    from workers.engine import steps
-
-    before = engine.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
-    state = steps.PostState(engine.config, rgb, before, [])  # the step writes its answer to state.prob
-    steps.shadows(state)
-    return before, state.prob
 
 
 def regions(rgb: np.ndarray, alpha: np.ndarray, before: np.ndarray, after: np.ndarray, min_px: int = MIN_PX) -> list[dict]:

@@ -53,6 +53,17 @@ def trace(alpha: np.ndarray, shadow_mask: np.ndarray, raw: np.ndarray, shadowed:
     }
 
 
+def step_maps(engine, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frame's map before the object-vs-backdrop step (the network's, no post-processing, as
+    the engine's alpha reads it) and after the step alone (float32, frame size)."""
+    from workers.engine import steps
+
+    raw = engine.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
+    state = steps.PostState(engine.config, rgb, raw, [])  # the step writes its answer to state.prob, raw stays
+    steps.shadows(state)
+    return raw, state.prob
+
+
 def _lit(m: np.ndarray) -> np.ndarray:
     return m >= 128 if m.dtype == np.uint8 else m > 0.5
 
@@ -88,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("bench/out/shadow-trace"))
     args = ap.parse_args(argv)
 
-    from workers.engine import shadow, steps
+    from workers.engine import shadow
     from workers.engine.engine import Engine
 
     eng = Engine.from_settings()
@@ -99,15 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         rgb, alpha, sh, meta = catalog_format.load_sample(d, name)
         if not (sh > 127).any():
             continue
-        raw = eng.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
-        state = steps.PostState(eng.config, rgb, raw, [])  # the step writes its answer to state.prob, raw stays
-        steps.shadows(state)
+        raw, shadowed = step_maps(eng, rgb)
         final = eng.matte(rgb).alpha
         if args.features:
             feats.append(lit_shadow_features(rgb, alpha, sh, raw, eng.config.shadow_side))
         kinds = [e for e in meta["effects"] if e in catalog_format.SHADOW_EFFECTS]
         frames.append({"name": name, "background": meta["background"]["kind"], "kinds": kinds,
-                       **trace(alpha, sh, raw, state.prob, final)})
+                       **trace(alpha, sh, raw, shadowed, final)})
         if (k + 1) % 20 == 0:
             print(f"  {k + 1}/{len(names)} frames  {time.perf_counter() - t0:.0f}s", flush=True)
     groups: dict[str, list[dict]] = defaultdict(list)
