@@ -41,41 +41,42 @@ def regions(rgb: np.ndarray, alpha: np.ndarray, before: np.ndarray, after: np.nd
     median edge strength along the cut (both sides of it) and along the kept object's outline."""
     from workers.engine import tiling
 
-    removed = ((before > 0.5) & (after <= 0.5)).astype(np.uint8)
-    kept = (after > 0.5).astype(np.uint8)
+    removed = (before > 0.5) & (after <= 0.5)
+    kept = after > 0.5
     if not removed.any() or not kept.any():
         return []
     edges = tiling.edge_strength(rgb)
     k3 = np.ones((3, 3), np.uint8)
-    backdrop = (before <= 0.5).astype(np.uint8)
-    outline = (cv2.dilate(backdrop, k3) > 0) & (kept > 0)
+    backdrop = before <= 0.5
+    outline = (cv2.dilate(backdrop.view(np.uint8), k3) > 0) & kept
     ref = float(np.median(edges[outline])) if outline.any() else float("nan")
-    near_kept = cv2.dilate(kept, k3) > 0
+    near_kept = cv2.dilate(kept.view(np.uint8), k3) > 0
     lum = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
     reach = max(5, int(0.01 * max(rgb.shape[:2])))
     ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
-    _, kept_lab, kept_stats, _ = cv2.connectedComponentsWithStats(kept, connectivity=8)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(removed, connectivity=8)
+    _, kept_lab, kept_stats, _ = cv2.connectedComponentsWithStats(kept.view(np.uint8), connectivity=8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(removed.view(np.uint8), connectivity=8)
     obj = alpha > 127
     rows = []
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < min_px:
             continue
         reg = lab == i
-        grown = cv2.dilate(reg.astype(np.uint8), k3) > 0
-        cut = (reg & near_kept) | (grown & (kept > 0))
+        grown = cv2.dilate(reg.view(np.uint8), k3) > 0
+        beside = grown & kept  # kept pixels touching the region
+        cut = (reg & near_kept) | beside
         if cut.sum() < 5:
             continue  # a region apart from what stayed: nothing was cut
         rim = grown & ~reg
-        ring = (cv2.dilate(reg.astype(np.uint8), ring_kernel) > 0) & (backdrop > 0)
-        touching = np.unique(kept_lab[grown & (kept > 0)])
+        ring = (cv2.dilate(reg.view(np.uint8), ring_kernel) > 0) & backdrop
+        touching = np.unique(kept_lab[beside])
         subject = float(kept_stats[touching[touching > 0], cv2.CC_STAT_AREA].sum())
         rows.append({"area": int(stats[i, cv2.CC_STAT_AREA]), "object_share": float(obj[reg].mean()),
                      "cut_edge": float(np.median(edges[cut])), "outline_edge": ref,
                      # how much darker than the backdrop beside it (a shadow always is; nan: no backdrop near)
                      "darkness": float(np.median(lum[reg]) / max(1.0, np.median(lum[ring]))) if ring.any() else float("nan"),
                      # share of its rim on the backdrop (0: enclosed by what stayed, a hole)
-                     "open_rim": float((backdrop[rim] > 0).mean()) if rim.any() else 0.0,
+                     "open_rim": float(backdrop[rim].mean()) if rim.any() else 0.0,
                      # its size against the object it was cut from
                      "of_subject": float(stats[i, cv2.CC_STAT_AREA]) / max(1.0, subject)})
     return rows
