@@ -18,7 +18,7 @@ def _masks():
     yield "blobs", blobs
     yield "empty", np.zeros((33, 17), np.uint8)
     yield "full", np.ones((16, 9), np.uint8)
-    yield "odd view", (rng.random((99, 131)) > 0.5).astype(np.uint8)[3:96:, 5:128]
+    yield "odd view", (rng.random((99, 131)) > 0.5).astype(np.uint8)[3:96, 5:128]
 
 
 @pytest.mark.parametrize("name,mask", list(_masks()), ids=lambda v: v if isinstance(v, str) else "")
