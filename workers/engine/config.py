@@ -91,6 +91,7 @@ class ShadowKnobs:
     shadow_clear_below: float = 0.5  # a pixel the classifier lowered that ends under this goes to 0: no faint grey film where a shadow was (its soft edge is the guided filter's to make); 0: off
     shadow_rounds: int = 1  # passes of the classifier, each on the previous one's map (it was trained on one)
     shadow_reach: float = 0.25  # a kept shadow layer reaches this share of the objects' size beyond them
+    shadow_region_gate: float = 0.0  # the step's answer is used in a region only where the region gate (shadow_gate.py) gives it more than this probability of helping; 0: everywhere
 
 
 @dataclass(frozen=True)

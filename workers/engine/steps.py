@@ -12,13 +12,13 @@ Each step reads and changes a `PostState`. The names are Settings.post_steps' (s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from . import holes, postprocess, roi, shadow
+from . import holes, postprocess, roi, shadow, shadow_gate
 from .config import EngineConfig
 from .labelling import components_with_stats
 from .resample import resize, shrink
@@ -77,15 +77,9 @@ class PostStep:
 
 
 # ---------------------------------------------------------------------------------- the steps
-def shadows(state: PostState) -> None:
-    """Take away what the object-vs-backdrop classifier calls backdrop (shadows, reflections,
-    backdrop in holes) from the network's map; with `keep_shadow`, also the shadow layer (full size)."""
-    clf = shadow.load_classifier()
-    if clf is None:
-        return
-    cfg, rgb, prob, keep = state.cfg, state.rgb, state.prob, state.keep_shadow
-    out = prob.copy()
-    layer = np.zeros_like(prob) if keep else None
+def shadow_views(cfg: EngineConfig, rgb: np.ndarray, prob: np.ndarray, clf) -> Iterator[tuple[tuple[slice, slice], np.ndarray, np.ndarray, np.ndarray, dict]]:
+    """The object-vs-backdrop step's answer per region of the frame, before the region gate:
+    (slices in the frame, working-size image, map before, map after, the classifier's maps)."""
     for sub, img, p in shadow.work_views(rgb, prob, cfg.shadow_side):
         after = p
         for _ in range(cfg.shadow_rounds):
@@ -95,12 +89,33 @@ def shadows(state: PostState) -> None:
             after = after * shadow.gate(p_obj, *cfg.shadow_gate)
         if cfg.shadow_clear_below > 0:
             after = shadow.clear_doubted(p, after, cfg.shadow_clear_below)
-        ch, cw = prob[sub].shape
         if cfg.shadow_holes_below < 1.0:
             # a large subject's interior is compared with a backdrop filled in from far away: holes
             # the step would punch into it are left to the hole step of post-processing
+            ch, cw = prob[sub].shape
             frame_px = prob.size * (p.shape[0] / ch) * (p.shape[1] / cw)
             after = shadow.keep_large_interiors(p, after, cfg.shadow_holes_below * frame_px)
+        yield sub, img, p, after, maps
+
+
+def shadows(state: PostState) -> None:
+    """Take away what the object-vs-backdrop classifier calls backdrop (shadows, reflections,
+    backdrop in holes) from the network's map; with `keep_shadow`, also the shadow layer (full size).
+    With `shadow_region_gate`, only in the regions where the region gate (shadow_gate.py) expects
+    the step to help."""
+    clf = shadow.load_classifier()
+    if clf is None:
+        return
+    cfg, rgb, prob, keep = state.cfg, state.rgb, state.prob, state.keep_shadow
+    region_gate = shadow_gate.load() if cfg.shadow_region_gate > 0 else None
+    out = prob.copy()
+    layer = np.zeros_like(prob) if keep else None
+    for sub, img, p, after, maps in shadow_views(cfg, rgb, prob, clf):
+        ch, cw = prob[sub].shape
+        if region_gate is not None:
+            x = shadow_gate.features(img, p, after, maps["back"], ch * cw / prob.size)
+            if x is not None and not shadow_gate.step_helps(region_gate, x, cfg.shadow_region_gate):
+                continue  # the network's map stays as it was here
         change = resize(after - p, (cw, ch))  # the view is never larger than its region: linear up
         change += prob[sub]  # in place: a region can be most of a 3-Mpx frame
         np.minimum(out[sub], change, out=change)
