@@ -19,6 +19,7 @@ from . import catalog_format, synth
 from .paths import ecssd_dir
 
 CATALOG_SETS = ("catalog-judge", "catalog-tune", "catalog-tune2", "catalog-tune3", "catalog-tune4", "catalog-tune5")
+MAX_DRAWN = 4000  # most frames a tuning draw grows to when a --backgrounds selection asks for more of its backdrops
 SETS = ("synth-dev", "synth-dev2", "synth-eval", "ecssd-dev", "ecssd-eval") + CATALOG_SETS
 
 
@@ -67,9 +68,17 @@ def names(set_name: str, limit: int | None = None, backgrounds: tuple[str, ...] 
     elif set_name.startswith("ecssd-"):
         out = [f"{i:04d}" for i in synth.split_ids(set_name[6:])] if not backgrounds or "photo" in backgrounds else []
     elif set_name in CATALOG_SETS:
-        d = _build_catalog(set_name, skip + (limit or 0))
-        metas = {n: catalog_format.load_meta(d, n) for n in catalog_format.list_samples(d)}
-        frames = [n for n, m in metas.items() if not m.get("twin_of") and (not backgrounds or m["background"]["kind"] in backgrounds)]
+        want = drawn = skip + (limit or 0)
+        while True:
+            d = _build_catalog(set_name, drawn)
+            metas = {n: catalog_format.load_meta(d, n) for n in catalog_format.list_samples(d)}
+            frames = [n for n, m in metas.items() if not m.get("twin_of") and (not backgrounds or m["background"]["kind"] in backgrounds)]
+            # the tuning family is drawn on demand: when only some backdrops are asked for, the
+            # first `want` frames hold fewer of them, so more are drawn (the judge family is fixed)
+            grown = len([n for n, m in metas.items() if not m.get("twin_of")])
+            if not (backgrounds and limit) or len(frames) >= want or set_name == "catalog-judge" or grown < drawn or drawn >= MAX_DRAWN:
+                break
+            drawn = min(MAX_DRAWN, 2 * max(drawn, grown))
         frames = frames[skip:]
         frames = frames[:limit] if limit else frames
         if not twins:

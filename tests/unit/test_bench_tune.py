@@ -190,3 +190,25 @@ def test_every_draw_is_a_benchmark_set():
     from bench import datasets
 
     assert {build.set_name(d) for d in build.DRAWS} == {s for s in datasets.CATALOG_SETS if s.startswith("catalog-tune")}
+
+
+def test_a_backdrop_selection_draws_more_frames_until_it_has_the_frames_asked_for(monkeypatch, tmp_path):
+    """`names(..., backgrounds=..., limit=N)` on a tuning draw: when the draw's first frames hold
+    fewer than N on those backdrops, more frames are drawn (a fake draw: every third frame on linen)."""
+    from bench import catalog_format, datasets
+
+    drawn_to = []
+
+    def build(set_name, frames=0):
+        drawn_to.append(max(200, frames))
+        return tmp_path
+
+    monkeypatch.setattr(datasets, "_build_catalog", build)
+    monkeypatch.setattr(catalog_format, "list_samples", lambda d: [f"t-{i:04d}" for i in range(drawn_to[-1])])
+    monkeypatch.setattr(catalog_format, "load_meta",
+                        lambda d, n: {"background": {"kind": "linen" if int(n[2:]) % 3 == 0 else "paper"}})
+    got = datasets.names("catalog-tune", limit=100, skip=20, backgrounds=("linen",))
+    assert len(got) == 100 and got[0] == "t-0060" and all(int(n[2:]) % 3 == 0 for n in got)
+    assert drawn_to == [200, 400]  # grown once: 200 frames hold 67 on linen, 400 hold 134
+    drawn_to.clear()
+    assert len(datasets.names("catalog-tune", limit=100)) == 100 and drawn_to == [200]  # no selection: as many as asked
