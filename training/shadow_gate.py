@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--part", choices=tuple(PARTS), default="tune", help="collect: which frames")
     ap.add_argument("--rows", type=Path, nargs="*", help="fit: the collected parts (default: every part under runs/shadow_gate)")
     ap.add_argument("--out", type=Path, default=shadow_gate.WEIGHTS)
-    ap.add_argument("--max-tune-loss", type=float, default=0.0005, help="IoU per frame the chosen level may cost the catalog frames 240-299")
+    ap.add_argument("--max-tune-loss", type=float, default=0.0005, help="IoU per frame the chosen level may cost the catalog frames (out of fold)")
     args = ap.parse_args(argv)
     if args.step == "collect":
         collect(args.part, RUNS / f"{args.part}.npz")
