@@ -43,13 +43,16 @@ def trace(alpha: np.ndarray, shadow_mask: np.ndarray, raw: np.ndarray, shadowed:
     dist = cv2.distanceTransform((~obj).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[m]
     kept = _lit(final)[m]
     bins = np.digitize(dist, DIST_BINS[1:])  # 0 .. len(DIST_BINS) - 1
+    nb = len(DIST_BINS)
     return {
         "shadow_px": int(m.sum()),
         "lit": int(_lit(raw)[m].sum()),
         "after_step": int(_lit(shadowed)[m].sum()),
         "final": int(kept.sum()),
-        "final_by_dist": np.bincount(bins[kept], minlength=len(DIST_BINS)).tolist(),
-        "px_by_dist": np.bincount(bins, minlength=len(DIST_BINS)).tolist(),
+        "final_by_dist": np.bincount(bins[kept], minlength=nb).tolist(),
+        "px_by_dist": np.bincount(bins, minlength=nb).tolist(),
+        "lit_by_dist": np.bincount(bins[_lit(raw)[m]], minlength=nb).tolist(),
+        "after_step_by_dist": np.bincount(bins[_lit(shadowed)[m]], minlength=nb).tolist(),
     }
 
 
@@ -86,8 +89,12 @@ def lit_shadow_features(rgb: np.ndarray, alpha: np.ndarray, shadow_mask: np.ndar
 def _shares(rows: list[dict]) -> dict:
     n = max(1, sum(r["shadow_px"] for r in rows))
     by = np.sum([r["final_by_dist"] for r in rows], axis=0) / n
+    px = np.sum([r["px_by_dist"] for r in rows], axis=0)
+    # per distance bin: its share of the area, and the share of its own pixels lit at each stage
+    at = {k: (np.sum([r[f"{k}_by_dist"] for r in rows], axis=0) / np.maximum(px, 1)).tolist() for k in ("lit", "after_step", "final")}
     return {"frames": len(rows), "lit": sum(r["lit"] for r in rows) / n, "after_step": sum(r["after_step"] for r in rows) / n,
-            "final": sum(r["final"] for r in rows) / n, "final_by_dist": by.tolist()}
+            "final": sum(r["final"] for r in rows) / n, "final_by_dist": by.tolist(), "area_by_dist": (px / n).tolist(),
+            "lit_at_dist": at["lit"], "after_step_at_dist": at["after_step"], "final_at_dist": at["final"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,6 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         s = table[g] = _shares(groups[g])
         print(f"{g:18s} {s['frames']:6d} {s['lit']:8.3f} {s['after_step']:6.3f} {s['final']:6.3f}   "
               + " ".join(f"{v:6.3f}" for v in s["final_by_dist"]))
+    if "all" in table:
+        a = table["all"]
+        print("\nall frames, by px from the outline: the bin's share of the shadow area, and of its own pixels the share lit")
+        print(f"{'':18s} " + " ".join(f"{h:>6s}" for h in heads))
+        for label, key in (("area", "area_by_dist"), ("network", "lit_at_dist"), ("step", "after_step_at_dist"), ("final", "final_at_dist")):
+            print(f"{label:18s} " + " ".join(f"{v:6.3f}" for v in a[key]))
     features = None
     if args.features:
         x = np.concatenate(feats) if feats else np.zeros((0, len(shadow.FEATURES)), np.float32)

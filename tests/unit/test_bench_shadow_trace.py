@@ -26,6 +26,26 @@ def test_trace_counts_the_shadow_through_the_stages_and_by_distance_from_the_out
     # rows 51 and 52 lie 2 and 3 px from the outline (the first object-free row is 1): the 2-4 bin
     assert t["final_by_dist"][1] == 2 * 60 and sum(t["final_by_dist"]) == t["final"]
     assert sum(t["px_by_dist"]) == t["shadow_px"]
+    # the network lit rows 50-69 (1 to 20 px out), the step left rows 50-52 (1 to 3 px)
+    assert sum(t["lit_by_dist"]) == t["lit"] and sum(t["after_step_by_dist"]) == t["after_step"]
+    assert t["after_step_by_dist"][0] == 60 and t["after_step_by_dist"][1] == 2 * 60
+    assert t["lit_by_dist"][4] == 5 * 60 and t["lit_by_dist"][5] == 0  # rows 65-69 lie 16-20 px out
+
+
+def test_shares_give_each_distance_bin_its_area_and_the_share_of_its_own_pixels_lit():
+    from bench.shadow_trace import _shares
+
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[20:50, 20:80] = 255
+    shadow = np.zeros_like(alpha)
+    shadow[50:90, 20:80] = 255
+    raw = np.zeros((100, 100), np.float32)
+    raw[20:54, 20:80] = 0.9  # rows 50-53: 1 to 4 px out (bins: 0-2 row 50, 2-4 rows 51-52, 4-8 rows 53-56)
+    final = (raw * 255).astype(np.uint8)
+    s = _shares([trace(alpha, shadow, raw, raw, final)])
+    assert abs(sum(s["area_by_dist"]) - 1) < 1e-9
+    assert s["lit_at_dist"][:3] == [1.0, 1.0, 0.25] and s["lit_at_dist"][-1] == 0.0
+    assert s["final_at_dist"] == s["lit_at_dist"] and s["area_by_dist"][0] == 1 / 40
 
 
 def test_lit_shadow_features_are_taken_at_the_shadow_pixels_the_network_lit():
