@@ -41,7 +41,8 @@ def load_classifier(path: str | None = None) -> Classifier | None:
     return Classifier.from_json(p.read_text(), FEATURES) if p.exists() else None
 
 
-def _luminance(img: np.ndarray) -> np.ndarray:
+def luminance(img: np.ndarray) -> np.ndarray:
+    """Luma (BT.601 weights) of float RGB, H x W x 3 -> H x W."""
     return img @ np.float32([0.299, 0.587, 0.114])
 
 
@@ -116,7 +117,7 @@ def features(img: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     sure = (prob < SURE_BG).astype(np.float32)
     # the backdrop behind each pixel, from the sure background around it (the whole view)
     back = push_pull_fill(img, sure)
-    lum, lum_back = _luminance(img), _luminance(back)
+    lum, lum_back = luminance(img), luminance(back)
     ratio_full = np.log((lum + 4.0) / (lum_back + 4.0))
     maps = {"back": back, "lum_ratio": np.exp(ratio_full)}
     if not cand.any():

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from .mlp import Classifier
+from .shadow import luminance
 
 WEIGHTS = Path(__file__).with_name("data") / "shadow_gate.json"
 FEATURES = (
@@ -47,7 +48,7 @@ def load(path: str | None = None) -> Classifier | None:
 
 
 def _log_lum(img: np.ndarray) -> np.ndarray:
-    return np.log(img @ np.float32([0.299, 0.587, 0.114]) + 4.0)
+    return np.log(luminance(img) + 4.0)
 
 
 def features(img: np.ndarray, before: np.ndarray, after: np.ndarray, back: np.ndarray, frame_share: float) -> np.ndarray | None:
