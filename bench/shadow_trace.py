@@ -41,19 +41,25 @@ def trace(alpha: np.ndarray, shadow_mask: np.ndarray, raw: np.ndarray, shadowed:
     obj = alpha >= 128
     m = (shadow_mask > 127) & ~obj
     dist = cv2.distanceTransform((~obj).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[m]
-    kept = _lit(final)[m]
+    lit, stays, kept = _lit(raw)[m], _lit(shadowed)[m], _lit(final)[m]
     bins = np.digitize(dist, DIST_BINS[1:])  # 0 .. len(DIST_BINS) - 1
     nb = len(DIST_BINS)
     return {
         "shadow_px": int(m.sum()),
-        "lit": int(_lit(raw)[m].sum()),
-        "after_step": int(_lit(shadowed)[m].sum()),
+        "lit": int(lit.sum()),
+        "after_step": int(stays.sum()),
         "final": int(kept.sum()),
         "final_by_dist": np.bincount(bins[kept], minlength=nb).tolist(),
         "px_by_dist": np.bincount(bins, minlength=nb).tolist(),
-        "lit_by_dist": np.bincount(bins[_lit(raw)[m]], minlength=nb).tolist(),
-        "after_step_by_dist": np.bincount(bins[_lit(shadowed)[m]], minlength=nb).tolist(),
+        "lit_by_dist": np.bincount(bins[lit], minlength=nb).tolist(),
+        "after_step_by_dist": np.bincount(bins[stays], minlength=nb).tolist(),
     }
+
+
+def network_map(engine, rgb: np.ndarray) -> np.ndarray:
+    """The frame's map as the object-vs-backdrop step reads it: the engine's cut without
+    post-processing (float32 0..1, frame size)."""
+    return engine.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
 
 
 def step_maps(engine, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +67,7 @@ def step_maps(engine, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the engine's alpha reads it) and after the step alone (float32, frame size)."""
     from workers.engine import steps
 
-    raw = engine.matte(rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
+    raw = network_map(engine, rgb)
     state = steps.PostState(engine.config, rgb, raw, [])  # the step writes its answer to state.prob, raw stays
     steps.shadows(state)
     return raw, state.prob

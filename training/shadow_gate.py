@@ -33,13 +33,14 @@ RUNS = Path("runs/shadow_gate")
 PARTS = {"tune": ("catalog-tune", range(0, 300)), "tune4": ("catalog-tune4", range(0, 300)), "ecssd": ("ecssd-dev", range(1, 801))}
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float | None:
-    union = int(np.count_nonzero(a | b))
-    return int(np.count_nonzero(a & b)) / union if union else None
+def _counts(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Intersection and union of two masks, in pixels."""
+    return int(np.count_nonzero(a & b)), int(np.count_nonzero(a | b))
 
 
 def collect(part: str, out: Path, log=print) -> None:
     from bench import datasets
+    from bench.shadow_trace import network_map
     from workers.engine import shadow, shadow_gate, steps
     from workers.engine.engine import Engine
 
@@ -51,25 +52,22 @@ def collect(part: str, out: Path, log=print) -> None:
     t0 = time.perf_counter()
     for k, (index, name) in enumerate(zip(indices, names)):
         item = datasets.load(set_name, name)
-        raw = engine.matte(item.rgb, postprocess_on=False, shadows=False).alpha.astype(np.float32) / 255.0
-        truth = item.alpha > 127
-        inter, union = int(np.count_nonzero((raw > 0.5) & truth)), int(np.count_nonzero((raw > 0.5) | truth))
+        raw = network_map(engine, item.rgb)
+        inter, union = _counts(raw > 0.5, item.alpha > 127)
         for sub, img, p, after, maps in steps.shadow_views(cfg, item.rgb, raw, clf):
             ch, cw = raw[sub].shape
             x = shadow_gate.features(img, p, after, maps["back"], ch * cw / raw.size)
             if x is None:
                 continue
             gt = cv2.resize(item.alpha[sub], p.shape[::-1], interpolation=cv2.INTER_AREA) > 127
-            i0, i1 = _iou(p > 0.5, gt), _iou(after > 0.5, gt)
-            if i0 is None or i1 is None:
+            (in0, un0), (in1, un1) = _counts(p > 0.5, gt), _counts(after > 0.5, gt)
+            if un0 == 0 or un1 == 0:
                 continue
             # the photo's IoU with this region's answer alone (the region's counts at the working size, scaled up)
             f = ch * cw / p.size
-            lit0, lit1 = p > 0.5, after > 0.5
-            d_inter = f * (int(np.count_nonzero(lit1 & gt)) - int(np.count_nonzero(lit0 & gt)))
-            d_union = f * (int(np.count_nonzero(lit1 | gt)) - int(np.count_nonzero(lit0 | gt)))
+            d_inter, d_union = f * (in1 - in0), f * (un1 - un0)
             rows["x"].append(x)
-            rows["gain"].append(i1 - i0)
+            rows["gain"].append(in1 / un1 - in0 / un0)
             rows["gain_image"].append((inter + d_inter) / max(union + d_union, 1.0) - inter / max(union, 1))
             rows["px"].append(ch * cw)
             rows["index"].append(index)
